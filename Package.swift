@@ -1,0 +1,74 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "devmesh",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "devmesh", targets: ["devmesh"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Pure: config model, adapters, diagnostics, supervision state machine. No I/O.
+        .target(
+            name: "DevMeshCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Child processes: spawn, log capture, health checks, restart, stop.
+        .target(
+            name: "DevMeshSupervisor",
+            dependencies: [
+                "DevMeshCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Admin JSON API (loopback only); the web UI joins it later.
+        .target(
+            name: "DevMeshAPI",
+            dependencies: [
+                "DevMeshCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        // Composition root: config → supervisor + admin API → one ServiceGroup.
+        .target(
+            name: "DevMeshApp",
+            dependencies: [
+                "DevMeshCore",
+                "DevMeshSupervisor",
+                "DevMeshAPI",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "DevMeshCLI",
+            dependencies: [
+                "DevMeshCore",
+                "DevMeshApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "devmesh", dependencies: ["DevMeshCLI"]),
+
+        .testTarget(name: "DevMeshCoreTests", dependencies: ["DevMeshCore"], resources: [.copy("Golden")]),
+        .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore"]),
+        .testTarget(
+            name: "DevMeshIntegrationTests",
+            dependencies: ["devmesh", "DevMeshCore"]
+        ),
+    ]
+)

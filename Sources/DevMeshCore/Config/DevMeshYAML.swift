@@ -1,0 +1,379 @@
+import Yams
+
+/// Reads `devmesh.yaml` into the config model. Every key of PRODUCT.md's schema is known and
+/// type-checked; services without `run:` get an empty command (the Procfile may give it).
+public enum DevMeshYAML {
+    static let topLevelKeys = [
+        "services", "gateway", "external", "admin", "policies", "policy_normalization",
+        "mtls", "env_file", "telemetry",
+    ]
+    static let serviceKeys = [
+        "run", "port", "replicas", "env", "env_file", "health", "needs", "restart", "labels",
+        "namespace", "upstreams", "protocol", "egress_proxy",
+    ]
+    static let healthKeys = ["http", "tcp", "interval", "timeout", "start_period"]
+    static let gatewayKeys = ["https_port", "http_port", "hosts", "auto_hosts", "routes"]
+    static let routeKeys = ["path", "host", "to", "strip_prefix", "cache", "rate_limit", "cors", "auth", "record"]
+    static let rateLimitKeys = ["requests", "per", "by"]
+    static let corsKeys = ["origins"]
+    static let authKeys = ["api_keys", "jwt", "basic"]
+    static let externalKeys = ["url", "headers", "mode"]
+    static let adminKeys = ["port"]
+    static let telemetryKeys = ["otlp_port", "otlp_export"]
+
+    /// Parses the text of a devmesh.yaml. `root` becomes `StackConfig.root`.
+    public static func parse(_ text: String, file: String, root: String) -> (StackConfig, [Diagnostic]) {
+        var config = StackConfig(root: root)
+        config.origin.files = [file]
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            return (config, [syntaxDiagnostic(error, text: text, file: file)])
+        }
+        guard let node else { return (config, []) }  // an empty file is an empty config
+        var reader = YAMLReader(file: file)
+        guard let top = reader.mapping(node, what: "devmesh.yaml", allowed: topLevelKeys) else {
+            return (config, reader.diagnostics)
+        }
+        for (key, keyNode, value) in top {
+            config.origin.sections[key] = reader.location(of: keyNode)
+            switch key {
+            case "services": config.services = parseServices(value, reader: &reader)
+            case "gateway": config.gateway = parseGateway(value, reader: &reader, origin: &config.origin)
+            case "external": config.externals = parseExternals(value, reader: &reader)
+            case "admin":
+                if let pairs = reader.mapping(value, what: "`admin`", allowed: adminKeys) {
+                    for (k, kn, v) in pairs where k == "port" {
+                        config.admin.port = reader.port(v, what: "`admin.port`")
+                        config.origin.adminPort = reader.location(of: kn)
+                    }
+                }
+            case "policies":
+                config.policies = reader.stringList(value, what: "`policies`")?.map(\.0) ?? []
+            case "policy_normalization":
+                config.policyNormalization = reader.enumValue(value, what: "`policy_normalization`", as: PolicyNormalization.self) ?? .base
+            case "mtls":
+                config.mtls = reader.enumValue(value, what: "`mtls`", as: MTLSMode.self) ?? .permissive
+            case "env_file":
+                config.envFile = reader.string(value, what: "`env_file`", hint: "give the path of a dotenv file, e.g. `.env`")
+                config.origin.envFile = reader.location(of: value)
+            case "telemetry":
+                if let pairs = reader.mapping(value, what: "`telemetry`", allowed: telemetryKeys) {
+                    for (k, kn, v) in pairs {
+                        switch k {
+                        case "otlp_port":
+                            config.telemetry.otlpPort = reader.port(v, what: "`telemetry.otlp_port`")
+                            config.origin.otlpPort = reader.location(of: kn)
+                        default:
+                            config.telemetry.otlpExport = reader.string(v, what: "`telemetry.otlp_export`")
+                        }
+                    }
+                }
+            default: break
+            }
+        }
+        return (config, reader.diagnostics)
+    }
+
+    // MARK: - services
+
+    static func parseServices(_ node: Node, reader: inout YAMLReader) -> [ServiceConfig] {
+        if reader.isNull(node) { return [] }
+        guard let pairs = reader.mapping(node, what: "`services`", allowed: nil) else { return [] }
+        var services: [ServiceConfig] = []
+        for (name, keyNode, value) in pairs {
+            var service = ServiceConfig(name: name, run: "")
+            service.origin.yamlKey = reader.location(of: keyNode)
+            let what = "service `\(name)`"
+            if reader.isNull(value) {  // `users:` with nothing under it: a Procfile-only service named here
+                services.append(service)
+                continue
+            }
+            guard let fields = reader.mapping(value, what: what, allowed: serviceKeys) else {
+                services.append(service)
+                continue
+            }
+            for (key, kn, v) in fields {
+                let field = "`\(key)` of \(what)"
+                switch key {
+                case "run":
+                    if let run = reader.string(v, what: field, hint: "write the command as text, e.g. `run: python3 app.py`") {
+                        service.run = run.trimmingWhitespace()
+                        service.runLocation = reader.location(of: v)
+                        if service.run.isEmpty {
+                            reader.error(v, "the command of \(what) is empty", hint: "write the command after `run:`")
+                        }
+                    }
+                case "port":
+                    service.port = reader.port(v, what: field)
+                    service.origin.port = reader.location(of: v)
+                case "replicas":
+                    service.replicas = reader.int(v, what: field, range: 1...64, hint: "run between 1 and 64 replicas") ?? 1
+                    service.origin.replicas = reader.location(of: v)
+                case "env":
+                    service.env = reader.stringMap(v, what: field) ?? []
+                case "env_file":
+                    service.envFile = reader.string(v, what: field, hint: "give the path of a dotenv file, e.g. `.env`")
+                    service.origin.envFile = reader.location(of: v)
+                case "health":
+                    service.health = parseHealth(v, what: "`health` of \(what)", reader: &reader)
+                case "needs":
+                    let list = reader.stringList(v, what: field) ?? []
+                    service.needs = list.map(\.0)
+                    service.origin.needs = list.map(\.1)
+                case "restart":
+                    service.restart = reader.enumValue(v, what: field, as: RestartPolicy.self) ?? .onFailure
+                case "labels":
+                    let labels = reader.stringMap(v, what: field) ?? []
+                    service.labels = Dictionary(labels.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
+                case "namespace":
+                    if let ns = reader.string(v, what: field) {
+                        if ServiceName.isValid(ns) {
+                            service.namespace = ns
+                        } else {
+                            reader.error(v, "namespace `\(ns)` is not a DNS-1123 label",
+                                         hint: "use lower-case letters, digits and `-`, e.g. `\(ServiceName.suggestion(for: ns))`")
+                        }
+                    }
+                case "upstreams":
+                    let list = reader.stringList(v, what: field) ?? []
+                    service.upstreams = list.map(\.0)
+                    service.origin.upstreams = list.map(\.1)
+                case "protocol":
+                    service.protocol = reader.enumValue(v, what: field, as: ServiceProtocol.self) ?? .http
+                    service.origin.protocol = reader.location(of: v)
+                case "egress_proxy":
+                    service.egressProxy = reader.bool(v, what: field) ?? false
+                    service.origin.egressProxy = reader.location(of: kn)
+                default: break
+                }
+            }
+            services.append(service)
+        }
+        return services
+    }
+
+    static func parseHealth(_ node: Node, what: String, reader: inout YAMLReader) -> HealthCheck? {
+        guard let fields = reader.mapping(node, what: what, allowed: healthKeys) else { return nil }
+        var probe: HealthCheck.Probe?
+        var probeCount = 0
+        var check = HealthCheck(probe: .tcp)
+        for (key, kn, v) in fields {
+            switch key {
+            case "http":
+                probeCount += 1
+                if let path = reader.string(v, what: "`http` of \(what)", hint: "give the path to GET, e.g. `http: /healthz`") {
+                    if path.hasPrefix("/") {
+                        probe = .http(path: path)
+                    } else {
+                        reader.error(v, "the health path must start with `/`, not `\(path)`", hint: "write it as `/\(path)`")
+                    }
+                }
+            case "tcp":
+                probeCount += 1
+                if let on = reader.bool(v, what: "`tcp` of \(what)") {
+                    if on { probe = .tcp } else {
+                        reader.error(kn, "`tcp: false` does not say how to check health",
+                                     hint: "use `tcp: true`, `http: /path`, or remove `health`")
+                    }
+                }
+            case "interval": check.interval = reader.duration(v, what: "`interval` of \(what)") ?? check.interval
+            case "timeout": check.timeout = reader.duration(v, what: "`timeout` of \(what)") ?? check.timeout
+            case "start_period": check.startPeriod = reader.duration(v, what: "`start_period` of \(what)") ?? check.startPeriod
+            default: break
+            }
+        }
+        if probeCount == 0 {
+            reader.error(node, "\(what) needs a probe: `http: /path` or `tcp: true`",
+                         hint: "e.g. `health: {http: /healthz, interval: 2s}`")
+            return nil
+        }
+        if probeCount > 1 {
+            reader.error(node, "\(what) has both `http` and `tcp`", hint: "keep one of them")
+            return nil
+        }
+        guard let probe else { return nil }
+        check.probe = probe
+        return check
+    }
+
+    // MARK: - gateway
+
+    static func parseGateway(_ node: Node, reader: inout YAMLReader, origin: inout StackOrigin) -> GatewayConfig {
+        var gateway = GatewayConfig(declared: true)
+        guard let fields = reader.mapping(node, what: "`gateway`", allowed: gatewayKeys) else { return gateway }
+        for (key, kn, v) in fields {
+            switch key {
+            case "https_port":
+                gateway.httpsPort = reader.port(v, what: "`gateway.https_port`")
+                origin.httpsPort = reader.location(of: kn)
+            case "http_port":
+                gateway.httpPort = reader.port(v, what: "`gateway.http_port`")
+                origin.httpPort = reader.location(of: kn)
+            case "hosts": gateway.hosts = reader.stringList(v, what: "`gateway.hosts`")?.map(\.0) ?? gateway.hosts
+            case "auto_hosts": gateway.autoHosts = reader.bool(v, what: "`gateway.auto_hosts`") ?? true
+            case "routes":
+                guard case .sequence(let seq) = v else {
+                    reader.error(v, "`gateway.routes` must be a list of routes, not \(YAMLReader.describe(v))",
+                                 hint: "write each route as `- {path: /api, to: service}`")
+                    continue
+                }
+                for item in seq {
+                    if let route = parseRoute(item, reader: &reader) { gateway.routes.append(route) }
+                }
+            default: break
+            }
+        }
+        return gateway
+    }
+
+    static func parseRoute(_ node: Node, reader: inout YAMLReader) -> RouteConfig? {
+        let what = "a route of `gateway.routes`"
+        guard let fields = reader.mapping(node, what: what, allowed: routeKeys) else { return nil }
+        var route = RouteConfig(location: reader.location(of: node), to: "")
+        var hasTo = false
+        for (key, _, v) in fields {
+            let field = "`\(key)` of \(what)"
+            switch key {
+            case "path":
+                if let p = reader.string(v, what: field) {
+                    if p.hasPrefix("/") { route.path = p } else {
+                        reader.error(v, "a route path must start with `/`, not `\(p)`", hint: "write it as `/\(p)`")
+                    }
+                }
+            case "host": route.host = reader.string(v, what: field)
+            case "to":
+                if let to = reader.string(v, what: field) { route.to = to; hasTo = true }
+            case "strip_prefix": route.stripPrefix = reader.bool(v, what: field) ?? false
+            case "cache": route.cache = reader.bool(v, what: field) ?? false
+            case "record": route.record = reader.bool(v, what: field) ?? true
+            case "rate_limit":
+                guard let rl = reader.mapping(v, what: field, allowed: rateLimitKeys) else { continue }
+                var requests: Int?, per: Duration?, by = RateLimitConfig.Key.ip
+                for (k, _, rv) in rl {
+                    switch k {
+                    case "requests": requests = reader.int(rv, what: "`rate_limit.requests`", range: 1...1_000_000_000)
+                    case "per": per = reader.duration(rv, what: "`rate_limit.per`")
+                    default: by = reader.enumValue(rv, what: "`rate_limit.by`", as: RateLimitConfig.Key.self) ?? .ip
+                    }
+                }
+                if let requests, let per {
+                    route.rateLimit = RateLimitConfig(requests: requests, per: per, by: by)
+                } else if requests == nil || per == nil {
+                    reader.error(v, "`rate_limit` needs both `requests` and `per`",
+                                 hint: "e.g. `rate_limit: {requests: 100, per: 1m, by: ip}`")
+                }
+            case "cors":
+                guard let c = reader.mapping(v, what: field, allowed: corsKeys) else { continue }
+                var origins: [String] = []
+                for (_, _, cv) in c { origins = reader.stringList(cv, what: "`cors.origins`")?.map(\.0) ?? [] }
+                route.cors = CORSConfig(origins: origins)
+            case "auth":
+                guard let a = reader.mapping(v, what: field, allowed: authKeys) else { continue }
+                if a.count != 1 {
+                    reader.error(v, "`auth` takes exactly one of api_keys, jwt, basic", hint: "keep one of them")
+                    continue
+                }
+                let (k, _, av) = a[0]
+                guard let value = reader.string(av, what: "`auth.\(k)`") else { continue }
+                switch k {
+                case "api_keys": route.auth = .apiKeys(file: value)
+                case "jwt":
+                    if value.split(separator: "/").count == 2 {
+                        route.auth = .jwt(reference: value)
+                    } else {
+                        reader.error(av, "`auth.jwt` must name a RequestAuthentication as namespace/name, not `\(value)`",
+                                     hint: "e.g. `jwt: default/api-jwt`")
+                    }
+                default: route.auth = .basic(htpasswd: value)
+                }
+            default: break
+            }
+        }
+        if !hasTo {
+            reader.error(node, "\(what) has no `to`", hint: "name the service that serves it, e.g. `to: users`")
+            return nil
+        }
+        if route.path == nil, route.host == nil {
+            reader.error(node, "\(what) matches nothing: it has neither `path` nor `host`",
+                         hint: "add `path: /prefix` or `host: name.localhost`")
+        }
+        return route
+    }
+
+    // MARK: - external
+
+    static func parseExternals(_ node: Node, reader: inout YAMLReader) -> [ExternalConfig] {
+        guard let pairs = reader.mapping(node, what: "`external`", allowed: nil) else { return [] }
+        var out: [ExternalConfig] = []
+        for (name, kn, v) in pairs {
+            let what = "external `\(name)`"
+            guard let fields = reader.mapping(v, what: what, allowed: externalKeys) else { continue }
+            var ext = ExternalConfig(name: name, location: reader.location(of: kn), url: "")
+            var hasURL = false
+            for (key, _, fv) in fields {
+                switch key {
+                case "url":
+                    if let url = reader.string(fv, what: "`url` of \(what)") {
+                        if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                            ext.url = url
+                            hasURL = true
+                        } else {
+                            reader.error(fv, "`url` of \(what) must start with http:// or https://, not `\(url)`",
+                                         hint: "e.g. `url: https://api.example.com`")
+                        }
+                    }
+                case "headers": ext.headers = reader.stringMap(fv, what: "`headers` of \(what)") ?? []
+                default: ext.mode = reader.enumValue(fv, what: "`mode` of \(what)", as: ExternalConfig.Mode.self) ?? .live
+                }
+            }
+            if !hasURL, !fields.contains(where: { $0.key == "url" }) {
+                reader.error(kn, "\(what) has no `url`", hint: "add `url: https://…` with the service's base URL")
+            }
+            out.append(ext)
+        }
+        return out
+    }
+
+    // MARK: - syntax errors
+
+    static func syntaxDiagnostic(_ error: Error, text: String, file: String) -> Diagnostic {
+        guard let yamlError = error as? YamlError else {
+            return .error(at: SourceLocation(file: file, line: 1, column: 1), "cannot read this YAML: \(error)")
+        }
+        switch yamlError {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let ctx = context.map { " (\($0.text))" } ?? ""
+            return .error(at: SourceLocation(file: file, line: mark.line, column: mark.column),
+                          "YAML syntax error: \(problem)\(ctx)",
+                          hint: "check the indentation and the `key: value` form around this line; tabs are not allowed for indentation")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let key = duplicates.first ?? "?"
+            let second = secondOccurrence(of: key, afterLine: context.mark.line, column: context.mark.column, in: text)
+            let at = second ?? (context.mark.line, context.mark.column)
+            let what = second == nil ? "duplicate key `\(key)`" : "duplicate key `\(key)` (first defined at line \(context.mark.line))"
+            return .error(at: SourceLocation(file: file, line: at.0, column: at.1), what,
+                          hint: "each key may appear once in a mapping; merge the two entries or rename one")
+        case let .reader(problem, _, _, _):
+            return .error(at: SourceLocation(file: file, line: 1, column: 1), "cannot read this file: \(problem)",
+                          hint: "save it as UTF-8 text")
+        default:
+            return .error(at: SourceLocation(file: file, line: 1, column: 1), "cannot read this YAML: \(yamlError)")
+        }
+    }
+
+    /// Yams reports the first of two duplicate keys; users need the second, which is the one to fix.
+    static func secondOccurrence(of key: String, afterLine: Int, column: Int, in text: String) -> (Int, Int)? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for (i, line) in lines.enumerated() where i + 1 > afterLine {
+            let indent = line.prefix { $0 == " " }.count
+            guard indent + 1 == column else { continue }
+            let rest = line.dropFirst(indent)
+            for candidate in [key, "\"\(key)\"", "'\(key)'"] where rest.hasPrefix(candidate + ":") {
+                return (i + 1, indent + 1)
+            }
+        }
+        return nil
+    }
+}

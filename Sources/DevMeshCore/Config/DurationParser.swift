@@ -1,0 +1,36 @@
+/// Durations written as in Go and Kubernetes: `500ms`, `2s`, `1m30s`, `1h`.
+public enum DurationParser {
+    public static func parse(_ text: String) -> Duration? {
+        var rest = Substring(text.trimmingWhitespace())
+        guard !rest.isEmpty else { return nil }
+        var total: Duration = .zero
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number), value.isFinite, value >= 0 else { return nil }
+            rest = rest.dropFirst(number.count)
+            let unit = rest.prefix { $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            let scale: Double
+            switch unit {
+            case "ms": scale = 0.001
+            case "s": scale = 1
+            case "m": scale = 60
+            case "h": scale = 3600
+            default: return nil
+            }
+            let seconds = value * scale
+            guard seconds < 1e9 else { return nil }
+            total += .nanoseconds(Int64((seconds * 1e9).rounded()))
+        }
+        return total
+    }
+
+    /// The inverse of `parse`, used in messages and docs: `2s`, `1500ms`, `1m`.
+    public static func format(_ d: Duration) -> String {
+        let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+        if ms % 3_600_000 == 0, ms > 0 { return "\(ms / 3_600_000)h" }
+        if ms % 60_000 == 0, ms > 0 { return "\(ms / 60_000)m" }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        return "\(ms)ms"
+    }
+}
