@@ -22,12 +22,16 @@ let package = Package(
             name: "DevMeshCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // GNU libc calls Swift's Glibc module does not expose (pipe2, addchdir_np).
+        .target(name: "CDevMeshShims"),
         // Child processes: spawn, log capture, health checks, restart, stop.
         .target(
             name: "DevMeshSupervisor",
             dependencies: [
                 "DevMeshCore",
+                "CDevMeshShims",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -31,7 +31,7 @@ public enum DotEnv {
                 }
                 value = value.dropFirst().dropLast()
                 if q == "\"" { value = Substring(unescapeDoubleQuoted(value)) }
-            } else if let hash = value.range(of: " #") {
+            } else if let hash = value.firstRange(of: " #") {
                 value = Substring(value[..<hash.lowerBound].trimmingWhitespace())
             }
             vars.append(EnvVar(name: key, value: String(value), location: location))

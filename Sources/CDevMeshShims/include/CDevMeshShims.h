@@ -1,0 +1,13 @@
+#ifndef CDEVMESH_SHIMS_H
+#define CDEVMESH_SHIMS_H
+
+#include <spawn.h>
+
+/// pipe2(fds, O_CLOEXEC): both ends close-on-exec atomically, so a child spawned by another
+/// thread never inherits a pipe end it should not hold (which would delay EOF on logs).
+int cdevmesh_pipe_cloexec(int fds[2]);
+
+/// posix_spawn_file_actions_addchdir_np, a GNU extension Swift's Glibc module does not expose.
+int cdevmesh_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
+#endif

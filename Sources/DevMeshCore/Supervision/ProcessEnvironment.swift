@@ -1,0 +1,72 @@
+/// The environment one replica's process gets (PRODUCT.md, "Environment each service gets").
+public struct ProcessEnvironment: Sendable {
+    /// devmesh's own environment, inherited by every app (as foreman does).
+    public var inherited: [String: String]
+    /// The top-level `env_file`: secrets for `${VAR}`, not passed to apps by themselves.
+    public var stackEnvFile: [EnvVar]
+    /// Each service's `env_file` variables.
+    public var serviceEnvFiles: [String: [EnvVar]]
+
+    public init(inherited: [String: String], stackEnvFile: [EnvVar], serviceEnvFiles: [String: [EnvVar]]) {
+        self.inherited = inherited
+        self.stackEnvFile = stackEnvFile
+        self.serviceEnvFiles = serviceEnvFiles
+    }
+
+    /// Layers, later wins: inherited, the service's env_file, `OTEL_*` identity defaults, `env:`
+    /// (with `${VAR}` expanded), then the variables devmesh owns (`PORT`, `DEVMESH_*`, `<NAME>_URL`).
+    /// Throws when a `${VAR}` is unset (the check at load time reports it with its location).
+    public func build(service: ServiceConfig, replica: Int, port: Int, upstreamURLs: [String: String]) throws -> [String: String] {
+        var env = inherited
+        for v in serviceEnvFiles[service.name] ?? [] { env[v.name] = v.value }
+        env["OTEL_SERVICE_NAME"] = service.name
+        env["OTEL_RESOURCE_ATTRIBUTES"] = "service.instance.id=\(service.name).\(replica)"
+        for v in service.env {
+            env[v.name] = try SecretExpansion.expand(v.value) { name in
+                inherited[name] ?? stackEnvFile.last(where: { $0.name == name })?.value
+            }.get()
+        }
+        env["PORT"] = String(port)
+        env["DEVMESH_SERVICE"] = service.name
+        env["DEVMESH_REPLICA"] = String(replica)
+        for upstream in service.upstreams {
+            if let url = upstreamURLs[upstream] { env[ServiceName.urlVariable(for: upstream)] = url }
+        }
+        return env
+    }
+
+    /// `$PORT` and `${PORT}` replaced in the command, so the line shown to the user is the one run.
+    public static func expandPort(in command: String, port: Int) -> String {
+        var out = command.replacingOccurrencesOf("${PORT}", with: String(port))
+        var result = ""
+        var i = out.startIndex
+        while i < out.endIndex {
+            if out[i] == "$", out[i...].hasPrefix("$PORT") {
+                let after = out.index(i, offsetBy: 5)
+                if after == out.endIndex || !(out[after].isLetter || out[after].isNumber || out[after] == "_") {
+                    result += String(port)
+                    i = after
+                    continue
+                }
+            }
+            result.append(out[i])
+            i = out.index(after: i)
+        }
+        out = result
+        return out
+    }
+}
+
+extension String {
+    func replacingOccurrencesOf(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = self[...]
+        while let r = rest.firstRange(of: target) {
+            out += rest[..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
