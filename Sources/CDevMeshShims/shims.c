@@ -16,3 +16,11 @@ int cdevmesh_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *pat
     return -1;
 #endif
 }
+
+#ifndef DEVMESH_GIT_COMMIT
+#define DEVMESH_GIT_COMMIT "unknown"
+#endif
+
+const char *cdevmesh_build_commit(void) {
+    return DEVMESH_GIT_COMMIT;
+}

@@ -107,11 +107,10 @@ final class SupervisorEngine {
             guard let slot = slotsByInstance[instance], slot.lifecycle.pid == pid else { break }
             // The leader is gone; anything it left in its process group is an orphan now.
             ProcessControl.signalGroup(pid, SIGKILL)
-            let wasStopping = slot.lifecycle.state == .stopping
-            work += apply(slot.lifecycle.exited(status, now: now()), to: slot)
-            if wasStopping, shutdownLayers == nil {
-                output.announce("\(instance) stopped")
+            if slot.lifecycle.state == .stopping, shutdownLayers == nil {
+                output.announce("\(instance) stopped (\(status))")
             }
+            work += apply(slot.lifecycle.exited(status, now: now()), to: slot)
             childrenChanged()
         case let .backoffElapsed(instance, generation):
             if let slot = slotsByInstance[instance] {
@@ -248,7 +247,7 @@ final class SupervisorEngine {
     /// One probe after a delay: short while starting (fast readiness), the configured interval after.
     private func probeWork(_ slot: Slot, first: Bool = false) -> Work {
         guard let health = slot.replica.service.health else { return {} }
-        let delay: Duration = first ? .milliseconds(50) : slot.lifecycle.state == .starting ? .milliseconds(200) : health.interval
+        let delay: Duration = first ? .milliseconds(50) : slot.lifecycle.state == .starting ? .milliseconds(100) : health.interval
         let instance = slot.replica.instanceID
         let generation = slot.lifecycle.generation
         let port = slot.replica.port

@@ -1,1 +1,3 @@
-print("x")
+import DevMeshCLI
+
+await DevMeshCommand.start()

@@ -10,4 +10,9 @@ int cdevmesh_pipe_cloexec(int fds[2]);
 /// posix_spawn_file_actions_addchdir_np, a GNU extension Swift's Glibc module does not expose.
 int cdevmesh_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
+
+
+/// The git commit the binary was built from: install.sh passes -DDEVMESH_GIT_COMMIT="…";
+/// other builds say "unknown".
+const char *cdevmesh_build_commit(void);
 #endif

@@ -1,0 +1,34 @@
+import DevMeshCore
+import Foundation
+
+/// `devmesh check`: every diagnostic of the config, exit 1 on errors.
+public enum ConfigCheck {
+    public static func run(file: String?, workingDirectory: String, environment: [String: String], json: Bool) -> Int32 {
+        let root = file == nil ? StackLocator.root(file: nil, workingDirectory: workingDirectory) : nil
+        let loader = ConfigLoader(files: LocalFiles(), environment: environment, purpose: .check, workingDirectory: workingDirectory)
+        let loaded = loader.load(file: file, root: root)
+        if json {
+            struct Report: Encodable {
+                var ok: Bool
+                var services: [String]
+                var diagnostics: [Diagnostic]
+            }
+            let report = Report(ok: !loaded.diagnostics.hasErrors, services: loaded.config?.services.map(\.name) ?? [],
+                                diagnostics: loaded.diagnostics.sortedByLocation())
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            if let data = try? encoder.encode(report) { print(String(decoding: data, as: UTF8.self)) }
+            return loaded.diagnostics.hasErrors ? 1 : 0
+        }
+        let renderer = DiagnosticRenderer(sources: loaded.sources, useColor: Terminal.wantsColor(fd: 1))
+        if !loaded.diagnostics.isEmpty {
+            print(renderer.render(loaded.diagnostics), terminator: "")
+        }
+        if loaded.diagnostics.hasErrors { return 1 }
+        if let config = loaded.config {
+            let files = config.origin.files.joined(separator: " + ")
+            print("ok: \(files) — \(config.services.count) service\(config.services.count == 1 ? "" : "s"): \(config.services.map(\.name).joined(separator: ", "))")
+        }
+        return 0
+    }
+}

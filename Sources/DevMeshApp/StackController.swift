@@ -1,0 +1,45 @@
+import DevMeshCore
+import DevMeshSupervisor
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// The running stack as the admin API sees it: status from the supervisor, shutdown through
+/// the service group (so every service stops in reverse order).
+final class StackController: StackControl {
+    let supervisor: Supervisor
+    let info: Info
+    private let group = NIOLockedValueBox<ServiceGroup?>(nil)
+
+    struct Info: Sendable {
+        var pid: Int32
+        var root: String
+        var startedAt: Double
+        var adminURL: String
+    }
+
+    init(supervisor: Supervisor, info: Info) {
+        self.supervisor = supervisor
+        self.info = info
+    }
+
+    func attach(_ serviceGroup: ServiceGroup) {
+        group.withLockedValue { $0 = serviceGroup }
+    }
+
+    func status() async -> StackStatus {
+        StackStatus(pid: info.pid, root: info.root, startedAt: info.startedAt, adminURL: info.adminURL,
+                    services: await supervisor.status())
+    }
+
+    func perform(_ command: ServiceCommand, service: String) async throws {
+        try await supervisor.perform(command, service: service)
+    }
+
+    func shutdown() async {
+        if let serviceGroup = group.withLockedValue({ $0 }) {
+            await serviceGroup.triggerGracefulShutdown()
+        } else {
+            supervisor.stopAll()
+        }
+    }
+}

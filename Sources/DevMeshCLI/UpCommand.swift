@@ -1,0 +1,52 @@
+import ArgumentParser
+import DevMeshApp
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run the stack in the foreground (Ctrl-C stops it).",
+        discussion: """
+            Starts the services of the Procfile / devmesh.yaml in `needs` order, each after the \
+            services it needs are healthy, restarts them per `restart:`, and streams their logs. \
+            With SERVICE names, runs only those and what they need or call.
+            """)
+
+    @OptionGroup var stack: StackOptions
+
+    @Option(name: .customLong("admin-port"), help: "Port of the admin API (default 9901, or a free one if taken).")
+    var adminPort: Int?
+
+    @Flag(name: .shortAndLong, help: "Prefix log lines with the time.")
+    var timestamps = false
+
+    @Flag(name: .customLong("no-color"), help: "No colors, even on a terminal (NO_COLOR works too).")
+    var noColor = false
+
+    @Argument(help: "Run only these services (and what they need).")
+    var services: [String] = []
+
+    func validate() throws {
+        if let adminPort, !(1...65535).contains(adminPort) {
+            throw ValidationError("--admin-port must be between 1 and 65535")
+        }
+    }
+
+    func run() async throws {
+        // A closed terminal or pipe must not kill devmesh while it stops the stack.
+        signal(SIGPIPE, SIG_IGN)
+        var options = StackRunner.Options(
+            file: stack.file, workingDirectory: CommandSupport.workingDirectory, environment: CommandSupport.environment)
+        options.services = services
+        options.adminPort = adminPort
+        options.timestamps = timestamps
+        if noColor { options.color = false }
+        if let tuning = RestartTuningOverride.fromEnvironment(CommandSupport.environment) { options.tuning = tuning }
+        let code = await StackRunner(options: options).run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
