@@ -78,7 +78,7 @@ let package = Package(
         ),
         .executableTarget(name: "devmesh", dependencies: ["DevMeshCLI"]),
 
-        .testTarget(name: "DevMeshCoreTests", dependencies: ["DevMeshCore"], resources: [.copy("Golden")]),
+        .testTarget(name: "DevMeshCoreTests", dependencies: ["DevMeshCore"], exclude: ["Golden"]),
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore"]),
         .testTarget(
             name: "DevMeshIntegrationTests",

@@ -58,7 +58,8 @@ public struct ConfigLoader: Sendable {
         let yamlText = yamlPath.flatMap { files.readText(atPath: $0) }
         guard procfileText != nil || yamlText != nil else {
             result.diagnostics.append(.error(
-                at: nil, "no Procfile or devmesh.yaml in \(Path.display(stackRoot, relativeTo: workingDirectory))",
+                at: nil, stackRoot == workingDirectory ? "no Procfile or devmesh.yaml in the current folder"
+                    : "no Procfile or devmesh.yaml in \(Path.display(stackRoot, relativeTo: workingDirectory))",
                 hint: "create a Procfile with lines like `web: python3 app.py`, or pass one with -f"))
             return result
         }

@@ -8,7 +8,7 @@ enum ConfigMerge {
         for entry in procfile.entries {
             var service = byName.removeValue(forKey: entry.name) ?? ServiceConfig(name: entry.name, run: "")
             service.origin.procfileLine = entry.location
-            if !service.run.isEmpty {
+            if service.runLocation != nil {
                 diagnostics.append(.error(
                     at: service.runLocation,
                     "the command of `\(entry.name)` is given twice: here and in \(entry.location)",

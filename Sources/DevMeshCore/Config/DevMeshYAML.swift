@@ -90,6 +90,13 @@ public enum DevMeshYAML {
                 services.append(service)
                 continue
             }
+            if case .scalar(let text) = value {  // `orders: python3 orders.py`, Procfile style
+                reader.error(value, "\(what) must be a mapping, not the text \"\(text.string)\"",
+                             hint: "write `\(name): {run: \(text.string)}`, or put the line `\(name): \(text.string)` in the Procfile")
+                service.runLocation = reader.location(of: value)
+                services.append(service)
+                continue
+            }
             guard let fields = reader.mapping(value, what: what, allowed: serviceKeys) else {
                 services.append(service)
                 continue
@@ -98,9 +105,9 @@ public enum DevMeshYAML {
                 let field = "`\(key)` of \(what)"
                 switch key {
                 case "run":
+                    service.runLocation = reader.location(of: v)
                     if let run = reader.string(v, what: field, hint: "write the command as text, e.g. `run: python3 app.py`") {
                         service.run = run.trimmingWhitespace()
-                        service.runLocation = reader.location(of: v)
                         if service.run.isEmpty {
                             reader.error(v, "the command of \(what) is empty", hint: "write the command after `run:`")
                         }

@@ -32,6 +32,7 @@ public enum Path {
 
     /// `path` relative to `base` when it lies below it, for short names in messages.
     public static func display(_ path: String, relativeTo base: String) -> String {
+        if path == base { return "." }
         let prefix = base.hasSuffix("/") ? base : base + "/"
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
