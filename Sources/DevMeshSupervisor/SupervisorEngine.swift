@@ -107,7 +107,7 @@ final class SupervisorEngine {
             guard let slot = slotsByInstance[instance], slot.lifecycle.pid == pid else { break }
             // The leader is gone; anything it left in its process group is an orphan now.
             ProcessControl.signalGroup(pid, SIGKILL)
-            if slot.lifecycle.state == .stopping, shutdownLayers == nil {
+            if slot.lifecycle.state == .stopping {
                 output.announce("\(instance) stopped (\(status))")
             }
             work += apply(slot.lifecycle.exited(status, now: now()), to: slot)
