@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore"]),
         .testTarget(
             name: "DevMeshIntegrationTests",
-            dependencies: ["devmesh", "DevMeshCore"]
+            dependencies: ["devmesh", "DevMeshCore", "DevMeshSupervisor"]
         ),
     ]
 )

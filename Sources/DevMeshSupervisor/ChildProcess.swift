@@ -41,6 +41,8 @@ public struct ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        // Descriptors devmesh inherited without close-on-exec stay with devmesh.
+        _ = cdevmesh_spawn_addclosefrom(&actions, 3)
         guard cdevmesh_spawn_addchdir(&actions, directory) == 0 else {
             close(outPipe[0]); close(errPipe[0])
             throw SpawnError(call: "posix_spawn_file_actions_addchdir_np", errno: ENOSYS)
@@ -90,8 +92,11 @@ public enum ProcessControl {
         kill(-pgid, signal) == 0
     }
 
+    /// Whether `pid` names a running process (a zombie waiting to be reaped counts as gone).
     public static func isAlive(_ pid: Int32) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = readSmallFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
     }
 
     /// Start time of a process in clock ticks since boot (`/proc/<pid>/stat` field 22), so a
@@ -104,6 +109,25 @@ public enum ProcessControl {
         // fields[0] is field 3 (state), so field 22 is at index 19.
         guard fields.count > 19 else { return nil }
         return UInt64(fields[19])
+    }
+
+    /// Live members of process group `pgid`, from /proc (a child's grandchildren are not ours to
+    /// wait for, so this is how to know they are gone). Zombies count as gone.
+    public static func groupMembers(_ pgid: Int32) -> [Int32] {
+        guard let dir = opendir("/proc") else { return [] }
+        defer { closedir(dir) }
+        var members: [Int32] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let pid = Int32(name), let stat = readSmallFile("/proc/\(pid)/stat"),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // fields[0] is the state, fields[2] the process group.
+            if fields.count > 2, fields[0] != "Z", Int32(fields[2]) == pgid { members.append(pid) }
+        }
+        return members
     }
 
     /// Blocks until `pid` exits and returns how; only for a thread of its own.

@@ -135,17 +135,3 @@ extension RestartTuning {
         return t
     }
 }
-
-/// Processes of a process group, read from /proc (a child's grandchildren are not ours to wait for).
-enum ProcessTable {
-    static func members(ofGroup pgid: Int32) -> [Int32] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        return entries.compactMap(Int32.init).filter { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            // fields[0] = state, fields[2] = pgrp; zombies ("Z") are already dead.
-            return fields.count > 2 && fields[0] != "Z" && Int32(fields[2]) == pgid
-        }
-    }
-}

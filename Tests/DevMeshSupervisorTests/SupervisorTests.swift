@@ -83,10 +83,10 @@ import Testing
             groups = status.flatMap(\.replicas).compactMap(\.pid)
             #expect(groups.count == 2)
             // base's shell plus its two background sleeps share its process group.
-            #expect(ProcessTable.members(ofGroup: groups[0]).count >= 3)
+            #expect(ProcessControl.groupMembers(groups[0]).count >= 3)
         }
         for pgid in groups {
-            #expect(ProcessTable.members(ofGroup: pgid).isEmpty, "process group \(pgid) still has members")
+            #expect(ProcessControl.groupMembers(pgid).isEmpty, "process group \(pgid) still has members")
         }
         let texts = fixture.recorder.texts
         let stubbornStopped = try #require(texts.firstIndex { $0.hasPrefix("stubborn.1 stopped") })
@@ -104,7 +104,7 @@ import Testing
             try await fixture.supervisor.perform(.stop, service: "svc")
             #expect(await fixture.recorder.wait { $0.text.hasPrefix("svc.1 stopped") } != nil)
             #expect(await fixture.status("svc")?.replicas[0].state == .stopped)
-            #expect(ProcessTable.members(ofGroup: firstPid).isEmpty)
+            #expect(ProcessControl.groupMembers(firstPid).isEmpty)
             try await fixture.supervisor.perform(.start, service: "svc")
             #expect(await fixture.recorder.wait { line in
                 line.text.hasPrefix("svc.1 started") && !line.text.contains("pid \(firstPid),")

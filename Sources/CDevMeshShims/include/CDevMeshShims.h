@@ -12,6 +12,11 @@ int cdevmesh_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *pat
 
 
 
+/// posix_spawn_file_actions_addclosefrom_np(actions, from): the child gets no descriptor at or
+/// above `from` that devmesh inherited without close-on-exec (e.g. a test harness's monitoring
+/// socket), so children never hold devmesh's own descriptors. Returns -1 where unsupported.
+int cdevmesh_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+
 /// The git commit the binary was built from: install.sh passes -DDEVMESH_GIT_COMMIT="…";
 /// other builds say "unknown".
 const char *cdevmesh_build_commit(void);
