@@ -77,12 +77,22 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "devmesh", dependencies: ["DevMeshCLI"]),
+        // Test helpers (a product of their own, per STYLE.md): fixtures, recorders, waiting without sleeps.
+        .target(
+            name: "DevMeshTesting",
+            dependencies: [
+                "DevMeshCore",
+                "DevMeshSupervisor",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
 
         .testTarget(name: "DevMeshCoreTests", dependencies: ["DevMeshCore"], exclude: ["Golden"]),
-        .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore"]),
+        .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(
             name: "DevMeshIntegrationTests",
-            dependencies: ["devmesh", "DevMeshCore", "DevMeshSupervisor"]
+            dependencies: ["devmesh", "DevMeshCore", "DevMeshSupervisor", "DevMeshTesting"]
         ),
     ]
 )

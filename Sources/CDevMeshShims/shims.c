@@ -2,6 +2,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <spawn.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
 #include "CDevMeshShims.h"
 
 int cdevmesh_pipe_cloexec(int fds[2]) {
@@ -24,6 +28,28 @@ int cdevmesh_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
     (void)actions; (void)from;
     return -1;
 #endif
+}
+
+int cdevmesh_wait_exit_keep_zombie(int pid, int *code, int *signal) {
+    siginfo_t info;
+    for (;;) {
+        memset(&info, 0, sizeof info);
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0) break;
+        if (errno != EINTR) return -1;
+    }
+    if (info.si_code == CLD_EXITED) {
+        *code = info.si_status;
+        *signal = 0;
+    } else {
+        *code = -1;
+        *signal = info.si_status;
+    }
+    return 0;
+}
+
+void cdevmesh_reap(int pid) {
+    int status;
+    while (waitpid((pid_t)pid, &status, 0) == -1 && errno == EINTR) {}
 }
 
 #ifndef DEVMESH_GIT_COMMIT

@@ -8,23 +8,18 @@ public enum StackLocator {
         if let file {
             return Path.directory(of: Path.join(workingDirectory, file))
         }
+        // The nearest folder that is a stack, whichever sign it shows: a running or past stack's
+        // `.devmesh/`, or a config file. `up` and every other command agree on it.
         let fm = FileManager.default
         var dir = workingDirectory
         while true {
-            if fm.fileExists(atPath: Path.join(dir, StateDirectory.folderName)) { return dir }
-            let parent = Path.directory(of: dir)
-            if parent == dir || dir == "/" { break }
-            dir = parent
-        }
-        dir = workingDirectory
-        while true {
-            if fm.fileExists(atPath: Path.join(dir, ConfigLoader.procfileName)) || fm.fileExists(atPath: Path.join(dir, ConfigLoader.yamlName)) {
+            for marker in [StateDirectory.folderName, ConfigLoader.procfileName, ConfigLoader.yamlName]
+            where fm.fileExists(atPath: Path.join(dir, marker)) {
                 return dir
             }
             let parent = Path.directory(of: dir)
-            if parent == dir || dir == "/" { break }
+            if parent == dir || dir == "/" { return workingDirectory }
             dir = parent
         }
-        return workingDirectory
     }
 }

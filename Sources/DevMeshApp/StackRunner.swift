@@ -31,6 +31,12 @@ public struct StackRunner: Sendable {
         }
     }
 
+    /// A reason not to start, printed as `devmesh: …` with a hint.
+    struct Refusal: Error {
+        var message: String
+        var hint: String?
+    }
+
     public var options: Options
 
     public init(options: Options) {
@@ -41,7 +47,8 @@ public struct StackRunner: Sendable {
     public func run() async -> Int32 {
         let loader = ConfigLoader(files: LocalFiles(), environment: options.environment, purpose: .up,
                                   workingDirectory: options.workingDirectory)
-        let loaded = loader.load(file: options.file)
+        let loaded = loader.load(file: options.file, root: options.file == nil
+            ? StackLocator.root(file: nil, workingDirectory: options.workingDirectory) : nil)
         let renderer = DiagnosticRenderer(sources: loaded.sources, useColor: Terminal.wantsColor(fd: 2))
         if !loaded.diagnostics.isEmpty {
             Terminal.printError(renderer.render(loaded.diagnostics))
@@ -50,140 +57,180 @@ public struct StackRunner: Sendable {
             Terminal.printError("devmesh: not starting; fix the errors above (`devmesh check` shows them again)")
             return 1
         }
-
-        let services: [ServiceConfig]
         do {
-            services = try StackPlanner.select(options.services, from: config)
+            let services = try StackPlanner.select(options.services, from: config)
+            // One `up` per stack: the lock is held until this process ends.
+            let directory = StateDirectory(root: root)
+            let lockFD = try acquireLock(directory)
+            defer { close(lockFD) }
+            let output = LogOutput(formatter: LogFormatter(
+                instances: services.flatMap(\.instanceIDs), services: services.map(\.name),
+                useColor: options.color ?? Terminal.wantsColor(fd: 1),
+                timestamps: options.timestamps, utcOffset: Terminal.utcOffset))
+            let code: Int32
+            do {
+                code = try await runLocked(config: config, loaded: loaded, services: services, directory: directory, output: output)
+            } catch {
+                await output.finish()
+                throw error
+            }
+            await output.finish()
+            return code
+        } catch let refusal as Refusal {
+            Terminal.printError("devmesh: \(refusal.message)" + (refusal.hint.map { "\n  hint: \($0)" } ?? ""))
+            return 1
         } catch let failure as StackPlanner.Failure {
             Terminal.printError("devmesh: \(failure.description)" + (failure.hint.map { "\n  hint: \($0)" } ?? ""))
-            return 1
-        } catch {
-            return 1
-        }
-
-        // One `up` per stack: the lock is held until this process ends.
-        let directory = StateDirectory(root: root)
-        let lockFD: Int32
-        do {
-            lockFD = try directory.acquireLock()
-        } catch StateDirectory.LockError.alreadyRunning(let state) {
-            var message = "devmesh: this stack is already running"
-            if let state { message += " (pid \(state.pid), admin \(state.adminURL))" }
-            message += "\n  hint: use that one, or stop it first with `devmesh down`"
-            Terminal.printError(message)
             return 1
         } catch {
             Terminal.printError("devmesh: \(error)")
             return 1
         }
-        defer { close(lockFD) }
+    }
 
-        let color = options.color ?? Terminal.wantsColor(fd: 1)
-        let instances = services.flatMap(\.instanceIDs)
-        let output = LogOutput(formatter: LogFormatter(
-            instances: instances, services: services.map(\.name), useColor: color,
-            timestamps: options.timestamps, utcOffset: Terminal.utcOffset))
+    private func acquireLock(_ directory: StateDirectory) throws -> Int32 {
+        do {
+            return try directory.acquireLock()
+        } catch StateDirectory.LockError.alreadyRunning(let state) {
+            var message = "this stack is already running"
+            if let state { message += " (pid \(state.pid), admin \(state.adminURL))" }
+            throw Refusal(message: message, hint: "use that one, or stop it first with `devmesh down`")
+        }
+    }
 
+    private func runLocked(config: StackConfig, loaded: LoadedConfig, services: [ServiceConfig],
+                           directory: StateDirectory, output: LogOutput) async throws -> Int32 {
         let leftovers = directory.cleanUpLeftovers()
         if !leftovers.isEmpty {
-            output.announce("stopped \(leftovers.count) process\(leftovers.count == 1 ? "" : "es") left running by a previous devmesh that did not shut down: \(leftovers.joined(separator: ", "))", severity: .warning)
+            output.announce("stopped \(leftovers.count) process group\(leftovers.count == 1 ? "" : "s") left running by a previous devmesh that did not shut down: \(leftovers.joined(separator: ", "))", severity: .warning)
         }
 
-        // Ports: admin first (default falls back to a free port; an explicit one must be free).
-        let adminPort: Int
+        // Explicit service ports are the user's; the admin API must not take one of them.
+        let servicePorts = Set(services.compactMap(\.port))
         let explicitAdmin = options.adminPort ?? config.admin.port
-        if let explicitAdmin {
-            guard PortAllocator.isFree(explicitAdmin) else {
-                Terminal.printError("devmesh: admin port \(explicitAdmin) is taken by another process\n  hint: free it, or choose another with `--admin-port` or `admin.port`")
-                return 1
-            }
-            adminPort = explicitAdmin
-        } else if PortAllocator.isFree(AdminConfig.defaultPort) {
-            adminPort = AdminConfig.defaultPort
-        } else {
-            guard let port = try? PortAllocator.freePort() else {
-                Terminal.printError("devmesh: cannot find a free port for the admin API")
-                return 1
-            }
-            adminPort = port
-            output.announce("port \(AdminConfig.defaultPort) is taken; the admin API uses port \(port) instead")
-        }
+        var adminPort = try chooseAdminPort(explicit: explicitAdmin, avoiding: servicePorts, output: output)
+        let plan = try StackPlanner(loaded: loaded, environment: options.environment)
+            .plan(services: services, reserved: [adminPort])
 
-        let plan: SupervisionPlan
-        do {
-            plan = try StackPlanner(loaded: loaded, environment: options.environment)
-                .plan(services: services, reserved: [adminPort])
-        } catch let failure as StackPlanner.Failure {
-            Terminal.printError("devmesh: \(failure.description)" + (failure.hint.map { "\n  hint: \($0)" } ?? ""))
-            return 1
-        } catch {
-            Terminal.printError("devmesh: \(error)")
-            return 1
+        // Another devmesh may take the default admin port between our check and our bind: then
+        // nothing has started yet (the supervisor waits for the admin listener) and we try again.
+        for attempt in 1...3 {
+            switch try await runStack(config: config, plan: plan, directory: directory, output: output, adminPort: adminPort) {
+            case .finished(let code):
+                return code
+            case .adminPortTaken where explicitAdmin == nil && attempt < 3:
+                let next = try PortAllocator.freePorts(1, excluding: servicePorts.union(plan.replicas.map(\.port)))[0]
+                output.announce("admin port \(adminPort) was taken at the last moment; using \(next)")
+                adminPort = next
+            case .adminPortTaken:
+                throw Refusal(message: "admin port \(adminPort) is taken by another process",
+                              hint: "free it, or choose another with `--admin-port` or `admin.port`")
+            }
         }
+        return 1
+    }
 
+    private func chooseAdminPort(explicit: Int?, avoiding servicePorts: Set<Int>, output: LogOutput) throws -> Int {
+        if let explicit {
+            if servicePorts.contains(explicit) {
+                throw Refusal(message: "admin port \(explicit) is also the `port:` of a service",
+                              hint: "choose another admin port with `--admin-port` or `admin.port`")
+            }
+            guard PortAllocator.isFree(explicit) else {
+                throw Refusal(message: "admin port \(explicit) is taken by another process",
+                              hint: "free it, or choose another with `--admin-port` or `admin.port`")
+            }
+            return explicit
+        }
+        if !servicePorts.contains(AdminConfig.defaultPort), PortAllocator.isFree(AdminConfig.defaultPort) {
+            return AdminConfig.defaultPort
+        }
+        let port = try PortAllocator.freePorts(1, excluding: servicePorts)[0]
+        output.announce("port \(AdminConfig.defaultPort) is taken; the admin API uses port \(port) instead")
+        return port
+    }
+
+    enum Outcome {
+        case finished(Int32)
+        case adminPortTaken
+    }
+
+    private func runStack(config: StackConfig, plan: SupervisionPlan, directory: StateDirectory,
+                          output: LogOutput, adminPort: Int) async throws -> Outcome {
         let startedAt = WallClock.system.now()
         let adminURL = "http://127.0.0.1:\(adminPort)"
         let state = StackState(
-            pid: getpid(), pidStartTime: ProcessControl.startTime(of: getpid()), root: root,
+            pid: getpid(), pidStartTime: ProcessControl.startTime(of: getpid()), root: config.root,
             startedAt: startedAt, token: Self.makeToken(),
             ports: .init(admin: adminPort, services: plan.servicePorts,
                          replicas: Dictionary(plan.replicas.map { ($0.instanceID, $0.port) }, uniquingKeysWith: { a, _ in a })))
         let writer = StateWriter(directory: directory, initial: state)
-        do {
-            try writer.write()
-        } catch {
-            Terminal.printError("devmesh: \(error)")
-            return 1
-        }
+        try writer.write()
         defer { directory.removeState() }
 
         // Log pipes get their own loop: a slow terminal slows log reading, nothing else.
         let logGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let adminListening = AsyncGate()
         let supervisor = Supervisor(
             plan: plan, tuning: options.tuning, output: output,
             probeGroup: MultiThreadedEventLoopGroup.singleton, logGroup: logGroup,
-            hooks: .init(childrenChanged: { writer.update(children: $0) }))
+            hooks: .init(childrenChanged: { writer.update(children: $0) }),
+            startGate: adminListening)
         let controller = StackController(
             supervisor: supervisor,
-            info: .init(pid: getpid(), root: root, startedAt: startedAt, adminURL: adminURL))
-        let admin = AdminAPI.server(control: controller, token: state.token, port: adminPort) { _ in }
-
-        printBanner(output: output, root: root, adminURL: adminURL, plan: plan)
+            info: .init(pid: getpid(), root: config.root, startedAt: startedAt, adminURL: adminURL))
+        let banner = bannerLines(root: config.root, adminURL: adminURL, plan: plan)
+        let admin = AdminAPI.server(control: controller, token: state.token, port: adminPort) { _ in
+            for line in banner { output.announce(line) }
+            adminListening.open()
+        }
 
         var logger = Logger(label: "devmesh")
-        logger.logLevel = .error
+        logger.logLevel = .critical
         let group = ServiceGroup(configuration: .init(
             services: [
-                .init(service: admin),
+                .init(service: admin, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [.sigquit],
             logger: logger))
         controller.attach(group)
-        let exitCode: Int32
+        let outcome: Outcome
         do {
             try await group.run()
             output.announce("devmesh stopped")
-            exitCode = 0
+            outcome = .finished(0)
         } catch {
-            output.announce("stopped because of an error: \(error)", severity: .error)
-            exitCode = 1
+            if !adminListening.isOpen, Self.isAddressInUse(error) {
+                outcome = .adminPortTaken
+            } else {
+                output.announce("stopped because of an error: \(error)", severity: .error)
+                outcome = .finished(1)
+            }
         }
         try? await logGroup.shutdownGracefully()
-        return exitCode
+        return outcome
     }
 
-    private func printBanner(output: LogOutput, root: String, adminURL: String, plan: SupervisionPlan) {
-        let where_ = Path.display(root, relativeTo: options.workingDirectory)
-        output.announce("devmesh \(BuildInfo.version) — \(plan.services.count) service\(plan.services.count == 1 ? "" : "s") in \(where_ == root ? root : (where_.isEmpty ? "." : where_))")
+    static func isAddressInUse(_ error: any Error) -> Bool {
+        if let io = error as? IOError, io.errnoCode == EADDRINUSE { return true }
+        return "\(error)".contains("Address already in use")
+    }
+
+    private func bannerLines(root: String, adminURL: String, plan: SupervisionPlan) -> [String] {
+        let shown = Path.display(root, relativeTo: options.workingDirectory)
+        var lines = ["devmesh \(BuildInfo.version) — \(plan.services.count) service\(plan.services.count == 1 ? "" : "s") in \(shown)"]
         let listed = plan.services.filter { $0.protocol != .none && plan.servicePorts[$0.name] != nil }
         let width = max("admin API".count, listed.map(\.name.count).max() ?? 0)
         func pad(_ s: String) -> String { s + String(repeating: " ", count: width - s.count) }
-        output.announce("\(pad("admin API"))  \(adminURL)")
+        lines.append("\(pad("admin API"))  \(adminURL)")
         for s in listed {
-            output.announce("\(pad(s.name))  http://127.0.0.1:\(plan.servicePorts[s.name]!)")
+            // Until the sidecar's service listener exists, only a single app listens on the service port.
+            let note = s.replicas > 1 ? "  (replica ports: \(plan.replicas.filter { $0.service.name == s.name }.map { String($0.port) }.joined(separator: ", ")); the balancing listener is not implemented yet)" : ""
+            lines.append("\(pad(s.name))  http://127.0.0.1:\(plan.servicePorts[s.name]!)\(note)")
         }
+        return lines
     }
 
     static func makeToken() -> String {

@@ -27,8 +27,11 @@ public final class StateDirectory: Sendable {
         case io(String)
     }
 
-    /// Takes the stack's lock for the life of this process (the kernel drops it when we die, even
-    /// by SIGKILL, so a stale lock is impossible). Returns the descriptor to keep open.
+    /// Takes the stack's lock for the life of this process. It is a POSIX record lock on
+    /// `.devmesh/lock`: the kernel drops it when we die, even by SIGKILL, so a stale lock is
+    /// impossible, and other processes can test it (`lockHolder()`) without ever taking it, so a
+    /// `status` or `down` never makes a starting `up` think the stack is running.
+    /// Returns the descriptor to keep open.
     public func acquireLock() throws -> Int32 {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -37,23 +40,34 @@ public final class StateDirectory: Sendable {
         }
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LockError.io("cannot open \(lockPath): \(String(cString: strerror(errno)))") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var lock = Self.wholeFile(type: F_WRLCK)
+        if fcntl(fd, F_SETLK, &lock) != 0 {
             close(fd)
             throw LockError.alreadyRunning(readState())
         }
         return fd
     }
 
-    /// Whether a devmesh currently holds this stack's lock.
-    public func isLocked() -> Bool {
-        let fd = open(lockPath, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+    /// The pid of the devmesh holding this stack's lock, if one does.
+    public func lockHolder() -> Int32? {
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return false
-        }
-        return true
+        var lock = Self.wholeFile(type: F_WRLCK)
+        guard fcntl(fd, F_GETLK, &lock) == 0, lock.l_type != F_UNLCK else { return nil }
+        return lock.l_pid
+    }
+
+    /// Whether a devmesh currently holds this stack's lock.
+    public func isLocked() -> Bool { lockHolder() != nil }
+
+    private static func wholeFile(type: Int32) -> flock {
+        var lock = flock()
+        lock.l_type = Int16(type)
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = 0
+        lock.l_len = 0
+        return lock
     }
 
     // MARK: - state.json
@@ -93,30 +107,36 @@ public final class StateDirectory: Sendable {
 
     // MARK: - Leftovers of a killed run
 
-    /// Stops the process groups a previous devmesh recorded but did not stop (it was SIGKILLed, or
-    /// the machine's OOM killer took it). Only processes whose start time still matches are touched,
-    /// so a reused pid is never signalled. Returns the instance ids that were stopped.
+    /// Stops the processes a previous devmesh recorded but did not stop (it was SIGKILLed, or the
+    /// OOM killer took it). Each recorded child's process group is searched, so helpers survive
+    /// the death of their leader are found too. A process is only touched when it is provably
+    /// ours: the recorded leader with its recorded start time, or a member of the group started
+    /// with that replica's `DEVMESH_SERVICE`/`DEVMESH_REPLICA`. Returns the instance ids stopped.
     public func cleanUpLeftovers(grace: Duration = .seconds(5)) -> [String] {
         guard let state = readState() else { return [] }
-        let leftovers = state.children.filter { child in
-            guard ProcessControl.isAlive(child.pid) else { return false }
-            guard let recorded = child.startTime else { return false }
-            return ProcessControl.startTime(of: child.pid) == recorded
+        struct Leftover { var pid: Int32; var startTime: UInt64? }
+        var found: [String: [Leftover]] = [:]
+        for child in state.children {
+            for pid in ProcessControl.groupMembers(child.pid) {
+                let startTime = ProcessControl.startTime(of: pid)
+                let ours = pid == child.pid
+                    ? (child.startTime != nil && startTime == child.startTime)
+                    : ProcessControl.devmeshInstance(of: pid) == child.instance
+                if ours { found[child.instance, default: []].append(Leftover(pid: pid, startTime: startTime)) }
+            }
         }
-        guard !leftovers.isEmpty else {
-            removeState()
-            return []
+        let leftovers = found.values.flatMap { $0 }
+        func stillOurs(_ l: Leftover) -> Bool {
+            ProcessControl.isAlive(l.pid) && ProcessControl.startTime(of: l.pid) == l.startTime
         }
-        for child in leftovers { ProcessControl.signalGroup(child.pid, SIGTERM) }
+        for l in leftovers { kill(l.pid, SIGTERM) }
         // These are not our children, so waitpid cannot tell us they exited: watch them go.
         let deadline = ContinuousClock.now + grace
-        while ContinuousClock.now < deadline, leftovers.contains(where: { ProcessControl.isAlive($0.pid) }) {
+        while ContinuousClock.now < deadline, leftovers.contains(where: stillOurs) {
             usleep(20_000)
         }
-        for child in leftovers where ProcessControl.isAlive(child.pid) {
-            ProcessControl.signalGroup(child.pid, SIGKILL)
-        }
+        for l in leftovers where stillOurs(l) { kill(l.pid, SIGKILL) }
         removeState()
-        return leftovers.map(\.instance)
+        return found.keys.sorted()
     }
 }

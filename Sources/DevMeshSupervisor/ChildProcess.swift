@@ -130,15 +130,41 @@ public enum ProcessControl {
         return members
     }
 
-    /// Blocks until `pid` exits and returns how; only for a thread of its own.
-    public static func waitForExit(_ pid: Int32) -> ExitStatusCode {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 {
-            if errno != EINTR { return .exited(code: -1) }
+    /// Blocks until `pid` exits and returns how, leaving it a zombie so its pid and process group
+    /// id stay reserved until `reap(_:)`; only for a thread of its own.
+    public static func waitForExitKeepingZombie(_ pid: Int32) -> ExitStatusCode {
+        var code: Int32 = -1
+        var signal: Int32 = 0
+        guard cdevmesh_wait_exit_keep_zombie(pid, &code, &signal) == 0 else { return .exited(code: -1) }
+        return signal == 0 ? .exited(code: code) : .signaled(signal: signal)
+    }
+
+    /// Releases the zombie of a child whose exit was seen by `waitForExitKeepingZombie`.
+    public static func reap(_ pid: Int32) {
+        cdevmesh_reap(pid)
+    }
+
+    /// The `DEVMESH_SERVICE` and `DEVMESH_REPLICA` a process was started with (its initial
+    /// environment, `/proc/<pid>/environ`), to recognise devmesh's children among strangers.
+    public static func devmeshInstance(of pid: Int32) -> String? {
+        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while bytes.count < 1 << 20 {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            bytes += buffer[..<n]
         }
-        let signal = status & 0x7f
-        if signal == 0 { return .exited(code: (status >> 8) & 0xff) }
-        return .signaled(signal: signal)
+        var service: String?, replica: String?
+        for entry in bytes.split(separator: 0) {
+            let text = String(decoding: entry, as: UTF8.self)
+            if text.hasPrefix("DEVMESH_SERVICE=") { service = String(text.dropFirst(16)) }
+            if text.hasPrefix("DEVMESH_REPLICA=") { replica = String(text.dropFirst(16)) }
+        }
+        guard let service, let replica else { return nil }
+        return "\(service).\(replica)"
     }
 
     public enum ExitStatusCode: Sendable { case exited(code: Int32), signaled(signal: Int32) }

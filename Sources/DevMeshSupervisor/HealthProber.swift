@@ -83,8 +83,11 @@ public struct HealthProber: Sendable {
             if let bytes = buffer.readBytes(length: min(buffer.readableBytes, 512 - received.count)) {
                 received += bytes
             }
-            if let end = received.firstIndex(of: UInt8(ascii: "\r")) ?? (received.count >= 512 ? received.count : nil) {
-                finish(line: String(decoding: received[..<end], as: UTF8.self))
+            // The status line ends at LF (a CR before it is dropped): lenient servers send a bare LF.
+            if let end = received.firstIndex(of: UInt8(ascii: "\n")) ?? (received.count >= 512 ? received.count : nil) {
+                var line = received[..<end]
+                if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+                finish(line: String(decoding: line, as: UTF8.self))
             }
         }
 

@@ -1,45 +1,93 @@
 import DevMeshCore
+import Foundation
 import NIOConcurrencyHelpers
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// The terminal side of logging: formats each line and writes it whole, one `write(2)` per line
-/// under a lock, so lines from different children never interleave mid-line. Every line also goes
-/// to the sink (the store, later).
+/// The terminal side of logging. Lines are formatted by the caller and written by one writer
+/// thread, whole (never interleaved mid-line), in the order they were emitted. Every line also
+/// goes to the sink (the store, later).
+///
+/// A terminal that stops reading (`| less`, Ctrl-S) must never stall devmesh itself: devmesh's own
+/// messages are dropped (and counted) when the queue is full, while apps' lines wait for room,
+/// which only slows the log-reading event loop and, through the pipes, the chatty apps.
 public final class LogOutput: Sendable {
-    private let state: NIOLockedValueBox<LogFormatter>
+    private let formatter: NIOLockedValueBox<LogFormatter>
     private let sink: (any LogSink)?
-    private let fd: Int32
+    private let queue: LineQueue
+    private let finished = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
 
-    public init(formatter: LogFormatter, sink: (any LogSink)? = nil, fd: Int32 = 1) {
-        self.state = NIOLockedValueBox(formatter)
+    public init(formatter: LogFormatter, sink: (any LogSink)? = nil, fd: Int32 = 1, capacity: Int = 4096) {
+        self.formatter = NIOLockedValueBox(formatter)
         self.sink = sink
-        self.fd = fd
+        queue = LineQueue(capacity: capacity)
+        let queue = self.queue
+        let finished = self.finished
+        Thread.detachNewThread {
+            Self.writeLoop(queue: queue, fd: fd)
+            let waiters = finished.withLockedValue { w -> [CheckedContinuation<Void, Never>] in
+                defer { w = nil }
+                return w ?? []
+            }
+            for w in waiters { w.resume() }
+        }
     }
 
     /// Widens the prefix column when new instance ids appear (e.g. a service scaled up).
     public func reserveWidth(for instance: String) {
-        state.withLockedValue { $0.prefixWidth = max($0.prefixWidth, instance.count) }
+        formatter.withLockedValue { $0.prefixWidth = max($0.prefixWidth, instance.count) }
     }
 
+    /// An app's line: waits for room in the queue rather than lose it.
     public func emit(_ line: LogLine) {
         sink?.append(line)
-        state.withLockedValue { formatter in
-            var bytes = Array(formatter.format(line).utf8)
-            bytes.append(UInt8(ascii: "\n"))
-            Self.writeAll(fd, bytes)
-        }
+        queue.push(bytes(line), mayBlock: line.stream != .devmesh)
     }
 
-    /// A message from devmesh itself.
+    /// A message from devmesh itself; never blocks.
     public func announce(_ text: String, severity: Diagnostic.Severity? = nil, clock: WallClock = .system) {
         emit(LogLine(instance: "devmesh", service: "devmesh", stream: .devmesh, timestamp: clock.now(), text: text, severity: severity))
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    /// Writes out everything queued, then stops the writer. Lines emitted afterwards are dropped.
+    public func finish() async {
+        queue.close()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = finished.withLockedValue { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(c)
+                return false
+            }
+            if done { c.resume() }
+        }
+    }
+
+    private func bytes(_ line: LogLine) -> [UInt8] {
+        var bytes = Array(formatter.withLockedValue { $0.format(line) }.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    private static func writeLoop(queue: LineQueue, fd: Int32) {
+        var broken = false
+        while let (lines, dropped) = queue.popAll() {
+            guard !broken else { continue }
+            var chunk: [UInt8] = []
+            chunk.reserveCapacity(lines.reduce(0) { $0 + $1.count } + 80)
+            if dropped > 0 {
+                chunk += Array("devmesh | \(dropped) of devmesh's own log lines were dropped: the terminal was not reading\n".utf8)
+            }
+            for line in lines { chunk += line }
+            broken = !writeAll(fd, chunk)
+        }
+    }
+
+    /// `false` once the descriptor is closed or broken (the sink still has every line).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -49,10 +97,62 @@ public final class LogOutput: Sendable {
                 } else if n < 0, errno == EINTR {
                     continue
                 } else {
-                    return  // stdout closed or broken: the sink still has the line
+                    return false
                 }
             }
+            return true
         }
+    }
+}
+
+/// A bounded FIFO of formatted lines between emitters and the writer thread.
+///
+/// `@unchecked Sendable` is sound here: every stored property except the immutable `capacity` is
+/// read and written only between `condition.lock()` and `condition.unlock()`.
+final class LineQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var lines: [[UInt8]] = []
+    private var dropped = 0
+    private var closed = false
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func push(_ line: [UInt8], mayBlock: Bool) {
+        condition.lock()
+        defer { condition.unlock() }
+        while lines.count >= capacity, !closed {
+            guard mayBlock else {
+                dropped += 1
+                return
+            }
+            condition.wait()
+        }
+        guard !closed else { return }
+        lines.append(line)
+        condition.broadcast()
+    }
+
+    /// Everything queued, waiting until there is something; `nil` once closed and drained.
+    func popAll() -> (lines: [[UInt8]], dropped: Int)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while lines.isEmpty, dropped == 0, !closed { condition.wait() }
+        if lines.isEmpty, dropped == 0, closed { return nil }
+        let out = (lines, dropped)
+        lines = []
+        dropped = 0
+        condition.broadcast()
+        return out
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
     }
 }
 

@@ -16,6 +16,7 @@ public final class Supervisor: Service, Sendable {
         case startDeadline(instance: String, generation: Int)
         case probed(instance: String, generation: Int, result: HealthProber.Result)
         case graceElapsed(instance: String, pid: Int32)
+        case groupDrained(pgid: Int32)
         case command(ServiceCommand, service: String, reply: CheckedContinuation<Void, any Error>)
         case status(reply: CheckedContinuation<[ServiceStatus], Never>)
         case shutdown
@@ -40,19 +41,22 @@ public final class Supervisor: Service, Sendable {
     let prober: HealthProber
     let logGroup: any EventLoopGroup
     let hooks: Hooks
+    let startGate: AsyncGate?
     private let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
 
     /// `probeGroup` runs health probes; `logGroup` reads the children's pipes (its own group, so a
     /// slow terminal only slows log reading, never other I/O).
     public init(plan: SupervisionPlan, tuning: RestartTuning = RestartTuning(), output: LogOutput,
-                probeGroup: any EventLoopGroup, logGroup: any EventLoopGroup, hooks: Hooks = Hooks()) {
+                probeGroup: any EventLoopGroup, logGroup: any EventLoopGroup, hooks: Hooks = Hooks(),
+                startGate: AsyncGate? = nil) {
         self.plan = plan
         self.tuning = tuning
         self.output = output
         self.prober = HealthProber(group: probeGroup)
         self.logGroup = logGroup
         self.hooks = hooks
+        self.startGate = startGate
         (events, continuation) = AsyncStream.makeStream(of: Event.self)
     }
 
@@ -79,7 +83,15 @@ public final class Supervisor: Service, Sendable {
 
     // MARK: - Run loop
 
+    /// With a start gate, nothing starts until it opens; cancelled before that, nothing ran.
     public func run() async throws {
+        if let startGate {
+            await cancelWhenGracefulShutdown { await startGate.wait() }
+            guard startGate.isOpen else {
+                await drainAfterStop()
+                return
+            }
+        }
         let clock = ContinuousClock()
         let origin = clock.now
         let engine = SupervisorEngine(supervisor: self, now: { clock.now - origin })
@@ -97,6 +109,11 @@ public final class Supervisor: Service, Sendable {
         }
         // Cancelled before an orderly stop finished: nothing may outlive devmesh.
         engine.killEverything()
+        await drainAfterStop()
+    }
+
+    /// Answers whatever is still queued, so no caller of `status()` or `perform()` waits forever.
+    private func drainAfterStop() async {
         continuation.finish()
         for await event in events {
             switch event {

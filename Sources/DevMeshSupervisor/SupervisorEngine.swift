@@ -35,6 +35,10 @@ final class SupervisorEngine {
     private var shutdownLayers: [[String]]?
     private var shutdownIndex = 0
     private var announcedAllReady = false
+    /// Process groups whose leader exited during a stop while other members may still be
+    /// finishing (they got the SIGTERM too), by pgid → instance. The leader's zombie is kept
+    /// unreaped until the group is empty, so the pgid cannot be reused meanwhile.
+    private var draining: [Int32: String] = [:]
     private(set) var finished = false
 
     init(supervisor: Supervisor, now: @escaping () -> Duration) {
@@ -104,14 +108,30 @@ final class SupervisorEngine {
         var work: [Work] = []
         switch event {
         case let .exited(instance, pid, status):
-            guard let slot = slotsByInstance[instance], slot.lifecycle.pid == pid else { break }
-            // The leader is gone; anything it left in its process group is an orphan now.
-            ProcessControl.signalGroup(pid, SIGKILL)
+            guard let slot = slotsByInstance[instance], slot.lifecycle.pid == pid else {
+                ProcessControl.reap(pid)
+                break
+            }
             if slot.lifecycle.state == .stopping {
+                // Asked to stop: the rest of the group got the same SIGTERM; let it finish within the grace period.
                 output.announce("\(instance) stopped (\(status))")
+                draining[pid] = instance
+                work.append(drainWork(pgid: pid))
+            } else {
+                // Exited on its own: what it left in its group is an orphan now. The unreaped
+                // zombie still holds the pgid, so this signal cannot reach a stranger.
+                ProcessControl.signalGroup(pid, SIGKILL)
+                ProcessControl.reap(pid)
             }
             work += apply(slot.lifecycle.exited(status, now: now()), to: slot)
             childrenChanged()
+        case let .groupDrained(pgid):
+            guard let instance = draining.removeValue(forKey: pgid) else { break }
+            if !ProcessControl.groupMembers(pgid).isEmpty {
+                output.announce("processes \(instance) left behind did not stop within \(DurationParser.format(supervisor.tuning.stopGrace)); sending SIGKILL", severity: .warning)
+                ProcessControl.signalGroup(pgid, SIGKILL)
+            }
+            ProcessControl.reap(pgid)
         case let .backoffElapsed(instance, generation):
             if let slot = slotsByInstance[instance] {
                 work += apply(slot.lifecycle.backoffElapsed(generation: generation, now: now()), to: slot)
@@ -219,6 +239,8 @@ final class SupervisorEngine {
         let instance = replica.instanceID
         let service = replica.service.name
         let output = self.output
+        // Announced before the pipes are read, so "started" always precedes the app's first line.
+        output.announce("\(instance) started (pid \(child.pid), PORT=\(replica.port)): \(replica.command)")
         for (fd, stream) in [(child.stdoutFD, LogLine.Stream.stdout), (child.stderrFD, .stderr)] {
             _ = LogPipeReader.attach(fd: fd, group: supervisor.logGroup) { text in
                 output.emit(LogLine(instance: instance, service: service, stream: stream, timestamp: WallClock.system.now(), text: text))
@@ -229,13 +251,12 @@ final class SupervisorEngine {
         let supervisor = self.supervisor
         Thread.detachNewThread {
             let status: ExitStatus
-            switch ProcessControl.waitForExit(pid) {
+            switch ProcessControl.waitForExitKeepingZombie(pid) {
             case .exited(let code): status = .exited(code: code)
             case .signaled(let signal): status = .signaled(signal: signal)
             }
             supervisor.yield(.exited(instance: instance, pid: pid, status: status))
         }
-        output.announce("\(instance) started (pid \(pid), PORT=\(replica.port)): \(replica.command)")
         var work = apply(slot.lifecycle.spawned(pid: pid, now: now()), to: slot)
         if replica.service.health != nil {
             work.append(probeWork(slot, first: true))
@@ -256,6 +277,19 @@ final class SupervisorEngine {
             guard (try? await Task.sleep(for: delay)) != nil else { return }
             let result = await prober.probe(health.probe, port: port, timeout: health.timeout)
             supervisor.yield(.probed(instance: instance, generation: generation, result: result))
+        }
+    }
+
+    /// Watches a stopped replica's process group until it is empty or the grace period is over.
+    private func drainWork(pgid: Int32) -> Work {
+        let grace = supervisor.tuning.stopGrace
+        return { [supervisor] in
+            let deadline = ContinuousClock.now + grace
+            // Not our children: /proc is the only way to see them go.
+            while !ProcessControl.groupMembers(pgid).isEmpty, ContinuousClock.now < deadline {
+                guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { break }
+            }
+            supervisor.yield(.groupDrained(pgid: pgid))
         }
     }
 
@@ -293,11 +327,14 @@ final class SupervisorEngine {
         var work: [Work] = []
         while true {
             if shutdownIndex >= 0, shutdownIndex < layers.count {
-                let alive = layers[shutdownIndex].flatMap(slots(of:)).filter { $0.lifecycle.isAlive }
-                if !alive.isEmpty { return work }
+                let layer = layers[shutdownIndex].flatMap(slots(of:))
+                let alive = layer.filter { $0.lifecycle.isAlive }
+                let instances = Set(layer.map(\.replica.instanceID))
+                if !alive.isEmpty || draining.values.contains(where: instances.contains) { return work }
             }
-            shutdownIndex += 1
+            shutdownIndex = min(shutdownIndex + 1, layers.count)
             if shutdownIndex >= layers.count {
+                guard draining.isEmpty else { return work }
                 if !finished {
                     finished = true
                     output.announce("all services stopped")
@@ -317,6 +354,11 @@ final class SupervisorEngine {
                 ProcessControl.signalGroup(pid, SIGKILL)
             }
         }
+        for pgid in draining.keys {
+            ProcessControl.signalGroup(pgid, SIGKILL)
+            ProcessControl.reap(pgid)
+        }
+        draining = [:]
     }
 
     // MARK: - Status

@@ -160,3 +160,20 @@ import Testing
         #expect(ProcessEnvironment.expandPort(in: "serve --port $PORT --x ${PORT} $PORTAL", port: 80) == "serve --port 80 --x 80 $PORTAL")
     }
 }
+
+@Suite struct LineEndingTests {
+    @Test func windowsLineEndingsAreLinesToo() throws {
+        let (procfile, diagnostics) = Procfile.parse("web: python3 app.py\r\nworker: python3 w.py\r\n\r\n", file: "Procfile")
+        #expect(diagnostics.isEmpty)
+        #expect(procfile.entries.map(\.name) == ["web", "worker"])
+        #expect(procfile.entries.map(\.command) == ["python3 app.py", "python3 w.py"])
+        let (vars, _) = DotEnv.parse("A=1\r\nB=2\r\n", file: ".env")
+        #expect(vars.map(\.value) == ["1", "2"])
+        let loaded = ConfigLoader(
+            files: InMemoryFiles(["/s/devmesh.yaml": "services:\r\n  web:\r\n    run: x\r\n    port: nope\r\n"]),
+            environment: [:], purpose: .check, workingDirectory: "/s").load()
+        let d = try #require(loaded.diagnostics.first)
+        #expect(d.location == SourceLocation(file: "devmesh.yaml", line: 4, column: 11))
+        #expect(DiagnosticRenderer(sources: loaded.sources).render(d).contains("    port: nope\n"))
+    }
+}

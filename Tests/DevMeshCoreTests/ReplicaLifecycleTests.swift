@@ -175,6 +175,14 @@ import Testing
         #expect(lc.restarts == 0)
     }
 
+    @Test func spawnFailureRespectsRestartNever() {
+        var lc = lifecycle(.never)
+        _ = lc.start(now: .zero)
+        let actions = lc.spawnFailed(reason: "no such file", now: .zero)
+        #expect(lc.state == .stopped)
+        #expect(Self.delays(actions).isEmpty)
+    }
+
     @Test func spawnFailureCountsAsACrash() {
         var lc = lifecycle(.always)
         _ = lc.start(now: .zero)

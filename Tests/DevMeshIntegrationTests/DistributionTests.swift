@@ -18,8 +18,17 @@ import Testing
 
     static func isLoader(_ name: String) -> Bool { name.hasPrefix("ld-linux") || name.hasPrefix("/lib64/ld-linux") }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: releaseBinary), "run ./install.sh first (the README's test command does)"))
-    func releaseBinaryLinksOnlyTheAllowedLibraries() throws {
+    /// Present after install.sh. In CI (`CI` set) its absence is a failure, not a skip.
+    static func requireReleaseBinary() -> Bool {
+        if FileManager.default.isExecutableFile(atPath: releaseBinary) { return true }
+        if ProcessInfo.processInfo.environment["CI"] != nil {
+            Issue.record("no release binary at \(releaseBinary): the README's test command runs ./install.sh first")
+        }
+        return false
+    }
+
+    @Test func releaseBinaryLinksOnlyTheAllowedLibraries() throws {
+        guard Self.requireReleaseBinary() else { return }
         let ldd = Process()
         ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
         ldd.arguments = [Self.releaseBinary]
@@ -38,8 +47,8 @@ import Testing
         #expect(!libraries.contains { $0.hasPrefix("libswift") || $0.hasPrefix("libFoundation") || $0.hasPrefix("libdispatch") })
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: releaseBinary)))
-    func releaseBinaryKnowsItsCommit() throws {
+    @Test func releaseBinaryKnowsItsCommit() throws {
+        guard Self.requireReleaseBinary() else { return }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.releaseBinary)
         p.arguments = ["version"]

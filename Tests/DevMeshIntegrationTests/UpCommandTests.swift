@@ -1,5 +1,6 @@
 import DevMeshCore
 import DevMeshSupervisor
+import DevMeshTesting
 import Foundation
 import Testing
 
@@ -107,9 +108,36 @@ import Glibc
         for child in children { #expect(ProcessControl.isAlive(child.pid)) }
 
         let next = try RunningUp(in: stack.root)
-        #expect(await next.waitFor("left running by a previous devmesh"))
+        #expect(await next.waitFor("left running by a previous devmesh that did not shut down: a.1, b.1"))
         for child in children { #expect(ProcessControl.groupMembers(child.pid).isEmpty, "leftover \(child.instance) still running") }
         #expect(await next.waitFor("all 2 services are ready"))
+        next.signal(SIGTERM)
+        #expect(await next.exitCode() == 0)
+    }
+
+    @Test func leftoversWhoseLeaderDiedAreFoundThroughTheirGroup() async throws {
+        // The leader keeps writing to its stdout: once devmesh is killed, the pipe breaks and the
+        // leader dies of SIGPIPE, while its helper (output elsewhere) keeps running in the group.
+        let stack = try TempStack(["Procfile": "w: sleep 300 >/dev/null 2>&1 & while echo tick; do sleep 0.05; done\n"])
+        let killed = try RunningUp(in: stack.root)
+        #expect(await killed.waitFor("| tick"))
+        let leader = try #require(stack.state?.children.first?.pid)
+        killed.signal(SIGKILL)
+        #expect(await killed.exitCode() != nil)
+        let helpers = Observed<Bool>()
+        // The leader's death is not ours to wait for (it is not our child): watch /proc for it.
+        Thread.detachNewThread {
+            let deadline = Date().addingTimeInterval(10)
+            while ProcessControl.isAlive(leader), Date() < deadline { usleep(10_000) }
+            helpers.append(!ProcessControl.isAlive(leader))
+        }
+        #expect(await helpers.first { _ in true } == true, "the leader should have died of SIGPIPE")
+        #expect(ProcessControl.groupMembers(leader).count == 1, "its helper is still running")
+
+        let next = try RunningUp(in: stack.root)
+        #expect(await next.waitFor("left running by a previous devmesh that did not shut down: w.1"))
+        #expect(ProcessControl.groupMembers(leader).isEmpty)
+        #expect(await next.waitFor("all 1 service is ready"))
         next.signal(SIGTERM)
         #expect(await next.exitCode() == 0)
     }

@@ -1,5 +1,6 @@
 import DevMeshCore
 import DevMeshSupervisor
+import DevMeshTesting
 import Foundation
 import Testing
 
@@ -15,10 +16,10 @@ import Testing
             ServiceConfig(name: "db", run: Self.slowHTTPServer(delay: "0.4"), health: HealthCheck(probe: .http(path: "/"))),
         ])
         try await fixture.running {
-            #expect(await fixture.recorder.waitForText("web-up") != nil)
-            let healthy = try #require(fixture.recorder.index { $0.text.hasPrefix("db.1 is healthy") })
-            let webStarted = try #require(fixture.recorder.index { $0.text.hasPrefix("web.1 started") })
-            let dbStarted = try #require(fixture.recorder.index { $0.text.hasPrefix("db.1 started") })
+            #expect(await fixture.recorder.wait(forPrefix: "web.1 started") != nil)
+            let healthy = try #require(fixture.recorder.index(where: { $0.text.hasPrefix("db.1 is healthy") }))
+            let webStarted = try #require(fixture.recorder.index(where: { $0.text.hasPrefix("web.1 started") }))
+            let dbStarted = try #require(fixture.recorder.index(where: { $0.text.hasPrefix("db.1 started") }))
             #expect(dbStarted < healthy)
             #expect(healthy < webStarted)
             #expect(fixture.recorder.texts.contains("web waits for db to be ready"))
@@ -29,8 +30,8 @@ import Testing
     @Test func crashedServiceIsRestartedWithGrowingBackoff() async throws {
         let fixture = try SupervisorFixture([ServiceConfig(name: "flaky", run: "echo run; exit 3", restart: .onFailure)])
         try await fixture.running {
-            #expect(await fixture.recorder.wait { $0.text.hasPrefix("flaky.1 exited with code 3; restarting in 400ms") } != nil)
-            let starts = fixture.recorder.lines.filter { $0.text.hasPrefix("flaky.1 started") }.map(\.timestamp)
+            #expect(await fixture.recorder.wait(forPrefix: "flaky.1 exited with code 3; restarting in 400ms") != nil)
+            let starts = fixture.recorder.lines.items.filter { $0.text.hasPrefix("flaky.1 started") }.map(\.timestamp)
             #expect(starts.count >= 3)
             // 100ms, then 200ms between attempts (plus process start time).
             #expect(starts[1] - starts[0] >= 0.1)
@@ -72,7 +73,7 @@ import Testing
 
     @Test func stopKillsEveryProcessOfEveryGroupInReverseOrder() async throws {
         let fixture = try SupervisorFixture([
-            ServiceConfig(name: "base", run: "echo base-up; sleep 300 & sleep 300 & wait"),
+            ServiceConfig(name: "base", run: "sleep 300 & sleep 300 & echo base-up; wait"),
             ServiceConfig(name: "stubborn", run: "trap '' TERM; echo stubborn-up; sleep 300", needs: ["base"]),
         ])
         var groups: [Int32] = []
@@ -94,6 +95,23 @@ import Testing
         #expect(stubbornStopped < baseStopped, "dependents stop first")
         #expect(texts.contains { $0.hasPrefix("stubborn.1 did not stop within 500ms of SIGTERM; sending SIGKILL") })
         #expect(texts.last == "all services stopped")
+    }
+
+    @Test func membersLeftByAStoppedLeaderGetTheGracePeriodThenSIGKILL() async throws {
+        // The shell leader dies at once on SIGTERM; its background child ignores SIGTERM.
+        let fixture = try SupervisorFixture([
+            ServiceConfig(name: "pipeline", run: "(trap '' TERM; sleep 300) & echo pipeline-up; wait"),
+        ])
+        var pgid: Int32 = 0
+        try await fixture.running {
+            #expect(await fixture.recorder.waitForText("pipeline-up") != nil)
+            pgid = try #require(await fixture.status("pipeline")?.replicas[0].pid)
+            #expect(ProcessControl.groupMembers(pgid).count >= 2)
+        }
+        #expect(ProcessControl.groupMembers(pgid).isEmpty)
+        let texts = fixture.recorder.texts
+        #expect(texts.contains { $0.hasPrefix("pipeline.1 stopped (was killed by signal 15 (SIGTERM))") })
+        #expect(texts.contains("processes pipeline.1 left behind did not stop within 500ms; sending SIGKILL"))
     }
 
     @Test func stopAndStartOneService() async throws {
@@ -123,7 +141,7 @@ import Testing
             #expect(await fixture.recorder.waitForText("not restarting") != nil)
             #expect(await fixture.recorder.wait { $0.text == "line 1999 of chatty" } != nil)
             #expect(await fixture.recorder.wait { $0.text == "err" && $0.stream == .stderr } != nil)
-            let lines = fixture.recorder.lines.filter { $0.instance == "chatty.1" && $0.stream == .stdout }.map(\.text)
+            let lines = fixture.recorder.lines.items.filter { $0.instance == "chatty.1" && $0.stream == .stdout }.map(\.text)
             #expect(lines == (0..<2000).map { "line \($0) of chatty" })
         }
     }

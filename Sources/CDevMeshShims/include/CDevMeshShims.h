@@ -17,6 +17,15 @@ int cdevmesh_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *pat
 /// socket), so children never hold devmesh's own descriptors. Returns -1 where unsupported.
 int cdevmesh_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 
+/// Waits until `pid` has exited WITHOUT reaping it (waitid with WNOWAIT): the zombie keeps the
+/// pid, and so the process group id, reserved until `cdevmesh_reap` — so devmesh can still
+/// signal what the process left in its group without any risk of hitting a reused number.
+/// On return 0, `*code` is the exit code (or -1) and `*signal` the killing signal (or 0).
+int cdevmesh_wait_exit_keep_zombie(int pid, int *code, int *signal);
+
+/// Reaps the zombie of `pid` (after `cdevmesh_wait_exit_keep_zombie`).
+void cdevmesh_reap(int pid);
+
 /// The git commit the binary was built from: install.sh passes -DDEVMESH_GIT_COMMIT="…";
 /// other builds say "unknown".
 const char *cdevmesh_build_commit(void);

@@ -372,7 +372,7 @@ public enum DevMeshYAML {
 
     /// Yams reports the first of two duplicate keys; users need the second, which is the one to fix.
     static func secondOccurrence(of key: String, afterLine: Int, column: Int, in text: String) -> (Int, Int)? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = text.sourceLines
         for (i, line) in lines.enumerated() where i + 1 > afterLine {
             let indent = line.prefix { $0 == " " }.count
             guard indent + 1 == column else { continue }

@@ -3,9 +3,8 @@ public enum DotEnv {
     public static func parse(_ text: String, file: String) -> ([EnvVar], [Diagnostic]) {
         var vars: [EnvVar] = []
         var diagnostics: [Diagnostic] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
+        for (index, rawLine) in text.sourceLines.enumerated() {
+            let line = Substring(rawLine)
             let indent = line.prefix { $0 == " " || $0 == "\t" }.count
             var content = line.dropFirst(indent)
             if content.isEmpty || content.hasPrefix("#") { continue }

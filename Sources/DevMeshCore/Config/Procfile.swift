@@ -16,10 +16,9 @@ public struct Procfile: Sendable, Equatable {
         var entries: [Entry] = []
         var diagnostics: [Diagnostic] = []
         var seen: [String: SourceLocation] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.sourceLines.enumerated() {
             let lineNumber = index + 1
-            var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
+            let line = Substring(rawLine)
             let indent = line.prefix { $0 == " " || $0 == "\t" }.count
             let content = line.dropFirst(indent)
             if content.isEmpty || content.hasPrefix("#") { continue }

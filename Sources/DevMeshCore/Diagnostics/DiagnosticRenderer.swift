@@ -44,9 +44,9 @@ public struct DiagnosticRenderer: Sendable {
     private func sourceLine(_ loc: SourceLocation) -> String? {
         guard let text = sources[loc.file], loc.line >= 1 else { return nil }
         var current = 1
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in text.sourceLines {
             if current == loc.line {
-                return String(line.hasSuffix("\r") ? line.dropLast() : line)
+                return String(line)
             }
             current += 1
         }

@@ -140,6 +140,11 @@ public struct ReplicaLifecycle: Sendable, Equatable {
     /// The process could not be started at all (bad command, exec failure): a crash that never ran.
     public mutating func spawnFailed(reason: String, now: Duration) -> [Action] {
         startedAt = now
+        if restartPolicy == .never || !wantRunning {
+            state = .stopped
+            lastExit = .exited(code: 127)
+            return [.announce("\(instanceID) could not start: \(reason); not restarting (restart: never)", .error)]
+        }
         return crashed(description: "could not start: \(reason)", status: .exited(code: 127), now: now)
     }
 

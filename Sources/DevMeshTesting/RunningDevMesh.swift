@@ -1,0 +1,117 @@
+import DevMeshCore
+import DevMeshSupervisor
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `devmesh` executable under test: `DEVMESH_BINARY`, or the one built next to the test bundle.
+public enum DevMeshBinary {
+    public static var path: String {
+        if let explicit = ProcessInfo.processInfo.environment["DEVMESH_BINARY"] { return explicit }
+        let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return bundleDir.appendingPathComponent("devmesh").path
+    }
+
+    /// Runs a short command to completion and returns its exit code and output.
+    public static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> (code: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both to the end on their own threads: a full stderr pipe must not block stdout.
+        let stderrData = Observed<Data>()
+        Thread.detachNewThread { stderrData.append(err.fileHandleForReading.readDataToEndOfFile()) }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let stderr = stderrData.items.first ?? err.fileHandleForReading.readDataToEndOfFile()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// A temporary stack folder with the files a test writes.
+public struct TempStack: Sendable {
+    public let root: String
+
+    public init(_ files: [String: String]) throws {
+        root = (NSTemporaryDirectory() as NSString).appendingPathComponent("devmesh-it-" + UUID().uuidString)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        for (name, text) in files {
+            try text.write(toFile: root + "/" + name, atomically: true, encoding: .utf8)
+        }
+    }
+
+    public var state: StackState? {
+        guard let data = FileManager.default.contents(atPath: root + "/.devmesh/state.json") else { return nil }
+        return try? JSONDecoder().decode(StackState.self, from: data)
+    }
+}
+
+/// A running `devmesh up`, its output collected line by line so a test can wait for a line.
+public final class RunningUp: Sendable {
+    public let process: Process
+    public let lines = Observed<String>()
+    private let exit = Observed<Int32>()
+
+    /// Starts `devmesh up --no-color --admin-port <free port> ARGUMENTS` in `directory`, with short
+    /// restart timings unless the test sets its own.
+    public init(_ arguments: [String] = [], in directory: String, environment: [String: String] = [:]) throws {
+        let adminPort = try PortAllocator.freePort()
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: DevMeshBinary.path)
+        process.arguments = ["up", "--no-color", "--admin-port", String(adminPort)] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment.merging(environment) { _, b in b }
+        env["DEVMESH_TEST_RESTART_TUNING"] = env["DEVMESH_TEST_RESTART_TUNING"] ?? "100,1000,5000,5,60000,2000"
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let lines = self.lines
+        let reader = pipe.fileHandleForReading
+        // One reader thread per process: whole lines, in order, until EOF.
+        Thread.detachNewThread {
+            var pending: [UInt8] = []
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { break }
+                pending += data
+                while let nl = pending.firstIndex(of: 10) {
+                    lines.append(String(decoding: pending[..<nl], as: UTF8.self))
+                    pending.removeSubrange(...nl)
+                }
+            }
+            if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
+        }
+        let exit = self.exit
+        process.terminationHandler = { exit.append($0.terminationStatus) }
+        try process.run()
+    }
+
+    public var output: [String] { lines.items }
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Waits until a line containing `fragment` has been printed (or `timeout` passes).
+    public func waitFor(_ fragment: String, timeout: Duration = .seconds(30)) async -> Bool {
+        await lines.first(timeout: timeout) { $0.contains(fragment) } != nil
+    }
+
+    /// Waits for the process to exit; nil if it is still running after `timeout`.
+    public func exitCode(timeout: Duration = .seconds(30)) async -> Int32? {
+        await exit.first(timeout: timeout) { _ in true }
+    }
+
+    public func signal(_ sig: Int32) {
+        kill(process.processIdentifier, sig)
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
