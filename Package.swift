@@ -23,6 +23,8 @@ let package = Package(
             name: "DevMeshCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // Pure: the strict HTTP/1.1 framer of the data plane (the security boundary; fuzzed).
+        .target(name: "DevMeshHTTP1"),
         // GNU libc calls Swift's Glibc module does not expose (pipe2, addchdir_np).
         .target(name: "CDevMeshShims"),
         // Child processes: spawn, log capture, health checks, restart, stop.
@@ -89,6 +91,12 @@ let package = Package(
         ),
 
         .testTarget(name: "DevMeshCoreTests", dependencies: ["DevMeshCore"], exclude: ["Golden"]),
+        .testTarget(name: "DevMeshHTTP1Tests", dependencies: [
+            "DevMeshHTTP1",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(
             name: "DevMeshIntegrationTests",

@@ -1,0 +1,134 @@
+/// Follows a chunked body byte by byte without changing it: validates every chunk-size line,
+/// chunk terminator and trailer, and says where the body ends, so a proxy can forward the bytes
+/// untouched and still never disagree with its upstream about where the next message starts.
+public struct ChunkedBodyScanner: Sendable, Equatable {
+    enum State: Sendable, Equatable {
+        case sizeStart
+        case size(value: UInt64, significantDigits: Int)
+        case extensions(value: UInt64)
+        case sizeLF(value: UInt64)
+        case data(remaining: UInt64)
+        case dataCR
+        case dataLF
+        case trailerLineStart
+        case trailerLine
+        case trailerLF
+        case finalLF
+        case done
+    }
+
+    public let limits: HTTP1Limits
+    var state: State = .sizeStart
+    var lineLength = 0
+    var trailerBytes = 0
+
+    public init(limits: HTTP1Limits = HTTP1Limits()) {
+        self.limits = limits
+    }
+
+    public var isDone: Bool { state == .done }
+
+    /// Consumes bytes of the body. Returns how many belong to it (all of them unless it ended
+    /// inside `bytes`), or throws when the framing is invalid.
+    public mutating func scan(_ bytes: UnsafeRawBufferPointer) throws(HTTP1Violation) -> Int {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            if case .data(let remaining) = state {
+                let take = Int(min(remaining, UInt64(n - i)))
+                i += take
+                let left = remaining - UInt64(take)
+                state = left == 0 ? .dataCR : .data(remaining: left)
+                continue
+            }
+            let b = bytes[i]
+            i += 1
+            switch state {
+            case .sizeStart:
+                let h = ByteClass.hex[Int(b)]
+                guard h >= 0 else { throw HTTP1Violation(.invalidChunkSize, "a chunk size is not hexadecimal") }
+                lineLength = 1
+                state = .size(value: UInt64(h), significantDigits: h == 0 ? 0 : 1)
+            case .size(let value, let digits):
+                lineLength += 1
+                try checkLine()
+                let h = ByteClass.hex[Int(b)]
+                if h >= 0 {
+                    let significant = digits + ((value == 0 && h == 0) ? 0 : 1)
+                    guard significant <= 15 else { throw HTTP1Violation(.chunkSizeOverflow, "a chunk size is too large") }
+                    state = .size(value: value << 4 | UInt64(h), significantDigits: significant)
+                } else if b == UInt8(ascii: ";") || b == ByteClass.sp || b == ByteClass.htab {
+                    state = .extensions(value: value)
+                } else if b == ByteClass.cr {
+                    state = .sizeLF(value: value)
+                } else {
+                    throw HTTP1Violation(.invalidChunkSize, "a chunk size line contains an invalid character")
+                }
+            case .extensions(let value):
+                lineLength += 1
+                try checkLine()
+                if b == ByteClass.cr {
+                    state = .sizeLF(value: value)
+                } else if b == ByteClass.lf {
+                    throw HTTP1Violation(.bareLF, "a chunk size line ends with a bare LF")
+                } else if !ByteClass.fieldValue[Int(b)] {
+                    throw HTTP1Violation(.invalidChunkExtension, "a chunk extension contains a control character")
+                }
+            case .sizeLF(let value):
+                guard b == ByteClass.lf else { throw HTTP1Violation(.bareCR, "a bare CR in a chunk size line") }
+                state = value == 0 ? .trailerLineStart : .data(remaining: value)
+            case .data:
+                break  // handled above
+            case .dataCR:
+                guard b == ByteClass.cr else { throw HTTP1Violation(.invalidChunkTerminator, "chunk data is not followed by CRLF") }
+                state = .dataLF
+            case .dataLF:
+                guard b == ByteClass.lf else { throw HTTP1Violation(.invalidChunkTerminator, "chunk data is not followed by CRLF") }
+                state = .sizeStart
+            case .trailerLineStart:
+                if b == ByteClass.cr {
+                    state = .finalLF
+                } else if b == ByteClass.sp || b == ByteClass.htab {
+                    throw HTTP1Violation(.obsoleteLineFolding, "obsolete line folding in a trailer")
+                } else if ByteClass.token[Int(b)] {
+                    state = .trailerLine
+                    try countTrailer()
+                } else {
+                    throw HTTP1Violation(.invalidTrailer, "a trailer line does not start with a field name")
+                }
+            case .trailerLine:
+                try countTrailer()
+                if b == ByteClass.cr {
+                    state = .trailerLF
+                } else if b == ByteClass.lf {
+                    throw HTTP1Violation(.bareLF, "a trailer line ends with a bare LF")
+                } else if !ByteClass.fieldValue[Int(b)] {
+                    throw HTTP1Violation(.invalidTrailer, "a trailer contains a control character")
+                }
+            case .trailerLF:
+                guard b == ByteClass.lf else { throw HTTP1Violation(.bareCR, "a bare CR in a trailer") }
+                state = .trailerLineStart
+            case .finalLF:
+                guard b == ByteClass.lf else { throw HTTP1Violation(.bareCR, "a bare CR after the last chunk") }
+                state = .done
+                return i
+            case .done:
+                return i - 1
+            }
+        }
+        return i
+    }
+
+    private func checkLine() throws(HTTP1Violation) {
+        if lineLength > limits.maxChunkLineLength {
+            throw HTTP1Violation(.invalidChunkExtension, "a chunk size line is longer than \(limits.maxChunkLineLength) bytes")
+        }
+    }
+
+    private mutating func countTrailer() throws(HTTP1Violation) {
+        trailerBytes += 1
+        if trailerBytes > limits.maxTrailerBytes {
+            throw HTTP1Violation(.invalidTrailer, "the trailer section is larger than \(limits.maxTrailerBytes) bytes")
+        }
+    }
+}
