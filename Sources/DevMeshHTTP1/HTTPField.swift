@@ -42,7 +42,7 @@ extension String {
 
 /// Comma-separated list elements (RFC 9110 §5.6.1), trimmed and lower-cased, empty ones dropped.
 func listTokens(_ value: String) -> [String] {
-    value.split(separator: ",").map { $0.trimmingOWS().asciiLowercased }.filter { !$0.isEmpty }
+    value.split(separator: ",").map { String($0.trimmingOWS()).asciiLowercased }.filter { !$0.isEmpty }
 }
 
 extension StringProtocol {

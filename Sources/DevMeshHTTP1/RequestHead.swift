@@ -253,7 +253,7 @@ public struct HTTP1RequestParser: Sendable {
 
     /// The authority of an absolute-form target (`http://host:port/path`), which wins over Host.
     static func absoluteFormAuthority(_ target: String) -> String? {
-        let lower = target.prefix(8).asciiLowercased
+        let lower = String(target.prefix(8)).asciiLowercased
         let scheme: Int
         if lower.hasPrefix("http://") { scheme = 7 } else if lower.hasPrefix("https://") { scheme = 8 } else { return nil }
         let rest = target.dropFirst(scheme)
