@@ -25,6 +25,18 @@ let package = Package(
         ),
         // Pure: the strict HTTP/1.1 framer of the data plane (the security boundary; fuzzed).
         .target(name: "DevMeshHTTP1"),
+        // The SwiftNIO data plane: sidecar listeners, the HTTP/1.1 proxy, balancing, pooling.
+        .target(
+            name: "DevMeshProxy",
+            dependencies: [
+                "DevMeshCore",
+                "DevMeshHTTP1",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // GNU libc calls Swift's Glibc module does not expose (pipe2, addchdir_np).
         .target(name: "CDevMeshShims"),
         // Child processes: spawn, log capture, health checks, restart, stop.
@@ -86,6 +98,8 @@ let package = Package(
                 "DevMeshCore",
                 "DevMeshSupervisor",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
@@ -97,6 +111,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .testTarget(name: "DevMeshProxyTests", dependencies: ["DevMeshProxy", "DevMeshCore", "DevMeshTesting", "DevMeshSupervisor"]),
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(
             name: "DevMeshIntegrationTests",

@@ -1,0 +1,105 @@
+/// One span, as the sidecars record it (OpenTelemetry's model, trimmed to what devmesh uses).
+public struct SpanRecord: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        case server
+        case client
+        case `internal`
+    }
+
+    public enum Status: String, Sendable, Codable {
+        case unset
+        case ok
+        case error
+    }
+
+    public var traceID: String
+    public var spanID: String
+    public var parentSpanID: String?
+    /// `service.name` (the service whose sidecar recorded it).
+    public var service: String
+    /// `service.instance.id`, e.g. `users.1`.
+    public var instance: String?
+    public var kind: Kind
+    public var name: String
+    /// Unix time in nanoseconds.
+    public var startNanos: UInt64
+    public var durationNanos: UInt64
+    public var status: Status
+    /// OpenTelemetry semantic-convention attributes (`http.request.method`, `url.path`, …).
+    public var attributes: [String: String]
+
+    public init(traceID: String, spanID: String, parentSpanID: String?, service: String, instance: String?,
+                kind: Kind, name: String, startNanos: UInt64, durationNanos: UInt64, status: Status,
+                attributes: [String: String]) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.parentSpanID = parentSpanID
+        self.service = service
+        self.instance = instance
+        self.kind = kind
+        self.name = name
+        self.startNanos = startNanos
+        self.durationNanos = durationNanos
+        self.status = status
+        self.attributes = attributes
+    }
+}
+
+/// One access-log record per request (JSON lines).
+public struct AccessLogRecord: Sendable, Equatable, Codable {
+    /// Unix time in seconds.
+    public var time: Double
+    /// The listener that served it: `inbound`, `egress` or `service`.
+    public var listener: String
+    public var service: String
+    public var instance: String?
+    /// The caller, when known (egress listeners know it).
+    public var source: String?
+    public var method: String
+    public var path: String
+    public var status: Int
+    public var durationMillis: Double
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
+    public var upstream: String?
+    public var traceID: String
+    public var spanID: String
+    /// Why devmesh itself failed the request (`x-devmesh-error`), if it did.
+    public var error: String?
+    public var attempts: Int
+
+    public init(time: Double, listener: String, service: String, instance: String?, source: String?, method: String,
+                path: String, status: Int, durationMillis: Double, bytesIn: UInt64, bytesOut: UInt64, upstream: String?,
+                traceID: String, spanID: String, error: String?, attempts: Int) {
+        self.time = time
+        self.listener = listener
+        self.service = service
+        self.instance = instance
+        self.source = source
+        self.method = method
+        self.path = path
+        self.status = status
+        self.durationMillis = durationMillis
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.upstream = upstream
+        self.traceID = traceID
+        self.spanID = spanID
+        self.error = error
+        self.attempts = attempts
+    }
+}
+
+/// Where sidecars send spans and access records. Called on event loops: implementations must
+/// never block — they queue (bounded) and drop, counting what they dropped.
+public protocol TelemetrySink: Sendable {
+    func record(span: SpanRecord)
+    func record(access: AccessLogRecord)
+}
+
+/// Discards everything (telemetry off).
+public struct NullTelemetrySink: TelemetrySink {
+    public init() {}
+    public func record(span: SpanRecord) {}
+    public func record(access: AccessLogRecord) {}
+}

@@ -1,0 +1,130 @@
+import DevMeshHTTP1
+import NIOCore
+
+/// Builds the heads a proxy forwards: the field lines it keeps are copied byte for byte from the
+/// received head (parsed once), hop-by-hop fields are dropped, and the few it owns are added.
+enum HeadWriter {
+    /// Fields a proxy never forwards (RFC 9110 §7.6.1), plus the ones it rewrites itself.
+    /// `Transfer-Encoding: chunked` is kept: bodies pass through unchanged.
+    static func isHopByHop(_ name: String, options: [String]) -> Bool {
+        switch name.utf8.count {
+        case 10: return name.caseInsensitiveEquals("connection") || name.caseInsensitiveEquals("keep-alive")
+            || options.contains { name.caseInsensitiveEquals($0) }
+        case 16: return name.caseInsensitiveEquals("proxy-connection") || options.contains { name.caseInsensitiveEquals($0) }
+        case 2: return name.caseInsensitiveEquals("te") || options.contains { name.caseInsensitiveEquals($0) }
+        case 7: return name.caseInsensitiveEquals("upgrade") || options.contains { name.caseInsensitiveEquals($0) }
+        default: return options.contains { name.caseInsensitiveEquals($0) }
+        }
+    }
+
+    struct RequestExtras {
+        var target: String
+        var traceparent: String
+        var clientAddress: String?
+        var addVia: Bool
+    }
+
+    /// The request head to send upstream. `source` holds the received head starting at its reader index.
+    static func request(_ head: HTTP1RequestHead, source: ByteBuffer, extras: RequestExtras, into out: inout ByteBuffer) {
+        out.writeString(head.method)
+        out.writeInteger(UInt8(ascii: " "))
+        out.writeString(extras.target)
+        out.writeString(head.minorVersion == 1 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n")
+        var forwardedFor: String?
+        var hasProto = false, hasForwardedHost = false
+        for (i, field) in head.fields.enumerated() {
+            let name = field.name
+            if name.caseInsensitiveEquals("traceparent") { continue }
+            if name.caseInsensitiveEquals("x-forwarded-for") {
+                forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
+                continue
+            }
+            if name.caseInsensitiveEquals("x-forwarded-proto") { hasProto = true }
+            if name.caseInsensitiveEquals("x-forwarded-host") { hasForwardedHost = true }
+            if isHopByHop(name, options: head.connectionOptions) { continue }
+            let line = head.fieldLines[i]
+            if let slice = source.getSlice(at: source.readerIndex + line.lowerBound, length: line.count) {
+                var s = slice
+                out.writeBuffer(&s)
+            }
+        }
+        out.writeString("traceparent: \(extras.traceparent)\r\n")
+        if let client = extras.clientAddress {
+            out.writeString("X-Forwarded-For: \(forwardedFor.map { $0 + ", " } ?? "")\(client)\r\n")
+        } else if let forwardedFor {
+            out.writeString("X-Forwarded-For: \(forwardedFor)\r\n")
+        }
+        if !hasProto { out.writeString("X-Forwarded-Proto: http\r\n") }
+        if !hasForwardedHost, !head.host.isEmpty { out.writeString("X-Forwarded-Host: \(head.host)\r\n") }
+        if extras.addVia { out.writeString("Via: 1.\(head.minorVersion) devmesh\r\n") }
+        if let upgrade = head.upgrade {
+            out.writeString("Upgrade: \(upgrade)\r\nConnection: upgrade\r\n")
+        }
+        out.writeString("\r\n")
+    }
+
+    /// The response head to send to the client. `keepAlive` is what the proxy will do with the
+    /// client connection after this response.
+    static func response(_ head: HTTP1ResponseHead, source: ByteBuffer, clientMinorVersion: Int, keepAlive: Bool,
+                         addVia: Bool, into out: inout ByteBuffer) {
+        if let line = source.getSlice(at: source.readerIndex + head.statusLine.lowerBound, length: head.statusLine.count) {
+            var l = line
+            out.writeBuffer(&l)
+        }
+        out.writeString("\r\n")
+        let switching = head.status == 101
+        for (i, field) in head.fields.enumerated() {
+            let name = field.name
+            if switching, name.caseInsensitiveEquals("upgrade") || name.caseInsensitiveEquals("connection") {
+                // kept as sent: the upgrade is agreed end to end
+            } else if isHopByHop(name, options: head.connectionOptions) {
+                continue
+            }
+            let line = head.fieldLines[i]
+            if let slice = source.getSlice(at: source.readerIndex + line.lowerBound, length: line.count) {
+                var s = slice
+                out.writeBuffer(&s)
+            }
+        }
+        if addVia { out.writeString("Via: 1.\(head.minorVersion) devmesh\r\n") }
+        if !switching, !head.isInterim {
+            if !keepAlive {
+                out.writeString("Connection: close\r\n")
+            } else if clientMinorVersion == 0 {
+                out.writeString("Connection: keep-alive\r\n")
+            }
+        }
+        out.writeString("\r\n")
+    }
+}
+
+/// Answers devmesh itself gives: what failed, in the body and in `x-devmesh-error`.
+enum ErrorResponse {
+    static func write(status: Int, code: String, message: String, close: Bool, into out: inout ByteBuffer) {
+        let body = "devmesh: \(message)\n"
+        out.writeString("HTTP/1.1 \(status) \(reason(status))\r\n")
+        out.writeString("Content-Type: text/plain; charset=utf-8\r\n")
+        out.writeString("Content-Length: \(body.utf8.count)\r\n")
+        out.writeString("x-devmesh-error: \(code)\r\n")
+        if close { out.writeString("Connection: close\r\n") }
+        out.writeString("\r\n")
+        out.writeString(body)
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 400: return "Bad Request"
+        case 408: return "Request Timeout"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 417: return "Expectation Failed"
+        case 431: return "Request Header Fields Too Large"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Error"
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import DevMeshCore
+import DevMeshHTTP1
+
+/// Everything one listener needs to know, and nothing more (each step gets only its slice).
+public struct ProxyRoute: Sendable {
+    /// Which kind of listener this is; decides the span kind and the access-log `listener`.
+    public enum Role: String, Sendable {
+        /// In front of one replica's app: server span.
+        case inbound
+        /// A caller's way to one upstream: client span.
+        case egress
+        /// The stable service port for callers outside the mesh: server span.
+        case service
+    }
+
+    public var role: Role
+    /// The service whose traffic this is: the callee for inbound/service, the caller for egress.
+    public var service: String
+    /// `service.instance.id` for inbound listeners.
+    public var instance: String?
+    /// For egress listeners: the upstream called.
+    public var upstreamName: String?
+    /// Where requests go; read on every request, so replicas that come and go are followed.
+    public var endpoints: EndpointSource
+    public var balancer: BalancerKind
+    public var timeouts: ProxyTimeouts
+    public var retries: RetryPolicy
+    public var limits: HTTP1Limits
+    public var telemetry: any TelemetrySink
+    /// Adds `Via: 1.1 devmesh` (off by default: it changes what apps see).
+    public var addVia: Bool
+
+    public init(role: Role, service: String, instance: String? = nil, upstreamName: String? = nil,
+                endpoints: EndpointSource, balancer: BalancerKind = .p2cEWMA, timeouts: ProxyTimeouts = ProxyTimeouts(),
+                retries: RetryPolicy = RetryPolicy(), limits: HTTP1Limits = HTTP1Limits(),
+                telemetry: any TelemetrySink = NullTelemetrySink(), addVia: Bool = false) {
+        self.role = role
+        self.service = service
+        self.instance = instance
+        self.upstreamName = upstreamName
+        self.endpoints = endpoints
+        self.balancer = balancer
+        self.timeouts = timeouts
+        self.retries = retries
+        self.limits = limits
+        self.telemetry = telemetry
+        self.addVia = addVia
+    }
+}
+
+/// Timeouts of a proxy hop. Defaults are documented in docs/proxy.md.
+public struct ProxyTimeouts: Sendable, Equatable {
+    /// Establishing a TCP connection to an upstream.
+    public var connect: Duration = .seconds(2)
+    /// From sending a request to receiving the response head.
+    public var request: Duration = .seconds(30)
+    /// A keep-alive client connection with no request in progress.
+    public var idle: Duration = .seconds(60)
+    /// From the first byte of a request head to its end (slowloris protection, 408).
+    public var requestHead: Duration = .seconds(10)
+
+    public init() {}
+}
+
+/// Retries of idempotent requests whose upstream failed before answering.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Extra attempts per request (0 turns retries off).
+    public var attempts: Int = 2
+    /// Retries may add at most this fraction of the requests of the last few seconds…
+    public var budgetRatio: Double = 0.2
+    /// …but at least this many per second, so a quiet service can still retry.
+    public var minRetriesPerSecond: Int = 10
+
+    public init() {}
+}

@@ -1,0 +1,672 @@
+import DevMeshCore
+import DevMeshHTTP1
+import NIOCore
+import NIOPosix
+
+/// One client connection of a proxy listener: HTTP/1.1 with keep-alive and pipelining, each
+/// request head parsed once, bodies streamed both ways with back-pressure, upstream connections
+/// taken from a per-loop pool. Everything runs on the connection's event loop; the fast path has
+/// no futures and no locks.
+final class ProxyServerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// The most pipelined bytes buffered while a request is in progress before reading pauses.
+    static let maxBuffered = 64 * 1024
+
+    let route: ProxyRoute
+    let loop: ListenerLoopState
+    let parser: HTTP1RequestParser
+    let responseParser: HTTP1ResponseParser
+    private var context: ChannelHandlerContext?
+    private var inbound: ByteBuffer
+    private var exchange: Exchange?
+    private var tunnel: UpstreamConnection?
+    private var closing = false
+    private var readPausedForUpstream = false
+    private var readPausedForBuffer = false
+    private var needsUpstreamFlush = false
+    private var timer: Scheduled<Void>?
+    private var rng = SystemRandomNumberGenerator()
+
+    init(route: ProxyRoute, loop: ListenerLoopState) {
+        self.route = route
+        self.loop = loop
+        parser = HTTP1RequestParser(limits: route.limits)
+        responseParser = HTTP1ResponseParser(limits: route.limits)
+        inbound = ByteBuffer()
+    }
+
+    // MARK: - Client side
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        inbound = context.channel.allocator.buffer(capacity: 4096)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armIdleTimer()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if let tunnel {
+            tunnel.channel.write(bytes, promise: nil)
+            needsUpstreamFlush = true
+            return
+        }
+        inbound.writeBuffer(&bytes)
+        process()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushUpstream()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // The client reads slower than the upstream answers: pause the upstream until it catches up.
+        let upstream = tunnel ?? exchange?.upstream
+        if let upstream {
+            upstream.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+            if context.channel.isWritable { upstream.channel.read() }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        timer?.cancel()
+        if let exchange {
+            exchange.upstream?.close()
+            finishTelemetry(exchange, status: exchange.responseHead?.status ?? 499, error: exchange.responseHead == nil ? "client-closed" : nil)
+            self.exchange = nil
+        }
+        tunnel?.close()
+        tunnel = nil
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: - Requests
+
+    /// Parses what arrived and moves the current exchange forward.
+    private func process() {
+        guard let context, !closing else { return }
+        while true {
+            if let exchange {
+                forwardRequestBody(exchange)
+                if exchange.requestComplete, inbound.readableBytes > Self.maxBuffered, !readPausedForBuffer {
+                    readPausedForBuffer = true
+                    setClientAutoRead()
+                }
+                return
+            }
+            guard inbound.readableBytes > 0 else {
+                inbound.discardReadBytes()
+                return
+            }
+            let result = inbound.withUnsafeReadableBytes { parser.parse($0) }
+            switch result {
+            case .incomplete:
+                armHeadTimer()
+                return
+            case .invalid(let violation):
+                refuse(violation)
+                return
+            case .complete(let head):
+                let headBytes = inbound.readSlice(length: head.headLength)!
+                start(head, headBytes: headBytes, context: context)
+            }
+        }
+    }
+
+    private func refuse(_ violation: HTTP1Violation) {
+        guard let context else { return }
+        var out = context.channel.allocator.buffer(capacity: 256)
+        ErrorResponse.write(status: violation.status, code: "bad-request", message: violation.detail, close: true, into: &out)
+        closing = true
+        let now = Self.wallNanos()
+        route.telemetry.record(access: AccessLogRecord(
+            time: Double(now) / 1e9, listener: route.role.rawValue, service: route.service, instance: route.instance,
+            source: nil, method: "-", path: "-", status: violation.status, durationMillis: 0, bytesIn: UInt64(inbound.readableBytes),
+            bytesOut: UInt64(out.readableBytes), upstream: nil, traceID: "", spanID: "", error: "bad-request: \(violation.kind.rawValue)",
+            attempts: 0))
+        context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    private func start(_ head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        let incoming = head.fields.first("traceparent").flatMap(TraceContext.parse)
+        let spanID = TraceIDGenerator().spanID(using: &rng)
+        let trace = incoming ?? TraceContext(traceID: TraceIDGenerator().traceID(using: &rng), spanID: spanID)
+        let exchange = Exchange(
+            head: head, headBytes: headBytes, trace: trace, parentSpanID: incoming?.spanID, spanID: spanID,
+            requestBody: BodyTracker(head.framing, limits: route.limits), startNanos: Self.wallNanos(),
+            startUptime: .now())
+        var forwarded = context.channel.allocator.buffer(capacity: head.headLength + 256)
+        HeadWriter.request(head, source: headBytes, extras: .init(
+            target: head.target, traceparent: trace.header(spanID: spanID),
+            clientAddress: context.channel.remoteAddress?.ipAddress, addVia: route.addVia), into: &forwarded)
+        exchange.forwardedHead = forwarded
+        exchange.retryable = head.isIdempotent && head.framing == .none && head.upgrade == nil
+        self.exchange = exchange
+        loop.budget.recordRequest(now: exchange.startUptime)
+        dispatch(exchange)
+    }
+
+    /// Sends the exchange to an endpoint: a pooled connection if there is one, else a new one.
+    private func dispatch(_ exchange: Exchange) {
+        guard let context else { return }
+        let now = NIODeadline.now()
+        guard let endpoint = loop.balancer.pick(from: route.endpoints.endpoints, excluding: exchange.failedEndpoint, now: now) else {
+            fail(exchange, status: 503, code: "no-healthy-upstream",
+                 message: "no healthy replica of \(route.upstreamName ?? route.service) to send this request to")
+            return
+        }
+        exchange.attempts += 1
+        exchange.endpoint = endpoint
+        exchange.attemptStart = now
+        loop.balancer.started(endpoint)
+        armRequestTimer(exchange)
+        if let conn = loop.pool.take(endpoint) {
+            attach(conn, to: exchange)
+            return
+        }
+        exchange.connecting = true
+        let timeout = route.timeouts.connect
+        ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                exchange.connecting = false
+                guard self.exchange === exchange, !closing else {
+                    if case .success(let channel) = result { channel.close(promise: nil) }
+                    return
+                }
+                switch result {
+                case .success(let channel):
+                    let conn = UpstreamConnection(channel: channel, endpoint: endpoint)
+                    conn.pool = loop.pool
+                    let handler = try! channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+                    handler.connection = conn
+                    attach(conn, to: exchange)
+                case .failure(let error):
+                    upstreamFailed(exchange, endpoint: endpoint, sentNothing: true, code: "upstream-refused",
+                                   message: "\(endpoint) refused the connection (\(Self.describe(error)))")
+                }
+            }
+    }
+
+    private func attach(_ conn: UpstreamConnection, to exchange: Exchange) {
+        conn.owner = self
+        conn.uses += 1
+        exchange.upstream = conn
+        conn.channel.write(exchange.forwardedHead, promise: nil)
+        needsUpstreamFlush = true
+        // With `Expect: 100-continue` the client waits for the upstream's 100 before sending the
+        // body; the interim answer is forwarded like any other, so nothing special happens here.
+        forwardRequestBody(exchange)
+        flushUpstream()
+        if !conn.channel.isWritable { pauseClientForUpstream(true) }
+    }
+
+    private func forwardRequestBody(_ exchange: Exchange) {
+        guard let upstream = exchange.upstream, !exchange.requestComplete else { return }
+        if exchange.requestBody.isDone {
+            exchange.requestComplete = true
+            return
+        }
+        guard inbound.readableBytes > 0 else { return }
+        let n: Int
+        do {
+            n = try exchange.requestBody.consume(inbound)
+        } catch {
+            // The framing broke mid-body: the upstream has a partial request; both go.
+            upstream.close()
+            exchange.upstream = nil
+            fail(exchange, status: 400, code: "bad-request", message: error.detail, forceClose: true)
+            return
+        }
+        if n > 0 {
+            let slice = inbound.readSlice(length: n)!
+            upstream.channel.write(slice, promise: nil)
+            needsUpstreamFlush = true
+            exchange.bytesIn += UInt64(n)
+        }
+        if exchange.requestBody.isDone { exchange.requestComplete = true }
+    }
+
+    private func flushUpstream() {
+        guard needsUpstreamFlush else { return }
+        needsUpstreamFlush = false
+        if let upstream = tunnel ?? exchange?.upstream { upstream.channel.flush() }
+    }
+
+    // MARK: - Upstream side
+
+    func upstreamRead(_ conn: UpstreamConnection, _ bytes: ByteBuffer) {
+        guard let context else { return }
+        if tunnel === conn {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            return
+        }
+        guard let exchange, exchange.upstream === conn else {
+            conn.close()
+            return
+        }
+        var bytes = bytes
+        exchange.responseStarted = true
+        while bytes.readableBytes > 0 {
+            if let tracker = exchange.responseBody {
+                var t = tracker
+                let n: Int
+                do {
+                    n = try t.consume(bytes)
+                } catch {
+                    exchange.responseBody = t
+                    conn.close()
+                    abortClient(exchange, error: "upstream-bad-framing")
+                    return
+                }
+                exchange.responseBody = t
+                if n > 0 {
+                    context.write(wrapOutboundOut(bytes.readSlice(length: n)!), promise: nil)
+                    exchange.bytesOut += UInt64(n)
+                }
+                if t.isDone {
+                    if bytes.readableBytes > 0 { conn.broken = true }  // bytes beyond the response: never reuse
+                    completeExchange(exchange)
+                    return
+                }
+                continue
+            }
+            exchange.responseBuffer.writeBuffer(&bytes)
+            let result = exchange.responseBuffer.withUnsafeReadableBytes {
+                responseParser.parse($0, requestMethod: exchange.head.method)
+            }
+            switch result {
+            case .incomplete:
+                return
+            case .invalid(let violation):
+                conn.close()
+                exchange.upstream = nil
+                fail(exchange, status: 502, code: "upstream-bad-response",
+                     message: "\(conn.endpoint) answered with an invalid response: \(violation.detail)")
+                return
+            case .complete(let head):
+                let headBytes = exchange.responseBuffer.readSlice(length: head.headLength)!
+                bytes = exchange.responseBuffer
+                exchange.responseBuffer.clear()
+                respond(exchange, head: head, headBytes: headBytes, conn: conn, context: context)
+                if exchange.responseHead == nil { continue }  // an interim 1xx: the final head follows
+                if tunnel === conn {
+                    if bytes.readableBytes > 0 { context.write(wrapOutboundOut(bytes), promise: nil) }
+                    return
+                }
+                if exchange.responseBody?.isDone == true {
+                    if bytes.readableBytes > 0 { conn.broken = true }
+                    completeExchange(exchange)
+                    return
+                }
+            }
+        }
+    }
+
+    private func respond(_ exchange: Exchange, head: HTTP1ResponseHead, headBytes: ByteBuffer, conn: UpstreamConnection,
+                         context: ChannelHandlerContext) {
+        var out = context.channel.allocator.buffer(capacity: head.headLength + 64)
+        if head.isInterim {
+            HeadWriter.response(head, source: headBytes, clientMinorVersion: exchange.head.minorVersion, keepAlive: true,
+                                addVia: route.addVia, into: &out)
+            context.write(wrapOutboundOut(out), promise: nil)
+            return
+        }
+        exchange.requestTimer?.cancel()
+        exchange.responseHead = head
+        if head.status == 101, exchange.head.upgrade != nil {
+            HeadWriter.response(head, source: headBytes, clientMinorVersion: exchange.head.minorVersion, keepAlive: true,
+                                addVia: route.addVia, into: &out)
+            context.write(wrapOutboundOut(out), promise: nil)
+            startTunnel(exchange, conn: conn, context: context)
+            return
+        }
+        if !head.keepAlive { conn.broken = true }
+        exchange.keepClientAlive = exchange.head.keepAlive && head.framing != .untilClose
+            && !(exchange.head.minorVersion == 0 && head.framing == .chunked)
+        HeadWriter.response(head, source: headBytes, clientMinorVersion: exchange.head.minorVersion,
+                            keepAlive: exchange.keepClientAlive, addVia: route.addVia, into: &out)
+        exchange.bytesOut += UInt64(out.readableBytes)
+        context.write(wrapOutboundOut(out), promise: nil)
+        exchange.responseBody = BodyTracker(head.framing, limits: route.limits)
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(_ conn: UpstreamConnection, writable: Bool) {
+        pauseClientForUpstream(!writable)
+    }
+
+    func upstreamClosed(_ conn: UpstreamConnection) {
+        if tunnel === conn {
+            tunnel = nil
+            context?.close(promise: nil)
+            return
+        }
+        guard let exchange, exchange.upstream === conn else { return }
+        exchange.upstream = nil
+        if let body = exchange.responseBody {
+            if case .untilClose = body.mode {
+                exchange.keepClientAlive = false
+                completeExchange(exchange)
+            } else {
+                abortClient(exchange, error: "upstream-reset")
+            }
+            return
+        }
+        if exchange.responseStarted, exchange.responseHead != nil {
+            abortClient(exchange, error: "upstream-reset")
+            return
+        }
+        // Closed before answering. On a reused connection that is the classic keep-alive race.
+        upstreamFailed(exchange, endpoint: conn.endpoint, sentNothing: false, code: "upstream-reset",
+                       message: "\(conn.endpoint) closed the connection before answering")
+    }
+
+    /// Connect failure or reset before any answer: retry when safe and allowed, else 502.
+    private func upstreamFailed(_ exchange: Exchange, endpoint: Endpoint, sentNothing: Bool, code: String, message: String) {
+        let now = NIODeadline.now()
+        loop.balancer.finished(endpoint, latencyNanos: Self.elapsed(exchange.attemptStart, now), failed: true, now: now)
+        exchange.requestTimer?.cancel()
+        let safe = sentNothing ? !exchange.bodyConsumed : exchange.retryable
+        if safe, exchange.attempts <= route.retries.attempts, loop.budget.tryRetry(now: now) {
+            exchange.failedEndpoint = endpoint
+            exchange.responseBuffer.clear()
+            exchange.responseStarted = false
+            dispatch(exchange)
+            return
+        }
+        fail(exchange, status: 502, code: code, message: message, countedInBalancer: true)
+    }
+
+    // MARK: - Ends of an exchange
+
+    private func completeExchange(_ exchange: Exchange) {
+        guard let context else { return }
+        exchange.requestTimer?.cancel()
+        let now = NIODeadline.now()
+        let status = exchange.responseHead?.status ?? 0
+        if let endpoint = exchange.endpoint {
+            loop.balancer.finished(endpoint, latencyNanos: Self.elapsed(exchange.attemptStart, now), failed: status >= 500, now: now)
+        }
+        if let conn = exchange.upstream {
+            conn.owner = nil
+            exchange.upstream = nil
+            if exchange.requestComplete, conn.isReusable {
+                loop.pool.put(conn)
+            } else {
+                conn.close()
+            }
+        }
+        finishTelemetry(exchange, status: status, error: nil)
+        self.exchange = nil
+        // The upstream's read-complete no longer reaches us (the connection left the exchange).
+        context.flush()
+        if !exchange.requestComplete || !exchange.keepClientAlive {
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return
+        }
+        if readPausedForBuffer {
+            readPausedForBuffer = false
+            setClientAutoRead()
+        }
+        armIdleTimer()
+        process()
+    }
+
+    /// devmesh answers itself (no upstream answer to forward).
+    private func fail(_ exchange: Exchange, status: Int, code: String, message: String, forceClose: Bool = false,
+                      countedInBalancer: Bool = false) {
+        guard let context else { return }
+        exchange.requestTimer?.cancel()
+        if !countedInBalancer, let endpoint = exchange.endpoint, exchange.upstream != nil || status == 504 {
+            loop.balancer.finished(endpoint, latencyNanos: Self.elapsed(exchange.attemptStart, .now()), failed: true, now: .now())
+        }
+        if let conn = exchange.upstream {
+            conn.owner = nil
+            conn.close()
+            exchange.upstream = nil
+        }
+        if exchange.responseStarted && exchange.responseHead != nil {
+            abortClient(exchange, error: code)
+            return
+        }
+        // Without the rest of the request body we cannot find the next request: close then.
+        let close = forceClose || !exchange.head.keepAlive || !exchange.requestBody.isDone
+        var out = context.channel.allocator.buffer(capacity: 256)
+        ErrorResponse.write(status: status, code: code, message: message, close: close, into: &out)
+        exchange.bytesOut += UInt64(out.readableBytes)
+        context.write(wrapOutboundOut(out), promise: nil)
+        finishTelemetry(exchange, status: status, error: code)
+        self.exchange = nil
+        if close {
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            context.flush()
+            armIdleTimer()
+            process()
+        }
+    }
+
+    /// The response was already under way when it broke: the client can only learn by the close.
+    private func abortClient(_ exchange: Exchange, error: String) {
+        exchange.upstream?.close()
+        exchange.upstream = nil
+        finishTelemetry(exchange, status: exchange.responseHead?.status ?? 502, error: error)
+        self.exchange = nil
+        closing = true
+        context?.flush()
+        context?.close(promise: nil)
+    }
+
+    private func startTunnel(_ exchange: Exchange, conn: UpstreamConnection, context: ChannelHandlerContext) {
+        conn.broken = true  // never pooled again
+        tunnel = conn
+        finishTelemetry(exchange, status: 101, error: nil)
+        self.exchange = nil
+        timer?.cancel()
+        if inbound.readableBytes > 0 {
+            conn.channel.writeAndFlush(inbound.readSlice(length: inbound.readableBytes)!, promise: nil)
+        }
+    }
+
+    // MARK: - Flow control and timers
+
+    private func pauseClientForUpstream(_ pause: Bool) {
+        guard readPausedForUpstream != pause else { return }
+        readPausedForUpstream = pause
+        setClientAutoRead()
+    }
+
+    private func setClientAutoRead() {
+        guard let context else { return }
+        let on = !readPausedForUpstream && !readPausedForBuffer
+        context.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
+        if on { context.read() }
+    }
+
+    private func armIdleTimer() {
+        guard let context else { return }
+        timer?.cancel()
+        timerIsForHead = false
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.amount(route.timeouts.idle)) { [weak self] in
+            guard let self, self.exchange == nil, self.tunnel == nil, self.inbound.readableBytes == 0 else { return }
+            self.closing = true
+            self.context?.close(promise: nil)
+        }
+    }
+
+    /// Slowloris: a head must be complete within `requestHead` of its first byte.
+    private func armHeadTimer() {
+        guard let context, exchange == nil else { return }
+        if timer != nil, timerIsForHead { return }
+        timer?.cancel()
+        timerIsForHead = true
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.amount(route.timeouts.requestHead)) { [weak self] in
+            guard let self, self.exchange == nil, let context = self.context else { return }
+            var out = context.channel.allocator.buffer(capacity: 128)
+            ErrorResponse.write(status: 408, code: "request-timeout", message: "the request head did not arrive in time", close: true, into: &out)
+            self.closing = true
+            context.writeAndFlush(self.wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    /// Whether `timer` is the head timer (it must not be re-armed by every partial read).
+    private var timerIsForHead = false
+
+    private func armRequestTimer(_ exchange: Exchange) {
+        guard let context else { return }
+        timer?.cancel()
+        timer = nil
+        timerIsForHead = false
+        exchange.requestTimer?.cancel()
+        exchange.requestTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.amount(route.timeouts.request)) { [weak self, weak exchange] in
+            guard let self, let exchange, self.exchange === exchange else { return }
+            let target = exchange.endpoint.map { "\($0)" } ?? "the upstream"
+            self.fail(exchange, status: 504, code: "upstream-timeout",
+                      message: "\(target) did not answer within \(DurationParser.format(self.route.timeouts.request))")
+        }
+    }
+
+    // MARK: - Telemetry
+
+    private func finishTelemetry(_ exchange: Exchange, status: Int, error: String?) {
+        guard !exchange.recorded else { return }
+        exchange.recorded = true
+        let end = Self.wallNanos()
+        let duration = end > exchange.startNanos ? end - exchange.startNanos : 0
+        let head = exchange.head
+        let path = String(head.target.prefix { $0 != "?" })
+        var attributes: [String: String] = [
+            "http.request.method": head.method,
+            "url.path": path,
+            "http.response.status_code": String(status),
+            "network.protocol.version": head.minorVersion == 1 ? "1.1" : "1.0",
+            "devmesh.listener": route.role.rawValue,
+            "devmesh.attempts": String(exchange.attempts),
+        ]
+        if let q = head.target.firstIndex(of: "?") { attributes["url.query"] = String(head.target[head.target.index(after: q)...]) }
+        if !head.host.isEmpty { attributes["server.address"] = head.host }
+        if let ua = head.fields.first("user-agent") { attributes["user_agent.original"] = ua }
+        if let endpoint = exchange.endpoint {
+            attributes["devmesh.upstream"] = endpoint.name
+            attributes["network.peer.address"] = endpoint.host
+            attributes["network.peer.port"] = String(endpoint.port)
+        }
+        if let upstream = route.upstreamName { attributes["peer.service"] = upstream }
+        if let error { attributes["error.type"] = error } else if status >= 500 { attributes["error.type"] = String(status) }
+        let kind: SpanRecord.Kind = route.role == .egress ? .client : .server
+        // Server spans are errors on 5xx only; client spans on 4xx too (OTel HTTP conventions).
+        let isError = error != nil || status >= 500 || (kind == .client && status >= 400)
+        route.telemetry.record(span: SpanRecord(
+            traceID: exchange.trace.traceID, spanID: exchange.spanID, parentSpanID: exchange.parentSpanID,
+            service: route.service, instance: route.instance, kind: kind, name: "\(head.method) \(path)",
+            startNanos: exchange.startNanos, durationNanos: duration, status: isError ? .error : .unset,
+            attributes: attributes))
+        route.telemetry.record(access: AccessLogRecord(
+            time: Double(exchange.startNanos) / 1e9, listener: route.role.rawValue, service: route.service,
+            instance: route.instance, source: route.role == .egress ? route.service : nil, method: head.method,
+            path: path, status: status, durationMillis: Double(duration) / 1e6, bytesIn: exchange.bytesIn,
+            bytesOut: exchange.bytesOut, upstream: exchange.endpoint?.name, traceID: exchange.trace.traceID,
+            spanID: exchange.spanID, error: error, attempts: exchange.attempts))
+    }
+
+    // MARK: - Helpers
+
+    static func wallNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    static func elapsed(_ from: NIODeadline, _ to: NIODeadline) -> UInt64 {
+        to.uptimeNanoseconds &- from.uptimeNanoseconds
+    }
+
+    static func amount(_ d: Duration) -> TimeAmount {
+        .nanoseconds(Int64(d.components.seconds) * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let io = error as? IOError { return io.description }
+        return "\(error)"
+    }
+}
+
+/// One request/response through the proxy.
+final class Exchange {
+    let head: HTTP1RequestHead
+    let headBytes: ByteBuffer
+    let trace: TraceContext
+    let parentSpanID: String?
+    let spanID: String
+    var requestBody: BodyTracker
+    let startNanos: UInt64
+    let startUptime: NIODeadline
+    var forwardedHead = ByteBuffer()
+    var retryable = false
+    var attempts = 0
+    var attemptStart: NIODeadline
+    var endpoint: Endpoint?
+    var failedEndpoint: Endpoint?
+    var upstream: UpstreamConnection?
+    var connecting = false
+    var requestComplete = false
+    var responseBuffer = ByteBuffer()
+    var responseHead: HTTP1ResponseHead?
+    var responseBody: BodyTracker?
+    var responseStarted = false
+    var keepClientAlive = false
+    var bytesIn: UInt64 = 0
+    var bytesOut: UInt64 = 0
+    var requestTimer: Scheduled<Void>?
+    var recorded = false
+
+    /// Whether any body byte was taken from the client (then a retry could not resend it).
+    var bodyConsumed: Bool { requestBody.bytesSeen > 0 }
+
+    init(head: HTTP1RequestHead, headBytes: ByteBuffer, trace: TraceContext, parentSpanID: String?, spanID: String,
+         requestBody: BodyTracker, startNanos: UInt64, startUptime: NIODeadline) {
+        self.head = head
+        self.headBytes = headBytes
+        self.trace = trace
+        self.parentSpanID = parentSpanID
+        self.spanID = spanID
+        self.requestBody = requestBody
+        self.startNanos = startNanos
+        self.startUptime = startUptime
+        attemptStart = startUptime
+        bytesIn = UInt64(head.headLength)
+    }
+}

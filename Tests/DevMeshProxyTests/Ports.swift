@@ -1,0 +1,3 @@
+import DevMeshSupervisor
+
+func freeLoopbackPort() throws -> Int { try PortAllocator.freePort() }

@@ -1,0 +1,239 @@
+import DevMeshCore
+import DevMeshProxy
+import DevMeshTesting
+import Foundation
+import NIOPosix
+import Testing
+
+@Suite(.timeLimit(.minutes(2))) struct ProxyTests {
+    @Test func forwardsAGetAndRecordsASpanAndAnAccessRecord() async throws {
+        let f = try await ProxyFixture()
+        let reply = try await f.get("/hello?x=1", headers: "User-Agent: t\r\n")
+        #expect(reply.statuses == [200])
+        #expect(reply.header("x-upstream") == "u1")
+        #expect(reply.body == "u1 GET /hello?x=1")
+        let span = try #require(await f.telemetry.spans.first { _ in true })
+        #expect(span.kind == .server)
+        #expect(span.service == "svc")
+        #expect(span.instance == "svc.1")
+        #expect(span.name == "GET /hello")
+        #expect(span.attributes["http.response.status_code"] == "200")
+        #expect(span.attributes["url.query"] == "x=1")
+        #expect(span.attributes["user_agent.original"] == "t")
+        #expect(span.parentSpanID == nil)
+        let access = try #require(await f.telemetry.access.first { _ in true })
+        #expect(access.status == 200)
+        #expect(access.traceID == span.traceID)
+        #expect(access.upstream == "u1")
+        await f.stop()
+    }
+
+    @Test func keepAliveReusesOneUpstreamConnection() async throws {
+        let f = try await ProxyFixture()
+        let request = "GET /a HTTP/1.1\r\nHost: t\r\n\r\n"
+        let reply = try await RawHTTPClient.exchange(
+            port: f.port, Array(repeating: Array(request.utf8), count: 50), until: RawHTTPClient.responses(50))
+        #expect(reply.statuses.count == 50)
+        #expect(reply.statuses.allSatisfy { $0 == 200 })
+        #expect(f.upstreams[0].connectionCount == 1)
+        await f.stop()
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        let f = try await ProxyFixture()
+        let text = "GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /slow?ms=50 HTTP/1.1\r\nHost: t\r\n\r\nGET /3 HTTP/1.1\r\nHost: t\r\n\r\n"
+        let reply = try await RawHTTPClient.exchange(port: f.port, text, until: RawHTTPClient.responses(3))
+        #expect(reply.statuses == [200, 200, 200])
+        let bodies = reply.text.components(separatedBy: "\r\n\r\n")
+        try #require(bodies.count >= 4)
+        #expect(bodies[1].hasPrefix("u1 GET /1"))
+        #expect(bodies[2].hasPrefix("slow"))
+        #expect(bodies[3].hasPrefix("u1 GET /3"))
+        await f.stop()
+    }
+
+    @Test func chunkedBodiesPassBothWays() async throws {
+        let f = try await ProxyFixture()
+        let body = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n"
+        let reply = try await RawHTTPClient.exchange(
+            port: f.port, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\(body)",
+            until: RawHTTPClient.responses(1))
+        #expect(reply.statuses == [200])
+        #expect(reply.body == "hello world")
+        let chunked = try await RawHTTPClient.exchange(port: f.port, "GET /chunked?n=3 HTTP/1.1\r\nHost: t\r\n\r\n") {
+            String(decoding: $0, as: UTF8.self).hasSuffix("0\r\n\r\n")
+        }
+        #expect(chunked.header("transfer-encoding") == "chunked")
+        #expect(chunked.body.contains("chunk-0\n"))
+        #expect(chunked.body.contains("chunk-2\n"))
+        #expect(chunked.body.hasSuffix("0\r\n\r\n"))
+        await f.stop()
+    }
+
+    @Test func hopByHopFieldsAreRemovedAndForwardingFieldsAdded() async throws {
+        let f = try await ProxyFixture()
+        let reply = try await f.get("/headers", headers: """
+            Connection: keep-alive, X-Secret\r
+            X-Secret: 1\r
+            Keep-Alive: timeout=5\r
+            TE: trailers\r
+            Proxy-Connection: keep-alive\r
+            X-Forwarded-For: 10.0.0.1\r
+            traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r
+            tracestate: a=b\r
+            X-Kept: yes\r
+
+            """)
+        let received = reply.body.lowercased()
+        let names = received.split(separator: "\n").map { $0.split(separator: ":").first.map(String.init) ?? "" }
+        for gone in ["x-secret", "keep-alive", "te", "proxy-connection", "connection"] {
+            #expect(!names.contains(gone), "\(gone) reached the upstream: \(received)")
+        }
+        #expect(received.contains("x-kept: yes"))
+        #expect(received.contains("x-forwarded-for: 10.0.0.1, 127.0.0.1"))
+        #expect(received.contains("x-forwarded-proto: http"))
+        #expect(received.contains("x-forwarded-host: test"))
+        #expect(received.contains("tracestate: a=b"))
+        let span = try #require(await f.telemetry.spans.first { _ in true })
+        #expect(span.traceID == "0af7651916cd43dd8448eb211c80319c")
+        #expect(span.parentSpanID == "b7ad6b7169203331")
+        #expect(received.contains("traceparent: 00-0af7651916cd43dd8448eb211c80319c-\(span.spanID)-01"))
+        await f.stop()
+    }
+
+    @Test func unreachableUpstreamIs502() async throws {
+        let closedPort = try freeLoopbackPort()
+        let f = try await ProxyFixture(upstreams: [], extraEndpoints: [Endpoint(port: closedPort, name: "gone.1")])
+        let reply = try await f.get("/x")
+        #expect(reply.statuses == [502])
+        #expect(reply.header("x-devmesh-error") == "upstream-refused")
+        #expect(reply.body.contains("gone.1"))
+        let access = try #require(await f.telemetry.access.first { _ in true })
+        #expect(access.attempts == 3, "one try and two retries (nothing was sent)")
+        await f.stop()
+    }
+
+    @Test func noEndpointsIs503() async throws {
+        let f = try await ProxyFixture(upstreams: [])
+        let reply = try await f.get("/x")
+        #expect(reply.statuses == [503])
+        #expect(reply.header("x-devmesh-error") == "no-healthy-upstream")
+        await f.stop()
+    }
+
+    @Test func slowUpstreamIs504() async throws {
+        let f = try await ProxyFixture { $0.timeouts.request = .milliseconds(200) }
+        let reply = try await f.get("/slow?ms=2000")
+        #expect(reply.statuses == [504])
+        #expect(reply.header("x-devmesh-error") == "upstream-timeout")
+        await f.stop()
+    }
+
+    @Test func resetBeforeAnswerIsRetriedOnAnotherReplica() async throws {
+        let resetting = RawUpstream { bytes in bytes.isEmpty ? .wait : .close }
+        let resetPort = try await resetting.start()
+        let f = try await ProxyFixture(upstreams: ["good"], balancer: .roundRobin,
+                                       extraEndpoints: [Endpoint(port: resetPort, name: "bad")])
+        for _ in 0..<6 {
+            let reply = try await f.get("/x")
+            #expect(reply.statuses == [200])
+            #expect(reply.header("x-upstream") == "good")
+        }
+        let retried = f.telemetry.access.items.filter { $0.attempts == 2 }
+        #expect(!retried.isEmpty, "some requests went to the resetting replica first and were retried")
+        await resetting.stop()
+        await f.stop()
+    }
+
+    @Test func nonIdempotentRequestIsNotRetried() async throws {
+        let resetting = RawUpstream { bytes in bytes.isEmpty ? .wait : .close }
+        let resetPort = try await resetting.start()
+        let f = try await ProxyFixture(upstreams: [], extraEndpoints: [Endpoint(port: resetPort, name: "bad")])
+        let reply = try await RawHTTPClient.exchange(
+            port: f.port, "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi", until: RawHTTPClient.responses(1))
+        #expect(reply.statuses == [502])
+        #expect(reply.header("x-devmesh-error") == "upstream-reset")
+        #expect(f.telemetry.access.items.first?.attempts == 1)
+        await resetting.stop()
+        await f.stop()
+    }
+
+    @Test func roundRobinSpreadsEvenly() async throws {
+        let f = try await ProxyFixture(upstreams: ["a", "b", "c"], balancer: .roundRobin)
+        for _ in 0..<60 {
+            _ = try await f.get("/x")
+        }
+        let counts = f.upstreams.map { $0.requests.items.count }
+        #expect(counts.reduce(0, +) == 60)
+        // Each event loop keeps its own turn, so the split is even per loop, nearly even overall.
+        #expect(counts.allSatisfy { $0 >= 10 }, "uneven spread: \(counts)")
+        await f.stop()
+    }
+
+    @Test func p2cUsesEveryReplicaUnderConcurrentLoad() async throws {
+        let f = try await ProxyFixture(upstreams: ["a", "b", "c"], balancer: .p2cEWMA)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    for _ in 0..<10 { _ = try await f.get("/slow?ms=5") }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let counts = f.upstreams.map { $0.requests.items.count }
+        #expect(counts.reduce(0, +) == 60)
+        #expect(counts.allSatisfy { $0 > 0 }, "a replica got nothing: \(counts)")
+        await f.stop()
+    }
+
+    @Test func failingReplicaIsEjected() async throws {
+        let failing = RawUpstream { bytes in
+            String(decoding: bytes, as: UTF8.self).contains("\r\n\r\n")
+                ? .reply(Array("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".utf8)) : .wait
+        }
+        let failPort = try await failing.start()
+        let f = try await ProxyFixture(upstreams: ["good"], balancer: .roundRobin,
+                                       extraEndpoints: [Endpoint(port: failPort, name: "failing")])
+        var statuses: [Int] = []
+        for _ in 0..<40 { statuses += try await f.get("/x").statuses }
+        let fails = statuses.filter { $0 == 500 }.count
+        #expect(fails == 5, "ejected after 5 consecutive 5xx, then avoided: \(fails) failures")
+        #expect(statuses.suffix(20).allSatisfy { $0 == 200 })
+        await failing.stop()
+        await f.stop()
+    }
+
+    @Test func upgradedConnectionsBecomeATunnel() async throws {
+        let ws = RawUpstream { bytes in
+            String(decoding: bytes, as: UTF8.self).contains("\r\n\r\n")
+                ? .replyThenEcho(Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".utf8))
+                : .wait
+        }
+        let wsPort = try await ws.start()
+        let f = try await ProxyFixture(upstreams: [], extraEndpoints: [Endpoint(port: wsPort, name: "ws")])
+        let head = "GET /chat HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\n"
+        let reply = try await RawHTTPClient.exchange(port: f.port, [Array(head.utf8), Array("frame-bytes".utf8)]) {
+            String(decoding: $0, as: UTF8.self).hasSuffix("frame-bytes")
+        }
+        #expect(reply.statuses == [101])
+        #expect(reply.text.contains("Upgrade: websocket"))
+        #expect(reply.text.hasSuffix("\r\n\r\nframe-bytes"))
+        await ws.stop()
+        await f.stop()
+    }
+
+    @Test func expectContinueIsForwarded() async throws {
+        let f = try await ProxyFixture()
+        let head = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+        let first = try await RawHTTPClient.exchange(port: f.port, [Array(head.utf8)]) {
+            String(decoding: $0, as: UTF8.self).contains("100 Continue\r\n\r\n")
+        }
+        #expect(first.statuses == [100])
+        let whole = try await RawHTTPClient.exchange(port: f.port, [Array(head.utf8), Array("ping".utf8)]) {
+            String(decoding: $0, as: UTF8.self).hasSuffix("ping")
+        }
+        #expect(whole.statuses == [100, 200])
+        await f.stop()
+    }
+}
+
