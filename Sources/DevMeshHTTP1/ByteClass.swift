@@ -59,6 +59,19 @@ extension UnsafeRawBufferPointer {
         return true
     }
 
+    /// Exact (case-sensitive) comparison of `self[range]` with a literal.
+    @inline(__always)
+    func equalsExactly(_ range: Range<Int>, _ literal: StaticString) -> Bool {
+        guard range.count == literal.utf8CodeUnitCount else { return false }
+        let l = literal.utf8Start
+        var i = 0
+        for idx in range {
+            if self[idx] != l[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
     func string(_ range: Range<Int>) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: self[range]), as: UTF8.self)
     }

@@ -5,16 +5,24 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
     enum State: Sendable, Equatable {
         case sizeStart
         case size(value: UInt64, significantDigits: Int)
-        case extensions(value: UInt64)
+        /// chunk-ext = *( ";" ext-name [ "=" ext-val ] ): RFC 9112 §7.1.1 without its optional
+        /// whitespace (BWS), which llhttp — the parser of many upstreams — refuses; being at least
+        /// as strict as the upstream means the two can never disagree about a body's end.
+        case ext(value: UInt64, step: ExtStep)
         case sizeLF(value: UInt64)
         case data(remaining: UInt64)
         case dataCR
         case dataLF
         case trailerLineStart
-        case trailerLine
+        case trailerName
+        case trailerValue
         case trailerLF
         case finalLF
         case done
+    }
+
+    enum ExtStep: Sendable, Equatable {
+        case beforeSemicolon, beforeName, name, afterName, beforeValue, token, quoted, quotedEscape, afterQuoted
     }
 
     public let limits: HTTP1Limits
@@ -57,22 +65,23 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
                     let significant = digits + ((value == 0 && h == 0) ? 0 : 1)
                     guard significant <= 15 else { throw HTTP1Violation(.chunkSizeOverflow, "a chunk size is too large") }
                     state = .size(value: value << 4 | UInt64(h), significantDigits: significant)
-                } else if b == UInt8(ascii: ";") || b == ByteClass.sp || b == ByteClass.htab {
-                    state = .extensions(value: value)
+                } else if b == UInt8(ascii: ";") {
+                    state = .ext(value: value, step: .beforeName)
                 } else if b == ByteClass.cr {
                     state = .sizeLF(value: value)
+                } else if b == ByteClass.sp || b == ByteClass.htab {
+                    throw HTTP1Violation(.invalidChunkExtension, "whitespace in a chunk size line is not accepted")
                 } else {
                     throw HTTP1Violation(.invalidChunkSize, "a chunk size line contains an invalid character")
                 }
-            case .extensions(let value):
+            case .ext(let value, let step):
                 lineLength += 1
                 try checkLine()
-                if b == ByteClass.cr {
+                if b == ByteClass.lf { throw HTTP1Violation(.bareLF, "a chunk size line ends with a bare LF") }
+                if let next = try Self.extension(step, b) {
+                    state = .ext(value: value, step: next)
+                } else {
                     state = .sizeLF(value: value)
-                } else if b == ByteClass.lf {
-                    throw HTTP1Violation(.bareLF, "a chunk size line ends with a bare LF")
-                } else if !ByteClass.fieldValue[Int(b)] {
-                    throw HTTP1Violation(.invalidChunkExtension, "a chunk extension contains a control character")
                 }
             case .sizeLF(let value):
                 guard b == ByteClass.lf else { throw HTTP1Violation(.bareCR, "a bare CR in a chunk size line") }
@@ -91,12 +100,21 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
                 } else if b == ByteClass.sp || b == ByteClass.htab {
                     throw HTTP1Violation(.obsoleteLineFolding, "obsolete line folding in a trailer")
                 } else if ByteClass.token[Int(b)] {
-                    state = .trailerLine
+                    state = .trailerName
                     try countTrailer()
                 } else {
                     throw HTTP1Violation(.invalidTrailer, "a trailer line does not start with a field name")
                 }
-            case .trailerLine:
+            case .trailerName:
+                try countTrailer()
+                if b == ByteClass.colon {
+                    state = .trailerValue
+                } else if b == ByteClass.sp || b == ByteClass.htab {
+                    throw HTTP1Violation(.whitespaceBeforeColon, "whitespace between a trailer's name and its colon")
+                } else if !ByteClass.token[Int(b)] {
+                    throw HTTP1Violation(.invalidTrailer, "a trailer line is not `name: value`")
+                }
+            case .trailerValue:
                 try countTrailer()
                 if b == ByteClass.cr {
                     state = .trailerLF
@@ -117,6 +135,60 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
             }
         }
         return i
+    }
+
+    /// One byte of a chunk extension: the next step, or nil when a CR ends the size line.
+    private static func `extension`(_ step: ExtStep, _ b: UInt8) throws(HTTP1Violation) -> ExtStep? {
+        let isBWS = false  // see `State.ext`: no whitespace inside chunk extensions
+        let isToken = ByteClass.token[Int(b)]
+        func bad(_ why: String) -> HTTP1Violation { HTTP1Violation(.invalidChunkExtension, "a chunk extension is malformed: \(why)") }
+        func endOfLine() -> ExtStep? { nil }
+        switch step {
+        case .beforeSemicolon:
+            if isBWS { return .beforeSemicolon }
+            if b == UInt8(ascii: ";") { return .beforeName }
+            throw bad("whitespace after the size must be followed by `;`")
+        case .beforeName:
+            if isBWS { return .beforeName }
+            if isToken { return .name }
+            throw bad("`;` must be followed by a name")
+        case .name:
+            if isToken { return .name }
+            if isBWS { return .afterName }
+            if b == UInt8(ascii: "=") { return .beforeValue }
+            if b == UInt8(ascii: ";") { return .beforeName }
+            if b == ByteClass.cr { return endOfLine() }
+            throw bad("invalid character in a name")
+        case .afterName:
+            if isBWS { return .afterName }
+            if b == UInt8(ascii: "=") { return .beforeValue }
+            if b == UInt8(ascii: ";") { return .beforeName }
+            throw bad("a name followed by something other than `=` or `;`")
+        case .beforeValue:
+            if isBWS { return .beforeValue }
+            if b == UInt8(ascii: "\"") { return .quoted }
+            if isToken { return .token }
+            throw bad("`=` must be followed by a token or a quoted string")
+        case .token:
+            if isToken { return .token }
+            if isBWS { return .beforeSemicolon }
+            if b == UInt8(ascii: ";") { return .beforeName }
+            if b == ByteClass.cr { return endOfLine() }
+            throw bad("invalid character in a value")
+        case .quoted:
+            if b == UInt8(ascii: "\"") { return .afterQuoted }
+            if b == UInt8(ascii: "\\") { return .quotedEscape }
+            if b == ByteClass.htab || b == ByteClass.sp || (b >= 0x21 && b != 0x7F) { return .quoted }
+            throw bad("an unterminated or invalid quoted string")
+        case .quotedEscape:
+            if b == ByteClass.htab || b == ByteClass.sp || (b >= 0x21 && b != 0x7F) { return .quoted }
+            throw bad("an invalid escape in a quoted string")
+        case .afterQuoted:
+            if isBWS { return .beforeSemicolon }
+            if b == UInt8(ascii: ";") { return .beforeName }
+            if b == ByteClass.cr { return endOfLine() }
+            throw bad("a quoted string followed by something other than `;`")
+        }
     }
 
     private func checkLine() throws(HTTP1Violation) {

@@ -96,8 +96,8 @@ public struct HTTP1RequestParser: Sendable {
         let target = targetStart..<i
         i += 1
         let version = i..<line.upperBound
-        guard version.count == 8, buf.equalsLowercased(version.lowerBound..<(version.lowerBound + 5), "http/"),
-              buf[version.lowerBound] == UInt8(ascii: "H") else {
+        // HTTP-name is case-sensitive (RFC 9112 §2.3).
+        guard version.count == 8, buf.equalsExactly(version.lowerBound..<(version.lowerBound + 5), "HTTP/") else {
             return .failure(HTTP1Violation(.malformedRequestLine, "the request line does not end in HTTP/1.1 or HTTP/1.0"))
         }
         let major = buf[version.lowerBound + 5], dot = buf[version.lowerBound + 6], minor = buf[version.lowerBound + 7]
@@ -107,7 +107,35 @@ public struct HTTP1RequestParser: Sendable {
         guard major == UInt8(ascii: "1"), minor <= UInt8(ascii: "1") else {
             return .failure(HTTP1Violation(.unsupportedVersion, "HTTP/\(Character(UnicodeScalar(major))).\(Character(UnicodeScalar(minor))) is not supported; use HTTP/1.1"))
         }
-        return .success((buf.string(method), buf.string(target), Int(minor - 0x30)))
+        let methodText = buf.string(method), targetText = buf.string(target)
+        guard Self.hasValidForm(targetText, method: methodText) else {
+            return .failure(HTTP1Violation(.malformedRequestLine, "the request target `\(targetText.prefix(80))` is none of origin-form (/path), absolute-form (http://host/path), authority-form (CONNECT host:port) or *"))
+        }
+        return .success((methodText, targetText, Int(minor - 0x30)))
+    }
+
+    /// RFC 9112 §3.2: origin-form, absolute-form, authority-form (CONNECT only) or `*` (OPTIONS only).
+    static func hasValidForm(_ target: String, method: String) -> Bool {
+        if method == "CONNECT" {
+            return target.contains(":") && isValidHost(target)
+        }
+        if target == "*" { return method == "OPTIONS" }
+        if target.hasPrefix("/") { return true }
+        // absolute-form: scheme ":" hier-part, scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+        let bytes = Array(target.utf8)
+        guard let colon = bytes.firstIndex(of: ByteClass.colon), colon > 0 else { return false }
+        let isAlpha: (UInt8) -> Bool = { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) }
+        guard isAlpha(bytes[0]) else { return false }
+        for b in bytes[1..<colon] where !(isAlpha(b) || (b >= 0x30 && b <= 0x39) || b == 0x2B || b == 0x2D || b == 0x2E) {
+            return false
+        }
+        let scheme = String(decoding: bytes[..<colon], as: UTF8.self).asciiLowercased
+        if scheme == "http" || scheme == "https" {
+            // An authority is required, without userinfo.
+            guard let authority = absoluteFormAuthority(target), !authority.isEmpty else { return false }
+            return isValidHost(authority)
+        }
+        return true
     }
 
     static func malformedLine(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>) -> HTTP1Violation {
@@ -259,7 +287,7 @@ public struct HTTP1RequestParser: Sendable {
         let rest = target.dropFirst(scheme)
         let end = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         let authority = String(rest[..<end])
-        // userinfo is not accepted in a request target
+        // userinfo is not accepted in a request target (hasValidForm refuses it)
         return authority.contains("@") ? nil : authority
     }
 }

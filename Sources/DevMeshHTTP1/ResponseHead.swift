@@ -39,7 +39,7 @@ public struct HTTP1ResponseParser: Sendable {
         }
         let line = 0..<(lf - 1)
         // HTTP/1.x SP 3DIGIT [SP reason]
-        guard line.count >= 12, buf.equalsLowercased(0..<5, "http/"), buf[0] == UInt8(ascii: "H"),
+        guard line.count >= 12, buf.equalsExactly(0..<5, "HTTP/"),
               buf[5] == UInt8(ascii: "1"), buf[6] == UInt8(ascii: "."),
               buf[7] == UInt8(ascii: "0") || buf[7] == UInt8(ascii: "1"), buf[8] == ByteClass.sp else {
             return .invalid(HTTP1Violation(.malformedStatusLine, "the upstream's status line is not `HTTP/1.1 NNN reason`"))
@@ -102,6 +102,8 @@ public struct HTTP1ResponseParser: Sendable {
             }
         }
         if connection.contains("close") { keepAlive = false }
+        // An HTTP/1.0 message with Transfer-Encoding has faulty framing: close after it (RFC 9112 §6.1).
+        if minor == 0, sawTransferEncoding { keepAlive = false }
 
         let framing: BodyFraming
         if requestMethod == "HEAD" || (status >= 100 && status < 200) || status == 204 || status == 304 {
