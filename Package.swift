@@ -71,6 +71,7 @@ let package = Package(
                 "DevMeshCore",
                 "DevMeshSupervisor",
                 "DevMeshAPI",
+                "DevMeshProxy",
                 "CDevMeshShims",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

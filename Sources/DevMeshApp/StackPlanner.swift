@@ -39,8 +39,11 @@ public struct StackPlanner: Sendable {
     }
 
     /// Ports are assigned here: explicit `port:` values must be free, the rest are picked free.
-    /// Until the sidecar exists, a single-replica service's app listens on the service port itself.
-    public func plan(services: [ServiceConfig], reserved: Set<Int>) throws -> SupervisionPlan {
+    /// An `http` service gets the sidecar layout of PRODUCT.md: its app on a private `$PORT`, an
+    /// inbound sidecar per replica, a service listener on `port:`, and each caller an egress
+    /// listener per upstream (its `<NAME>_URL`). `tcp` and `none` services have no sidecar yet:
+    /// a single-replica app listens on `port:` itself.
+    public func plan(services: [ServiceConfig], reserved: Set<Int>) throws -> MeshPlan {
         guard let config = loaded.config else { throw Failure(description: "no usable config") }
         var taken = reserved
         for s in services {
@@ -52,32 +55,63 @@ public struct StackPlanner: Sendable {
                 taken.insert(p)
             }
         }
-        var servicePorts: [String: Int] = [:]
-        var replicaPorts: [String: [Int]] = [:]
-        for s in services {
-            if s.replicas == 1, let p = s.port {
-                servicePorts[s.name] = p
-                replicaPorts[s.name] = [p]
-                continue
-            }
-            let needed = s.replicas + (s.replicas > 1 && s.port == nil ? 1 : 0)
-            let ports = try freePorts(needed, taken)
+        func take(_ n: Int) throws -> [Int] {
+            let ports = try freePorts(n, taken)
             taken.formUnion(ports)
-            replicaPorts[s.name] = Array(ports.prefix(s.replicas))
-            servicePorts[s.name] = s.port ?? (s.replicas == 1 ? ports[0] : ports[s.replicas])
+            return ports
         }
-        // Until sidecars exist, `<NAME>_URL` points straight at the upstream's first replica.
-        var urls: [String: String] = [:]
-        for s in config.services where s.protocol != .none {
-            if let first = replicaPorts[s.name]?.first { urls[s.name] = "http://127.0.0.1:\(first)" }
+        var plan = MeshPlan()
+        var appPorts: [String: [Int]] = [:]
+        for s in services {
+            if s.protocol == .http {
+                let apps = try take(s.replicas)
+                let inbound = try take(s.replicas)
+                appPorts[s.name] = apps
+                let servicePort = try s.port ?? take(1)[0]
+                plan.servicePorts[s.name] = servicePort
+                plan.listeners.append(.init(role: .service, port: servicePort, service: s.name, target: .sidecarsOf(s.name)))
+                for (i, port) in inbound.enumerated() {
+                    let instance = "\(s.name).\(i + 1)"
+                    plan.inboundPorts[instance] = port
+                    plan.listeners.append(.init(role: .inbound, port: port, service: s.name, instance: instance,
+                                                target: .app(instance: instance, port: apps[i])))
+                }
+            } else if s.replicas == 1, let p = s.port {
+                appPorts[s.name] = [p]
+                plan.servicePorts[s.name] = p
+            } else {
+                let apps = try take(s.replicas)
+                appPorts[s.name] = apps
+                if s.protocol == .tcp { plan.servicePorts[s.name] = s.port ?? apps[0] }
+            }
+        }
+        let selected = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // Each caller reaches each upstream through an egress listener of its own.
+        var urls: [String: [String: String]] = [:]
+        for s in services {
+            for upstream in s.upstreams {
+                guard let target = selected[upstream] else { continue }  // externals come later
+                switch target.protocol {
+                case .http:
+                    let port = try take(1)[0]
+                    plan.egressPorts["\(s.name)->\(upstream)"] = port
+                    plan.listeners.append(.init(role: .egress, port: port, service: s.name, upstream: upstream,
+                                                target: .sidecarsOf(upstream)))
+                    urls[s.name, default: [:]][upstream] = "http://127.0.0.1:\(port)"
+                case .tcp:
+                    if let first = appPorts[upstream]?.first { urls[s.name, default: [:]][upstream] = "http://127.0.0.1:\(first)" }
+                case .none:
+                    break
+                }
+            }
         }
         let builder = ProcessEnvironment(inherited: environment, stackEnvFile: loaded.stackEnvFile, serviceEnvFiles: loaded.serviceEnvFiles)
         var replicas: [SupervisionPlan.Replica] = []
         for s in services {
-            for (i, port) in (replicaPorts[s.name] ?? []).enumerated() {
+            for (i, port) in (appPorts[s.name] ?? []).enumerated() {
                 let env: [String: String]
                 do {
-                    env = try builder.build(service: s, replica: i + 1, port: port, upstreamURLs: urls)
+                    env = try builder.build(service: s, replica: i + 1, port: port, upstreamURLs: urls[s.name] ?? [:])
                 } catch {
                     throw Failure(description: "service `\(s.name)`: an `env` value uses a variable that is not set",
                                   hint: "run `devmesh check` to see which")
@@ -87,6 +121,51 @@ public struct StackPlanner: Sendable {
                     command: ProcessEnvironment.expandPort(in: s.run, port: port), environment: env))
             }
         }
-        return SupervisionPlan(root: config.root, services: services, servicePorts: servicePorts, replicas: replicas)
+        plan.supervision = SupervisionPlan(root: config.root, services: services, servicePorts: plan.servicePorts, replicas: replicas)
+        return plan
     }
+}
+
+/// The whole layout of a running stack: processes, listeners and ports.
+public struct MeshPlan: Sendable {
+    /// One sidecar listener to open.
+    public struct Listener: Sendable {
+        public enum Target: Sendable, Equatable {
+            /// One replica's app, on its private port.
+            case app(instance: String, port: Int)
+            /// The ready inbound sidecars of a service (changes as replicas come and go).
+            case sidecarsOf(String)
+        }
+
+        public var role: ProxyRole
+        public var port: Int
+        public var service: String
+        public var instance: String?
+        public var upstream: String?
+        public var target: Target
+
+        public init(role: ProxyRole, port: Int, service: String, instance: String? = nil, upstream: String? = nil, target: Target) {
+            self.role = role
+            self.port = port
+            self.service = service
+            self.instance = instance
+            self.upstream = upstream
+            self.target = target
+        }
+    }
+
+    public var supervision = SupervisionPlan(root: "", services: [], servicePorts: [:], replicas: [])
+    public var listeners: [Listener] = []
+    public var servicePorts: [String: Int] = [:]
+    public var inboundPorts: [String: Int] = [:]
+    public var egressPorts: [String: Int] = [:]
+
+    public init() {}
+}
+
+/// The kind of a sidecar listener (mirrors `ProxyRoute.Role`, so planning needs no NIO).
+public enum ProxyRole: String, Sendable {
+    case inbound
+    case egress
+    case service
 }

@@ -23,6 +23,8 @@ public struct StackRunner: Sendable {
         public var workingDirectory: String
         public var environment: [String: String]
         public var tuning = RestartTuning()
+        /// Print one line per proxied request.
+        public var accessLog = false
 
         public init(file: String?, workingDirectory: String, environment: [String: String]) {
             self.file = file
@@ -119,7 +121,8 @@ public struct StackRunner: Sendable {
             case .finished(let code):
                 return code
             case .adminPortTaken where explicitAdmin == nil && attempt < 3:
-                let next = try PortAllocator.freePorts(1, excluding: servicePorts.union(plan.replicas.map(\.port)))[0]
+                let used = servicePorts.union(plan.supervision.replicas.map(\.port)).union(plan.listeners.map(\.port))
+                let next = try PortAllocator.freePorts(1, excluding: used)[0]
                 output.announce("admin port \(adminPort) was taken at the last moment; using \(next)")
                 adminPort = next
             case .adminPortTaken:
@@ -155,18 +158,30 @@ public struct StackRunner: Sendable {
         case adminPortTaken
     }
 
-    private func runStack(config: StackConfig, plan: SupervisionPlan, directory: StateDirectory,
+    private func runStack(config: StackConfig, plan mesh: MeshPlan, directory: StateDirectory,
                           output: LogOutput, adminPort: Int) async throws -> Outcome {
+        let plan = mesh.supervision
         let startedAt = WallClock.system.now()
         let adminURL = "http://127.0.0.1:\(adminPort)"
         let state = StackState(
             pid: getpid(), pidStartTime: ProcessControl.startTime(of: getpid()), root: config.root,
             startedAt: startedAt, token: Self.makeToken(),
             ports: .init(admin: adminPort, services: plan.servicePorts,
-                         replicas: Dictionary(plan.replicas.map { ($0.instanceID, $0.port) }, uniquingKeysWith: { a, _ in a })))
+                         replicas: Dictionary(plan.replicas.map { ($0.instanceID, $0.port) }, uniquingKeysWith: { a, _ in a }),
+                         inbound: mesh.inboundPorts, egress: mesh.egressPorts))
         let writer = StateWriter(directory: directory, initial: state)
         try writer.write()
         defer { directory.removeState() }
+
+        // The sidecars listen before any app starts, so every URL an app is given works.
+        let telemetry = try TelemetryFileWriter(path: directory.path + "/telemetry.jsonl", terminal: options.accessLog ? output : nil)
+        let mesh = SidecarMesh(plan: mesh, telemetry: telemetry, group: MultiThreadedEventLoopGroup.singleton)
+        do {
+            try await mesh.start()
+        } catch {
+            await telemetry.finish()
+            throw error
+        }
 
         // Log pipes get their own loop: a slow terminal slows log reading, nothing else.
         let logGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -174,7 +189,7 @@ public struct StackRunner: Sendable {
         let supervisor = Supervisor(
             plan: plan, tuning: options.tuning, output: output,
             probeGroup: MultiThreadedEventLoopGroup.singleton, logGroup: logGroup,
-            hooks: .init(childrenChanged: { writer.update(children: $0) }),
+            hooks: .init(childrenChanged: { writer.update(children: $0) }, readyChanged: { mesh.readyChanged($0) }),
             startGate: adminListening)
         let controller = StackController(
             supervisor: supervisor,
@@ -209,6 +224,8 @@ public struct StackRunner: Sendable {
                 outcome = .finished(1)
             }
         }
+        await mesh.stop()
+        await telemetry.finish()
         try? await logGroup.shutdownGracefully()
         return outcome
     }
@@ -226,8 +243,8 @@ public struct StackRunner: Sendable {
         func pad(_ s: String) -> String { s + String(repeating: " ", count: width - s.count) }
         lines.append("\(pad("admin API"))  \(adminURL)")
         for s in listed {
-            // Until the sidecar's service listener exists, only a single app listens on the service port.
-            let note = s.replicas > 1 ? "  (replica ports: \(plan.replicas.filter { $0.service.name == s.name }.map { String($0.port) }.joined(separator: ", ")); the balancing listener is not implemented yet)" : ""
+            // `tcp` services have no sidecar yet: with several replicas nothing balances over them.
+            let note = s.protocol == .tcp && s.replicas > 1 ? "  (replica ports: \(plan.replicas.filter { $0.service.name == s.name }.map { String($0.port) }.joined(separator: ", ")); TCP balancing is not implemented yet)" : ""
             lines.append("\(pad(s.name))  http://127.0.0.1:\(plan.servicePorts[s.name]!)\(note)")
         }
         return lines

@@ -27,6 +27,9 @@ struct UpCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-color"), help: "No colors, even on a terminal (NO_COLOR works too).")
     var noColor = false
 
+    @Flag(name: .customLong("access-log"), help: "Print one line per request through the sidecars.")
+    var accessLog = false
+
     @Argument(help: "Run only these services (and what they need).")
     var services: [String] = []
 
@@ -44,6 +47,7 @@ struct UpCommand: AsyncParsableCommand {
         options.services = services
         options.adminPort = adminPort
         options.timestamps = timestamps
+        options.accessLog = accessLog
         if noColor { options.color = false }
         if let tuning = RestartTuningOverride.fromEnvironment(CommandSupport.environment) { options.tuning = tuning }
         let code = await StackRunner(options: options).run()

@@ -42,10 +42,11 @@ public final class LogOutput: Sendable {
         formatter.withLockedValue { $0.prefixWidth = max($0.prefixWidth, instance.count) }
     }
 
-    /// An app's line: waits for room in the queue rather than lose it.
+    /// An app's line waits for room in the queue rather than be lost; devmesh's own lines and
+    /// access lines (written from event loops) never wait: they are dropped and counted.
     public func emit(_ line: LogLine) {
         sink?.append(line)
-        queue.push(bytes(line), mayBlock: line.stream != .devmesh)
+        queue.push(bytes(line), mayBlock: line.stream == .stdout || line.stream == .stderr)
     }
 
     /// A message from devmesh itself; never blocks.
@@ -87,7 +88,7 @@ public final class LogOutput: Sendable {
     }
 
     /// `false` once the descriptor is closed or broken (the sink still has every line).
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -109,18 +110,18 @@ public final class LogOutput: Sendable {
 ///
 /// `@unchecked Sendable` is sound here: every stored property except the immutable `capacity` is
 /// read and written only between `condition.lock()` and `condition.unlock()`.
-final class LineQueue: @unchecked Sendable {
+public final class LineQueue: @unchecked Sendable {
     private let condition = NSCondition()
     private var lines: [[UInt8]] = []
     private var dropped = 0
     private var closed = false
-    let capacity: Int
+    public let capacity: Int
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         self.capacity = capacity
     }
 
-    func push(_ line: [UInt8], mayBlock: Bool) {
+    public func push(_ line: [UInt8], mayBlock: Bool) {
         condition.lock()
         defer { condition.unlock() }
         while lines.count >= capacity, !closed {
@@ -136,7 +137,7 @@ final class LineQueue: @unchecked Sendable {
     }
 
     /// Everything queued, waiting until there is something; `nil` once closed and drained.
-    func popAll() -> (lines: [[UInt8]], dropped: Int)? {
+    public func popAll() -> (lines: [[UInt8]], dropped: Int)? {
         condition.lock()
         defer { condition.unlock() }
         while lines.isEmpty, dropped == 0, !closed { condition.wait() }
@@ -148,7 +149,7 @@ final class LineQueue: @unchecked Sendable {
         return out
     }
 
-    func close() {
+    public func close() {
         condition.lock()
         closed = true
         condition.broadcast()

@@ -27,11 +27,15 @@ public final class Supervisor: Service, Sendable {
         public var childrenChanged: @Sendable ([StackState.Child]) -> Void
         /// Every service of the plan is ready for the first time.
         public var allReady: @Sendable (Duration) -> Void
+        /// The set of ready replicas (instance ids) changed: what the sidecars balance over.
+        public var readyChanged: @Sendable (Set<String>) -> Void
 
         public init(childrenChanged: @escaping @Sendable ([StackState.Child]) -> Void = { _ in },
-                    allReady: @escaping @Sendable (Duration) -> Void = { _ in }) {
+                    allReady: @escaping @Sendable (Duration) -> Void = { _ in },
+                    readyChanged: @escaping @Sendable (Set<String>) -> Void = { _ in }) {
             self.childrenChanged = childrenChanged
             self.allReady = allReady
+            self.readyChanged = readyChanged
         }
     }
 

@@ -35,6 +35,7 @@ final class SupervisorEngine {
     private var shutdownLayers: [[String]]?
     private var shutdownIndex = 0
     private var announcedAllReady = false
+    private var lastReady: Set<String> = []
     /// Process groups whose leader exited during a stop while other members may still be
     /// finishing (they got the SIGTERM too), by pgid → instance. The leader's zombie is kept
     /// unreaped until the group is empty, so the pgid cannot be reused meanwhile.
@@ -189,6 +190,11 @@ final class SupervisorEngine {
             work += advanceShutdown()
         } else {
             work += startEligible()
+        }
+        let ready = Set(slots.filter { $0.lifecycle.isReady }.map(\.replica.instanceID))
+        if ready != lastReady {
+            lastReady = ready
+            supervisor.hooks.readyChanged(ready)
         }
         return work
     }

@@ -205,13 +205,8 @@ public enum ConfigValidation {
                 out.append(.warning(at: at, "`egress_proxy` of `\(s.name)` is not implemented yet; it has no effect",
                                     hint: "call upstreams through their `<NAME>_URL` variables meanwhile"))
             }
-            if s.replicas > 1 {
-                out.append(.warning(
-                    at: s.origin.replicas, "service `\(s.name)` runs \(s.replicas) replicas, each on its own private port, but the service listener that balances over them is not implemented yet",
-                    hint: "callers reach replica 1 through `\(ServiceName.urlVariable(for: s.name))` until the sidecar arrives"))
-            }
             if s.protocol == .tcp, let at = s.origin.protocol {
-                out.append(.warning(at: at, "`protocol: tcp` of `\(s.name)` is not implemented yet: the app is reached directly, without a sidecar",
+                out.append(.warning(at: at, "`protocol: tcp` of `\(s.name)` is not implemented yet: the app is reached directly, without a sidecar\(s.replicas > 1 ? ", and only replica 1 through `\(ServiceName.urlVariable(for: s.name))`" : "")",
                                     hint: "nothing to change; the TCP sidecar comes with a later version"))
             }
         }

@@ -5,6 +5,8 @@ public struct LogLine: Sendable, Equatable, Codable {
         case stderr
         /// devmesh's own messages about the stack.
         case devmesh
+        /// One line per proxied request (`up --access-log`).
+        case access
     }
 
     /// Replica instance id `<service>.<n>`, or `devmesh`.

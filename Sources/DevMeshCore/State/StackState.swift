@@ -18,13 +18,20 @@ public struct StackState: Sendable, Codable, Equatable {
         public var admin: Int
         /// Each service's stable port.
         public var services: [String: Int]
-        /// Each replica's private port, by instance id.
+        /// Each replica's private port (the app's `$PORT`), by instance id.
         public var replicas: [String: Int]
+        /// Each replica's inbound sidecar, by instance id.
+        public var inbound: [String: Int]
+        /// Each egress listener, by `caller->upstream`.
+        public var egress: [String: Int]
 
-        public init(admin: Int, services: [String: Int] = [:], replicas: [String: Int] = [:]) {
+        public init(admin: Int, services: [String: Int] = [:], replicas: [String: Int] = [:],
+                    inbound: [String: Int] = [:], egress: [String: Int] = [:]) {
             self.admin = admin
             self.services = services
             self.replicas = replicas
+            self.inbound = inbound
+            self.egress = egress
         }
     }
 

@@ -1,0 +1,73 @@
+import DevMeshCore
+import DevMeshProxy
+import NIOCore
+import NIOPosix
+
+/// The running sidecars of a stack: every listener of the plan, and the endpoint sets they
+/// balance over, kept in step with the supervisor's view of which replicas are ready.
+final class SidecarMesh: Sendable {
+    let listeners: [ProxyListener]
+    /// Ready inbound sidecars per service.
+    private let sources: [String: EndpointSource]
+    private let inboundPorts: [String: Int]
+
+    init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup) {
+        var sources: [String: EndpointSource] = [:]
+        for listener in plan.listeners {
+            if case .sidecarsOf(let service) = listener.target, sources[service] == nil {
+                sources[service] = EndpointSource()
+            }
+        }
+        self.sources = sources
+        inboundPorts = plan.inboundPorts
+        listeners = plan.listeners.map { spec in
+            let endpoints: EndpointSource
+            switch spec.target {
+            case .app(let instance, let port):
+                endpoints = EndpointSource([Endpoint(port: port, name: instance)])
+            case .sidecarsOf(let service):
+                endpoints = sources[service]!
+            }
+            let role: ProxyRoute.Role
+            switch spec.role {
+            case .inbound: role = .inbound
+            case .egress: role = .egress
+            case .service: role = .service
+            }
+            let route = ProxyRoute(role: role, service: spec.service, instance: spec.instance,
+                                   upstreamName: spec.upstream ?? (role == .service ? spec.service : nil),
+                                   endpoints: endpoints, telemetry: telemetry)
+            return ProxyListener(route: route, port: spec.port, group: group)
+        }
+    }
+
+    /// Binds every listener; an explicit port that is taken fails here, before any app starts.
+    func start() async throws {
+        for listener in listeners {
+            do {
+                try await listener.start()
+            } catch {
+                await stop()
+                throw StackRunner.Refusal(
+                    message: "cannot listen on 127.0.0.1:\(listener.requestedPort) for \(listener.route.role.rawValue) sidecar of `\(listener.route.service)`: \(error)",
+                    hint: "another process took the port; free it or change `port:`")
+            }
+        }
+    }
+
+    func stop() async {
+        for listener in listeners { await listener.stop() }
+    }
+
+    /// Replicas that are ready receive traffic; the others are taken out of every balancer.
+    func readyChanged(_ ready: Set<String>) {
+        var byService: [String: [Endpoint]] = [:]
+        for instance in ready.sorted() {
+            guard let port = inboundPorts[instance], let dot = instance.lastIndex(of: ".") else { continue }
+            byService[String(instance[..<dot]), default: []].append(Endpoint(port: port, name: instance))
+        }
+        for (service, source) in sources {
+            source.set(byService[service] ?? [])
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import DevMeshCore
+import DevMeshSupervisor
+import Foundation
+import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Until the SQLite store exists, spans and access records go to `.devmesh/telemetry.jsonl` (one
+/// JSON object a line, `{"span": …}` or `{"access": …}`), and access lines optionally to the
+/// terminal. Called on event loops, so it never blocks: a bounded queue and a writer thread;
+/// when the queue is full, records are dropped and counted.
+final class TelemetryFileWriter: TelemetrySink, Sendable {
+    private let queue = LineQueue(capacity: 65_536)
+    private let dropped = NIOLockedValueBox<Int>(0)
+    private let terminal: LogOutput?
+    private let done = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+
+    /// `terminal`: where `--access-log` lines go (nil: not printed).
+    init(path: String, terminal: LogOutput?) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw StackRunner.Refusal(message: "cannot open \(path): \(String(cString: strerror(errno)))", hint: nil)
+        }
+        self.terminal = terminal
+        let queue = self.queue
+        let done = self.done
+        Thread.detachNewThread {
+            while let (lines, _) = queue.popAll() {
+                var chunk: [UInt8] = []
+                for line in lines { chunk += line }
+                _ = LogOutput.writeAll(fd, chunk)
+            }
+            close(fd)
+            let waiters = done.withLockedValue { w -> [CheckedContinuation<Void, Never>] in
+                defer { w = nil }
+                return w ?? []
+            }
+            for w in waiters { w.resume() }
+        }
+    }
+
+    var droppedCount: Int { dropped.withLockedValue { $0 } }
+
+    func record(span: SpanRecord) {
+        enqueue(Envelope(span: span, access: nil))
+    }
+
+    func record(access: AccessLogRecord) {
+        enqueue(Envelope(span: nil, access: access))
+        if let terminal {
+            let who = access.instance ?? access.service
+            let arrow = access.listener == "egress" ? "→ \(access.upstream ?? "?")" : "←"
+            var text = "\(arrow) \(access.method) \(access.path) \(access.status) \(String(format: "%.1fms", access.durationMillis)) trace=\(access.traceID.prefix(8))"
+            if let error = access.error { text += " error=\(error)" }
+            terminal.emit(LogLine(instance: who, service: access.service, stream: .access, timestamp: access.time, text: text))
+        }
+    }
+
+    private struct Envelope: Encodable {
+        var span: SpanRecord?
+        var access: AccessLogRecord?
+    }
+
+    private func enqueue(_ envelope: Envelope) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard var data = try? encoder.encode(envelope) else { return }
+        data.append(0x0A)
+        let before = queue.capacity
+        _ = before
+        queue.push(Array(data), mayBlock: false)
+    }
+
+    /// Writes what is queued and closes the file.
+    func finish() async {
+        queue.close()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let finished = done.withLockedValue { w -> Bool in
+                guard w != nil else { return true }
+                w!.append(c)
+                return false
+            }
+            if finished { c.resume() }
+        }
+    }
+}
