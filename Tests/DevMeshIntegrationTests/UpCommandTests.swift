@@ -42,8 +42,12 @@ import Glibc
         let state = try #require(stack.state)
         let apiPort = try #require(state.ports.replicas["api.1"])
         let callerPort = try #require(state.ports.replicas["caller.1"])
+        // API_URL is the caller's own egress listener for api, not api's app.
+        let egressPort = try #require(state.ports.egress["caller->api"])
         let line = try #require(up.output.first { $0.contains("caller.1 | PORT=") })
-        #expect(line.hasSuffix("PORT=\(callerPort) SVC=caller REPLICA=1 API=http://127.0.0.1:\(apiPort) TOKEN=t-from-env-file LEVEL=debug OTEL=service.instance.id=caller.1"))
+        #expect(line.hasSuffix("PORT=\(callerPort) SVC=caller REPLICA=1 API=http://127.0.0.1:\(egressPort) TOKEN=t-from-env-file LEVEL=debug OTEL=service.instance.id=caller.1"))
+        let viaEgress = try String(contentsOf: URL(string: "http://127.0.0.1:\(egressPort)/through-egress")!, encoding: .utf8)
+        #expect(viaEgress == "api /through-egress")
         #expect(state.pid == up.pid)
         #expect(state.children.count == 2)
         let mode = try FileManager.default.attributesOfItem(atPath: stack.root + "/.devmesh/state.json")[.posixPermissions] as? Int
