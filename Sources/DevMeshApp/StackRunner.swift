@@ -25,6 +25,8 @@ public struct StackRunner: Sendable {
         public var tuning = RestartTuning()
         /// Print one line per proxied request.
         public var accessLog = false
+        /// Record spans and access records (off only to measure what telemetry costs).
+        public var telemetry = true
 
         public init(file: String?, workingDirectory: String, environment: [String: String]) {
             self.file = file
@@ -175,7 +177,8 @@ public struct StackRunner: Sendable {
 
         // The sidecars listen before any app starts, so every URL an app is given works.
         let telemetry = try TelemetryFileWriter(path: directory.path + "/telemetry.jsonl", terminal: options.accessLog ? output : nil)
-        let mesh = SidecarMesh(plan: mesh, telemetry: telemetry, group: MultiThreadedEventLoopGroup.singleton)
+        let sink: any TelemetrySink = options.telemetry || options.accessLog ? telemetry : NullTelemetrySink()
+        let mesh = SidecarMesh(plan: mesh, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton)
         do {
             try await mesh.start()
         } catch {

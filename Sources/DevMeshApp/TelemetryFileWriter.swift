@@ -12,7 +12,8 @@ import Glibc
 /// terminal. Called on event loops, so it never blocks: a bounded queue and a writer thread;
 /// when the queue is full, records are dropped and counted.
 final class TelemetryFileWriter: TelemetrySink, Sendable {
-    private let queue = LineQueue(capacity: 65_536)
+    /// Records are encoded on the writer thread: the event loop only appends a value.
+    private let queue = BoundedQueue<Envelope>(capacity: 65_536)
     private let dropped = NIOLockedValueBox<Int>(0)
     private let terminal: LogOutput?
     private let done = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
@@ -26,10 +27,18 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
         self.terminal = terminal
         let queue = self.queue
         let done = self.done
+        let dropped = self.dropped
         Thread.detachNewThread {
-            while let (lines, _) = queue.popAll() {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            while let (records, lost) = queue.popAll() {
+                if lost > 0 { dropped.withLockedValue { $0 += lost } }
                 var chunk: [UInt8] = []
-                for line in lines { chunk += line }
+                for record in records {
+                    guard let data = try? encoder.encode(record) else { continue }
+                    chunk += data
+                    chunk.append(0x0A)
+                }
                 _ = LogOutput.writeAll(fd, chunk)
             }
             close(fd)
@@ -58,19 +67,13 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
         }
     }
 
-    private struct Envelope: Encodable {
+    struct Envelope: Encodable, Sendable {
         var span: SpanRecord?
         var access: AccessLogRecord?
     }
 
     private func enqueue(_ envelope: Envelope) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard var data = try? encoder.encode(envelope) else { return }
-        data.append(0x0A)
-        let before = queue.capacity
-        _ = before
-        queue.push(Array(data), mayBlock: false)
+        queue.push(envelope, mayBlock: false)
     }
 
     /// Writes what is queued and closes the file.

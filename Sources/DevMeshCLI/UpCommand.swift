@@ -30,6 +30,9 @@ struct UpCommand: AsyncParsableCommand {
     @Flag(name: .customLong("access-log"), help: "Print one line per request through the sidecars.")
     var accessLog = false
 
+    @Flag(name: .customLong("no-telemetry"), help: "Record no spans or access records (for measuring their cost).")
+    var noTelemetry = false
+
     @Argument(help: "Run only these services (and what they need).")
     var services: [String] = []
 
@@ -48,6 +51,7 @@ struct UpCommand: AsyncParsableCommand {
         options.adminPort = adminPort
         options.timestamps = timestamps
         options.accessLog = accessLog
+        options.telemetry = !noTelemetry
         if noColor { options.color = false }
         if let tuning = RestartTuningOverride.fromEnvironment(CommandSupport.environment) { options.tuning = tuning }
         let code = await StackRunner(options: options).run()

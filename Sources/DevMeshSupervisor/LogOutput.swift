@@ -106,13 +106,17 @@ public final class LogOutput: Sendable {
     }
 }
 
-/// A bounded FIFO of formatted lines between emitters and the writer thread.
+/// Formatted lines between emitters and a writer thread.
+public typealias LineQueue = BoundedQueue<[UInt8]>
+
+/// A bounded FIFO between producers (event loops, pipe readers) and one consumer thread.
 ///
 /// `@unchecked Sendable` is sound here: every stored property except the immutable `capacity` is
-/// read and written only between `condition.lock()` and `condition.unlock()`.
-public final class LineQueue: @unchecked Sendable {
+/// read and written only between `condition.lock()` and `condition.unlock()`, and the elements
+/// themselves are `Sendable`.
+public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var lines: [[UInt8]] = []
+    private var lines: [Element] = []
     private var dropped = 0
     private var closed = false
     public let capacity: Int
@@ -121,7 +125,8 @@ public final class LineQueue: @unchecked Sendable {
         self.capacity = capacity
     }
 
-    public func push(_ line: [UInt8], mayBlock: Bool) {
+    /// Adds one element; when full, waits (`mayBlock`) or drops it and counts the drop.
+    public func push(_ line: Element, mayBlock: Bool) {
         condition.lock()
         defer { condition.unlock() }
         while lines.count >= capacity, !closed {
@@ -137,7 +142,7 @@ public final class LineQueue: @unchecked Sendable {
     }
 
     /// Everything queued, waiting until there is something; `nil` once closed and drained.
-    public func popAll() -> (lines: [[UInt8]], dropped: Int)? {
+    public func popAll() -> (lines: [Element], dropped: Int)? {
         condition.lock()
         defer { condition.unlock() }
         while lines.isEmpty, dropped == 0, !closed { condition.wait() }
