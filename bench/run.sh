@@ -142,7 +142,7 @@ run_round() {  # $1 telemetry label
     after=$(cpu_ticks "$devmesh_pid")
     rps[$key]="${rps[$key]:-} $r"; p50[$key]="${p50[$key]:-} $a"; p99[$key]="${p99[$key]:-} $b"
     if [[ $target == devmesh* ]]; then
-      cpu[$key]="${cpu[$key]:-} $(( (after - before) * 100 / DURATION ))"
+      cpu[$key]="${cpu[$key]:-} $(( (after - before) / DURATION ))"
       rss[$key]="${rss[$key]:-} $(awk '/VmRSS/ {print $2}' /proc/$devmesh_pid/status)"
     fi
   done

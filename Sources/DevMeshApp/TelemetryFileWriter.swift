@@ -29,15 +29,18 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
         let done = self.done
         let dropped = self.dropped
         Thread.detachNewThread {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             while let (records, lost) = queue.popAll() {
                 if lost > 0 { dropped.withLockedValue { $0 += lost } }
                 var chunk: [UInt8] = []
+                chunk.reserveCapacity(records.count * 700)
                 for record in records {
-                    guard let data = try? encoder.encode(record) else { continue }
-                    chunk += data
-                    chunk.append(0x0A)
+                    switch record {
+                    case .span(let span): JSONLines.append(span: span, to: &chunk)
+                    case .access(let access): JSONLines.append(access: access, to: &chunk)
+                    case .hop(let hop):
+                        JSONLines.append(span: hop.span(), to: &chunk)
+                        JSONLines.append(access: hop.access(), to: &chunk)
+                    }
                 }
                 _ = LogOutput.writeAll(fd, chunk)
             }
@@ -53,11 +56,20 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
     var droppedCount: Int { dropped.withLockedValue { $0 } }
 
     func record(span: SpanRecord) {
-        enqueue(Envelope(span: span, access: nil))
+        queue.push(.span(span), mayBlock: false)
+    }
+
+    func record(hop: HopRecord) {
+        queue.push(.hop(hop), mayBlock: false)
+        if terminal != nil { printAccess(hop.access()) }
     }
 
     func record(access: AccessLogRecord) {
-        enqueue(Envelope(span: nil, access: access))
+        queue.push(.access(access), mayBlock: false)
+        printAccess(access)
+    }
+
+    private func printAccess(_ access: AccessLogRecord) {
         if let terminal {
             let who = access.instance ?? access.service
             let arrow = access.listener == "egress" ? "→ \(access.upstream ?? "?")" : "←"
@@ -67,13 +79,10 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
         }
     }
 
-    struct Envelope: Encodable, Sendable {
-        var span: SpanRecord?
-        var access: AccessLogRecord?
-    }
-
-    private func enqueue(_ envelope: Envelope) {
-        queue.push(envelope, mayBlock: false)
+    enum Envelope: Sendable {
+        case span(SpanRecord)
+        case access(AccessLogRecord)
+        case hop(HopRecord)
     }
 
     /// Writes what is queued and closes the file.

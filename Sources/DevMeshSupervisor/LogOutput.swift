@@ -138,7 +138,8 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         }
         guard !closed else { return }
         lines.append(line)
-        condition.broadcast()
+        // Only the consumer waits on an empty queue: wake it only then (a wake is a syscall).
+        if lines.count == 1 { condition.broadcast() }
     }
 
     /// Everything queued, waiting until there is something; `nil` once closed and drained.

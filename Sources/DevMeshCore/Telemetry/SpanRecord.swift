@@ -95,6 +95,19 @@ public struct AccessLogRecord: Sendable, Equatable, Codable {
 public protocol TelemetrySink: Sendable {
     func record(span: SpanRecord)
     func record(access: AccessLogRecord)
+    /// One proxied request; sinks that can, keep the compact record and convert it later.
+    func record(hop: HopRecord)
+    /// Whether anything is recorded at all (so a sidecar can skip building records).
+    var isEnabled: Bool { get }
+}
+
+extension TelemetrySink {
+    public func record(hop: HopRecord) {
+        record(span: hop.span())
+        record(access: hop.access())
+    }
+
+    public var isEnabled: Bool { true }
 }
 
 /// Discards everything (telemetry off).
@@ -102,4 +115,6 @@ public struct NullTelemetrySink: TelemetrySink {
     public init() {}
     public func record(span: SpanRecord) {}
     public func record(access: AccessLogRecord) {}
+    public func record(hop: HopRecord) {}
+    public var isEnabled: Bool { false }
 }
