@@ -34,9 +34,17 @@ final class SidecarMesh: Sendable {
             case .egress: role = .egress
             case .service: role = .service
             }
-            let route = ProxyRoute(role: role, service: spec.service, instance: spec.instance,
+            var route = ProxyRoute(role: role, service: spec.service, instance: spec.instance,
                                    upstreamName: spec.upstream ?? (role == .service ? spec.service : nil),
                                    endpoints: endpoints, telemetry: telemetry)
+            if let callee = spec.callee {
+                route.balancer = callee.balancer == .roundRobin ? .roundRobin : .p2cEWMA
+                route.timeouts.connect = callee.timeouts.connect
+                route.timeouts.request = callee.timeouts.request
+                route.timeouts.idle = callee.timeouts.idle
+                route.retries.attempts = callee.retries.attempts
+                route.retries.budgetRatio = callee.retries.budget
+            }
             return ProxyListener(route: route, port: spec.port, group: group)
         }
     }

@@ -69,12 +69,12 @@ public struct StackPlanner: Sendable {
                 appPorts[s.name] = apps
                 let servicePort = try s.port ?? take(1)[0]
                 plan.servicePorts[s.name] = servicePort
-                plan.listeners.append(.init(role: .service, port: servicePort, service: s.name, target: .sidecarsOf(s.name)))
+                plan.listeners.append(.init(role: .service, port: servicePort, service: s.name, target: .sidecarsOf(s.name), callee: s))
                 for (i, port) in inbound.enumerated() {
                     let instance = "\(s.name).\(i + 1)"
                     plan.inboundPorts[instance] = port
                     plan.listeners.append(.init(role: .inbound, port: port, service: s.name, instance: instance,
-                                                target: .app(instance: instance, port: apps[i])))
+                                                target: .app(instance: instance, port: apps[i]), callee: s))
                 }
             } else if s.replicas == 1, let p = s.port {
                 appPorts[s.name] = [p]
@@ -96,7 +96,7 @@ public struct StackPlanner: Sendable {
                     let port = try take(1)[0]
                     plan.egressPorts["\(s.name)->\(upstream)"] = port
                     plan.listeners.append(.init(role: .egress, port: port, service: s.name, upstream: upstream,
-                                                target: .sidecarsOf(upstream)))
+                                                target: .sidecarsOf(upstream), callee: target))
                     urls[s.name, default: [:]][upstream] = "http://127.0.0.1:\(port)"
                 case .tcp:
                     if let first = appPorts[upstream]?.first { urls[s.name, default: [:]][upstream] = "http://127.0.0.1:\(first)" }
@@ -143,14 +143,18 @@ public struct MeshPlan: Sendable {
         public var instance: String?
         public var upstream: String?
         public var target: Target
+        /// The called service's `balancer`, `timeouts` and `retries` (every hop towards it uses them).
+        public var callee: ServiceConfig?
 
-        public init(role: ProxyRole, port: Int, service: String, instance: String? = nil, upstream: String? = nil, target: Target) {
+        public init(role: ProxyRole, port: Int, service: String, instance: String? = nil, upstream: String? = nil,
+                    target: Target, callee: ServiceConfig? = nil) {
             self.role = role
             self.port = port
             self.service = service
             self.instance = instance
             self.upstream = upstream
             self.target = target
+            self.callee = callee
         }
     }
 

@@ -177,3 +177,34 @@ import Testing
         #expect(DiagnosticRenderer(sources: loaded.sources).render(d).contains("    port: nope\n"))
     }
 }
+
+@Suite struct SidecarConfigTests {
+    @Test func balancerTimeoutsAndRetriesAreRead() throws {
+        let loaded = ConfigLoader(files: InMemoryFiles(["/s/devmesh.yaml": """
+            services:
+              api:
+                run: ./api
+                balancer: round-robin
+                timeouts: {connect: 500ms, request: 5s, idle: 2m}
+                retries: {attempts: 0, budget: 10%}
+              bad:
+                run: ./bad
+                balancer: random
+                timeouts: {connect: 5, dial: 1s}
+                retries: {budget: 150%}
+            """]), environment: [:], purpose: .check, workingDirectory: "/s").load()
+        let api = try #require(loaded.config?.service(named: "api"))
+        #expect(api.balancer == .roundRobin)
+        #expect(api.timeouts.connect == .milliseconds(500))
+        #expect(api.timeouts.request == .seconds(5))
+        #expect(api.timeouts.idle == .seconds(120))
+        #expect(api.retries.attempts == 0)
+        #expect(api.retries.budget == 0.1)
+        let messages = loaded.diagnostics.map(\.message)
+        #expect(messages.contains { $0.contains("`balancer` of service `bad` must be one of p2c-ewma | round-robin") })
+        #expect(messages.contains { $0.contains("a number needs a unit") })
+        #expect(messages.contains { $0.contains("unknown key `dial`") })
+        #expect(messages.contains { $0.contains("share such as 20%") })
+        #expect(loaded.diagnostics.errors.count == 4)
+    }
+}

@@ -9,8 +9,10 @@ public enum DevMeshYAML {
     ]
     static let serviceKeys = [
         "run", "port", "replicas", "env", "env_file", "health", "needs", "restart", "labels",
-        "namespace", "upstreams", "protocol", "egress_proxy",
+        "namespace", "upstreams", "protocol", "egress_proxy", "balancer", "timeouts", "retries",
     ]
+    static let timeoutKeys = ["connect", "request", "idle"]
+    static let retryKeys = ["attempts", "budget"]
     static let healthKeys = ["http", "tcp", "interval", "timeout", "start_period"]
     static let gatewayKeys = ["https_port", "http_port", "hosts", "auto_hosts", "routes"]
     static let routeKeys = ["path", "host", "to", "strip_prefix", "cache", "rate_limit", "cors", "auth", "record"]
@@ -153,6 +155,25 @@ public enum DevMeshYAML {
                 case "egress_proxy":
                     service.egressProxy = reader.bool(v, what: field) ?? false
                     service.origin.egressProxy = reader.location(of: kn)
+                case "balancer":
+                    service.balancer = reader.enumValue(v, what: field, as: BalancerChoice.self) ?? .p2cEWMA
+                case "timeouts":
+                    for (k, _, tv) in reader.mapping(v, what: field, allowed: timeoutKeys) ?? [] {
+                        let d = reader.duration(tv, what: "`timeouts.\(k)` of \(what)")
+                        switch k {
+                        case "connect": service.timeouts.connect = d ?? service.timeouts.connect
+                        case "request": service.timeouts.request = d ?? service.timeouts.request
+                        default: service.timeouts.idle = d ?? service.timeouts.idle
+                        }
+                    }
+                case "retries":
+                    for (k, _, rv) in reader.mapping(v, what: field, allowed: retryKeys) ?? [] {
+                        if k == "attempts" {
+                            service.retries.attempts = reader.int(rv, what: "`retries.attempts` of \(what)", range: 0...10) ?? 2
+                        } else {
+                            service.retries.budget = reader.percentage(rv, what: "`retries.budget` of \(what)") ?? 0.2
+                        }
+                    }
                 default: break
                 }
             }

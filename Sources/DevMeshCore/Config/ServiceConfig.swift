@@ -30,6 +30,12 @@ public struct ServiceConfig: Sendable, Equatable {
     public var `protocol`: ServiceProtocol
     /// `egress_proxy:` — set `HTTP_PROXY`/`HTTPS_PROXY` to a by-name egress proxy.
     public var egressProxy: Bool
+    /// `balancer:` — how callers spread requests over the replicas (default `p2c-ewma`).
+    public var balancer: BalancerChoice
+    /// `timeouts:` — of every sidecar hop towards this service.
+    public var timeouts: HopTimeouts
+    /// `retries:` — of idempotent requests to this service that failed before an answer.
+    public var retries: HopRetries
     /// Where each part was written, for diagnostics.
     public var origin: ServiceOrigin
 
@@ -49,6 +55,9 @@ public struct ServiceConfig: Sendable, Equatable {
         upstreams: [String] = [],
         protocol: ServiceProtocol = .http,
         egressProxy: Bool = false,
+        balancer: BalancerChoice = .p2cEWMA,
+        timeouts: HopTimeouts = HopTimeouts(),
+        retries: HopRetries = HopRetries(),
         origin: ServiceOrigin = ServiceOrigin()
     ) {
         self.name = name
@@ -66,6 +75,9 @@ public struct ServiceConfig: Sendable, Equatable {
         self.upstreams = upstreams
         self.protocol = `protocol`
         self.egressProxy = egressProxy
+        self.balancer = balancer
+        self.timeouts = timeouts
+        self.retries = retries
         self.origin = origin
     }
 
@@ -159,4 +171,34 @@ public struct ServiceOrigin: Sendable, Equatable {
 
     /// The best place to point at when the whole service is meant.
     public var primary: SourceLocation? { yamlKey ?? procfileLine }
+}
+
+/// `balancer:` — load balancing over a service's replicas.
+public enum BalancerChoice: String, Sendable, Equatable, CaseIterable {
+    /// Power of two choices on peak-EWMA latency × (in-flight + 1) (Linkerd's default).
+    case p2cEWMA = "p2c-ewma"
+    /// Each replica in turn.
+    case roundRobin = "round-robin"
+}
+
+/// `timeouts:` — of each sidecar hop towards a service.
+public struct HopTimeouts: Sendable, Equatable {
+    /// `connect` — establishing a connection to a replica (default 2s).
+    public var connect: Duration = .seconds(2)
+    /// `request` — from sending a request to its response head (default 30s); 504 after.
+    public var request: Duration = .seconds(30)
+    /// `idle` — a keep-alive client connection with no request (default 60s).
+    public var idle: Duration = .seconds(60)
+
+    public init() {}
+}
+
+/// `retries:` — of idempotent requests whose replica failed before answering.
+public struct HopRetries: Sendable, Equatable {
+    /// `attempts` — extra attempts per request (default 2; 0 turns retries off).
+    public var attempts: Int = 2
+    /// `budget` — retries may add at most this share of recent requests (default 20%).
+    public var budget: Double = 0.2
+
+    public init() {}
 }

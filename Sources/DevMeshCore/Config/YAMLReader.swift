@@ -104,6 +104,17 @@ struct YAMLReader {
         int(node, what: what, range: 1...65535, hint: "use a free TCP port between 1024 and 65535, or leave it out for an automatic one")
     }
 
+    /// `20%` or `0.2`, from 0 to 100%.
+    mutating func percentage(_ node: Node, what: String) -> Double? {
+        if case .scalar(let s) = node {
+            let text = s.string.trimmingWhitespace()
+            let value = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
+            if let value, value >= 0, value <= 1 { return value }
+        }
+        error(node, "\(what) must be a share such as 20% or 0.2, not \(Self.describe(node))")
+        return nil
+    }
+
     mutating func bool(_ node: Node, what: String) -> Bool? {
         if case .scalar(let s) = node, s.style == .plain {
             switch s.string.lowercased() {
