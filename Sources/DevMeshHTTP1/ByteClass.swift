@@ -28,6 +28,13 @@ enum ByteClass {
         return t
     }()
 
+    /// reg-name octets of a host: unreserved / pct-encoded / sub-delims.
+    static let regName: [Bool] = {
+        var t = [Bool](repeating: false, count: 256)
+        for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=".utf8 { t[Int(c)] = true }
+        return t
+    }()
+
     static let hex: [Int8] = {
         var t = [Int8](repeating: -1, count: 256)
         for (i, c) in "0123456789".utf8.enumerated() { t[Int(c)] = Int8(i) }

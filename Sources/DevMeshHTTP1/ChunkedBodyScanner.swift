@@ -22,7 +22,7 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
     }
 
     enum ExtStep: Sendable, Equatable {
-        case beforeSemicolon, beforeName, name, afterName, beforeValue, token, quoted, quotedEscape, afterQuoted
+        case beforeName, name, beforeValue, token, quoted, quotedEscape, afterQuoted
     }
 
     public let limits: HTTP1Limits
@@ -139,41 +139,26 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
 
     /// One byte of a chunk extension: the next step, or nil when a CR ends the size line.
     private static func `extension`(_ step: ExtStep, _ b: UInt8) throws(HTTP1Violation) -> ExtStep? {
-        let isBWS = false  // see `State.ext`: no whitespace inside chunk extensions
         let isToken = ByteClass.token[Int(b)]
         func bad(_ why: String) -> HTTP1Violation { HTTP1Violation(.invalidChunkExtension, "a chunk extension is malformed: \(why)") }
-        func endOfLine() -> ExtStep? { nil }
         switch step {
-        case .beforeSemicolon:
-            if isBWS { return .beforeSemicolon }
-            if b == UInt8(ascii: ";") { return .beforeName }
-            throw bad("whitespace after the size must be followed by `;`")
         case .beforeName:
-            if isBWS { return .beforeName }
             if isToken { return .name }
             throw bad("`;` must be followed by a name")
         case .name:
             if isToken { return .name }
-            if isBWS { return .afterName }
             if b == UInt8(ascii: "=") { return .beforeValue }
             if b == UInt8(ascii: ";") { return .beforeName }
-            if b == ByteClass.cr { return endOfLine() }
+            if b == ByteClass.cr { return nil }
             throw bad("invalid character in a name")
-        case .afterName:
-            if isBWS { return .afterName }
-            if b == UInt8(ascii: "=") { return .beforeValue }
-            if b == UInt8(ascii: ";") { return .beforeName }
-            throw bad("a name followed by something other than `=` or `;`")
         case .beforeValue:
-            if isBWS { return .beforeValue }
             if b == UInt8(ascii: "\"") { return .quoted }
             if isToken { return .token }
             throw bad("`=` must be followed by a token or a quoted string")
         case .token:
             if isToken { return .token }
-            if isBWS { return .beforeSemicolon }
             if b == UInt8(ascii: ";") { return .beforeName }
-            if b == ByteClass.cr { return endOfLine() }
+            if b == ByteClass.cr { return nil }
             throw bad("invalid character in a value")
         case .quoted:
             if b == UInt8(ascii: "\"") { return .afterQuoted }
@@ -184,9 +169,8 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
             if b == ByteClass.htab || b == ByteClass.sp || (b >= 0x21 && b != 0x7F) { return .quoted }
             throw bad("an invalid escape in a quoted string")
         case .afterQuoted:
-            if isBWS { return .beforeSemicolon }
             if b == UInt8(ascii: ";") { return .beforeName }
-            if b == ByteClass.cr { return endOfLine() }
+            if b == ByteClass.cr { return nil }
             throw bad("a quoted string followed by something other than `;`")
         }
     }

@@ -25,14 +25,21 @@ extension Array where Element == HTTPField {
 extension String {
     /// ASCII case-insensitive equality (field names and tokens are ASCII).
     public func caseInsensitiveEquals(_ other: String) -> Bool {
-        let a = utf8, b = other.utf8
-        guard a.count == b.count else { return false }
-        for (x, y) in zip(a, b) {
-            let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
-            let ly = (y >= 0x41 && y <= 0x5A) ? y | 0x20 : y
-            if lx != ly { return false }
+        guard utf8.count == other.utf8.count else { return false }
+        // Both are native UTF-8 strings here: compare their contiguous bytes, not iterators.
+        var a = self, b = other
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                for i in 0..<x.count {
+                    let cx = x[i], cy = y[i]
+                    if cx == cy { continue }
+                    let lx = (cx >= 0x41 && cx <= 0x5A) ? cx | 0x20 : cx
+                    let ly = (cy >= 0x41 && cy <= 0x5A) ? cy | 0x20 : cy
+                    if lx != ly { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 
     var asciiLowercased: String {

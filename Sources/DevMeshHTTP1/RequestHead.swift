@@ -274,9 +274,8 @@ public struct HTTP1RequestParser: Sendable {
             hostPart = bytes[..<colon]
         }
         guard !hostPart.isEmpty else { return false }
-        // reg-name: unreserved / pct-encoded / sub-delims
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=".utf8)
-        return hostPart.allSatisfy(allowed.contains)
+        let allowed = ByteClass.regName
+        return hostPart.allSatisfy { allowed[Int($0)] }
     }
 
     /// The authority of an absolute-form target (`http://host:port/path`), which wins over Host.

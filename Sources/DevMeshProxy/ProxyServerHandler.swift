@@ -30,6 +30,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
     /// Trace and span ids need to be unique, not secret: a fast generator seeded once per
     /// connection avoids a getrandom syscall per id.
     private var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+    /// The client's address for `X-Forwarded-For`, formatted once per connection.
+    private var clientAddress: String?
 
     init(route: ProxyRoute, loop: ListenerLoopState) {
         self.route = route
@@ -47,6 +49,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        clientAddress = context.channel.remoteAddress?.ipAddress
         armIdleTimer()
         context.fireChannelActive()
     }
@@ -158,7 +161,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var forwarded = context.channel.allocator.buffer(capacity: head.headLength + 256)
         HeadWriter.request(head, source: headBytes, extras: .init(
             target: head.target, traceparent: trace.header(spanID: spanID),
-            clientAddress: context.channel.remoteAddress?.ipAddress, addVia: route.addVia), into: &forwarded)
+            clientAddress: clientAddress, addVia: route.addVia), into: &forwarded)
         exchange.forwardedHead = forwarded
         exchange.retryable = head.isIdempotent && head.framing == .none && head.upgrade == nil
         self.exchange = exchange
