@@ -10,6 +10,8 @@ struct FieldSection {
     var fields: [HTTPField] = []
     /// Byte range of each field line, CRLF included, parallel to `fields` (for splicing).
     var lines: [Range<Int>] = []
+    /// What each field is, parallel to `fields`.
+    var kinds: [KnownField] = []
     /// Index just after the empty line that ends the section.
     var end = 0
 
@@ -56,8 +58,9 @@ struct FieldSection {
             }
             switch parseField(buf, pos..<lineEnd) {
             case .failure(let v): return .invalid(v)
-            case .success(let field):
+            case .success(let (field, kind)):
                 section.fields.append(field)
+                section.kinds.append(kind)
                 section.lines.append(pos..<(lf + 1))
             }
             pos = lf + 1
@@ -65,7 +68,7 @@ struct FieldSection {
     }
 
     /// `name ":" OWS value OWS` — no whitespace before the colon, a token name, clean value octets.
-    static func parseField(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>) -> Result<HTTPField, HTTP1Violation> {
+    static func parseField(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>) -> Result<(HTTPField, KnownField), HTTP1Violation> {
         var i = line.lowerBound
         while i < line.upperBound, ByteClass.token[Int(buf[i])] { i += 1 }
         guard i < line.upperBound, i > line.lowerBound else {
@@ -91,6 +94,6 @@ struct FieldSection {
             if b == ByteClass.cr { return .failure(HTTP1Violation(.bareCR, "a bare CR inside a header value")) }
             return .failure(HTTP1Violation(.invalidCharacter, "a header value contains the control character 0x\(String(b, radix: 16))"))
         }
-        return .success(HTTPField(name: buf.string(name), value: buf.string(v..<e)))
+        return .success((HTTPField(name: buf.string(name), value: buf.string(v..<e)), KnownField.classify(buf, name)))
     }
 }

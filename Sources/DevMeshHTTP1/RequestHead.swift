@@ -8,6 +8,8 @@ public struct HTTP1RequestHead: Sendable, Equatable {
     public var fields: [HTTPField]
     /// Byte range of each field line (CRLF included), parallel to `fields`.
     public var fieldLines: [Range<Int>]
+    /// What each field is, parallel to `fields`.
+    public var fieldKinds: [KnownField]
     /// Bytes of the whole head, the final empty line included (leading empty lines too).
     public var headLength: Int
     public var framing: BodyFraming
@@ -21,6 +23,12 @@ public struct HTTP1RequestHead: Sendable, Equatable {
     public var expectsContinue: Bool
     /// Lower-cased field names listed in `Connection` (besides close/keep-alive/upgrade): hop-by-hop.
     public var connectionOptions: [String]
+
+    /// The value of the first field of that kind.
+    public func value(of kind: KnownField) -> String? {
+        guard let i = fieldKinds.firstIndex(of: kind) else { return nil }
+        return fields[i].value
+    }
 
     public var isIdempotent: Bool {
         ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"].contains(method)
@@ -157,17 +165,16 @@ public struct HTTP1RequestParser: Sendable {
         var connection: [String] = []
         var upgradeValue: String?
         var expect: [String] = []
-        for field in section.fields {
-            let name = field.name
-            switch name.utf8.count {
-            case 4 where name.caseInsensitiveEquals("host"): hosts.append(field.value)
-            case 14 where name.caseInsensitiveEquals("content-length"): contentLengths.append(field.value)
-            case 17 where name.caseInsensitiveEquals("transfer-encoding"):
+        for (field, kind) in zip(section.fields, section.kinds) {
+            switch kind {
+            case .host: hosts.append(field.value)
+            case .contentLength: contentLengths.append(field.value)
+            case .transferEncoding:
                 sawTransferEncoding = true
                 transferCodings += listTokens(field.value)
-            case 10 where name.caseInsensitiveEquals("connection"): connection += listTokens(field.value)
-            case 7 where name.caseInsensitiveEquals("upgrade"): upgradeValue = field.value
-            case 6 where name.caseInsensitiveEquals("expect"): expect += listTokens(field.value)
+            case .connection: connection += listTokens(field.value)
+            case .upgrade: upgradeValue = field.value
+            case .expect: expect += listTokens(field.value)
             default: break
             }
         }
@@ -236,7 +243,7 @@ public struct HTTP1RequestParser: Sendable {
 
         return .complete(HTTP1RequestHead(
             method: line.method, target: line.target, minorVersion: line.minor,
-            fields: section.fields, fieldLines: section.lines, headLength: section.end,
+            fields: section.fields, fieldLines: section.lines, fieldKinds: section.kinds, headLength: section.end,
             framing: framing, host: host, keepAlive: keepAlive,
             upgrade: wantsUpgrade ? upgradeValue : nil, expectsContinue: expectsContinue,
             connectionOptions: options))

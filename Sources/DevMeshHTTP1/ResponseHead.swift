@@ -6,6 +6,8 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
     public var fields: [HTTPField]
     /// Byte range of each field line (CRLF included), parallel to `fields`.
     public var fieldLines: [Range<Int>]
+    /// What each field is, parallel to `fields`.
+    public var fieldKinds: [KnownField]
     /// Byte range of the status line, CRLF excluded.
     public var statusLine: Range<Int>
     public var headLength: Int
@@ -80,15 +82,14 @@ public struct HTTP1ResponseParser: Sendable {
         var codings: [String] = []
         var sawTransferEncoding = false
         var connection: [String] = []
-        for field in section.fields {
-            let name = field.name
-            if name.caseInsensitiveEquals("content-length") {
-                contentLengths.append(field.value)
-            } else if name.caseInsensitiveEquals("transfer-encoding") {
+        for (field, kind) in zip(section.fields, section.kinds) {
+            switch kind {
+            case .contentLength: contentLengths.append(field.value)
+            case .transferEncoding:
                 sawTransferEncoding = true
                 codings += listTokens(field.value)
-            } else if name.caseInsensitiveEquals("connection") {
-                connection += listTokens(field.value)
+            case .connection: connection += listTokens(field.value)
+            default: break
             }
         }
         var keepAlive = minor == 1
@@ -135,6 +136,7 @@ public struct HTTP1ResponseParser: Sendable {
         }
         return .complete(HTTP1ResponseHead(
             status: status, reason: reason, minorVersion: minor, fields: section.fields, fieldLines: section.lines,
+            fieldKinds: section.kinds,
             statusLine: statusLine, headLength: section.end, framing: framing, keepAlive: keepAlive,
             connectionOptions: options))
     }

@@ -4,17 +4,11 @@ import NIOCore
 /// Builds the heads a proxy forwards: the field lines it keeps are copied byte for byte from the
 /// received head (parsed once), hop-by-hop fields are dropped, and the few it owns are added.
 enum HeadWriter {
-    /// Fields a proxy never forwards (RFC 9110 §7.6.1), plus the ones it rewrites itself.
-    /// `Transfer-Encoding: chunked` is kept: bodies pass through unchanged.
-    static func isHopByHop(_ name: String, options: [String]) -> Bool {
-        switch name.utf8.count {
-        case 10: return name.caseInsensitiveEquals("connection") || name.caseInsensitiveEquals("keep-alive")
-            || options.contains { name.caseInsensitiveEquals($0) }
-        case 16: return name.caseInsensitiveEquals("proxy-connection") || options.contains { name.caseInsensitiveEquals($0) }
-        case 2: return name.caseInsensitiveEquals("te") || options.contains { name.caseInsensitiveEquals($0) }
-        case 7: return name.caseInsensitiveEquals("upgrade") || options.contains { name.caseInsensitiveEquals($0) }
-        default: return options.contains { name.caseInsensitiveEquals($0) }
-        }
+    /// Whether a field is hop-by-hop: by kind, or named in `Connection` (rare: compared only then).
+    @inline(__always)
+    static func isHopByHop(_ kind: KnownField, _ name: String, options: [String]) -> Bool {
+        if kind.isHopByHop { return true }
+        return !options.isEmpty && options.contains { name.caseInsensitiveEquals($0) }
     }
 
     struct RequestExtras {
@@ -33,15 +27,17 @@ enum HeadWriter {
         var forwardedFor: String?
         var hasProto = false, hasForwardedHost = false
         for (i, field) in head.fields.enumerated() {
-            let name = field.name
-            if name.caseInsensitiveEquals("traceparent") { continue }
-            if name.caseInsensitiveEquals("x-forwarded-for") {
+            let kind = head.fieldKinds[i]
+            switch kind {
+            case .traceparent: continue
+            case .xForwardedFor:
                 forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
                 continue
+            case .xForwardedProto: hasProto = true
+            case .xForwardedHost: hasForwardedHost = true
+            default: break
             }
-            if name.caseInsensitiveEquals("x-forwarded-proto") { hasProto = true }
-            if name.caseInsensitiveEquals("x-forwarded-host") { hasForwardedHost = true }
-            if isHopByHop(name, options: head.connectionOptions) { continue }
+            if isHopByHop(kind, field.name, options: head.connectionOptions) { continue }
             let line = head.fieldLines[i]
             if let slice = source.getSlice(at: source.readerIndex + line.lowerBound, length: line.count) {
                 var s = slice
@@ -74,10 +70,10 @@ enum HeadWriter {
         out.writeString("\r\n")
         let switching = head.status == 101
         for (i, field) in head.fields.enumerated() {
-            let name = field.name
-            if switching, name.caseInsensitiveEquals("upgrade") || name.caseInsensitiveEquals("connection") {
+            let kind = head.fieldKinds[i]
+            if switching, kind == .upgrade || kind == .connection {
                 // kept as sent: the upgrade is agreed end to end
-            } else if isHopByHop(name, options: head.connectionOptions) {
+            } else if isHopByHop(kind, field.name, options: head.connectionOptions) {
                 continue
             }
             let line = head.fieldLines[i]

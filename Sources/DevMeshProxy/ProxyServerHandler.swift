@@ -151,7 +151,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
     }
 
     private func start(_ head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext) {
-        let incoming = head.fields.first("traceparent").flatMap(TraceContext.parse)
+        let incoming = head.value(of: .traceparent).flatMap(TraceContext.parse)
         let spanID = TraceIDGenerator().spanID(using: &rng)
         let trace = incoming ?? TraceContext(traceID: TraceIDGenerator().traceID(using: &rng), spanID: spanID)
         let exchange = Exchange(
@@ -615,7 +615,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         route.telemetry.record(hop: HopRecord(
             listener: route.role.rawValue, service: route.service, instance: route.instance, upstreamName: route.upstreamName,
             traceID: exchange.trace.traceID, spanID: exchange.spanID, parentSpanID: exchange.parentSpanID,
-            method: head.method, target: head.target, host: head.host, userAgent: head.fields.first("user-agent"),
+            method: head.method, target: head.target, host: head.host, userAgent: head.value(of: .userAgent),
             minorVersion: head.minorVersion, status: status, error: error, startNanos: exchange.startNanos,
             durationNanos: end > exchange.startNanos ? end - exchange.startNanos : 0,
             endpointName: exchange.endpoint?.name, endpointHost: exchange.endpoint?.host, endpointPort: exchange.endpoint?.port,
