@@ -37,9 +37,7 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
                     switch record {
                     case .span(let span): JSONLines.append(span: span, to: &chunk)
                     case .access(let access): JSONLines.append(access: access, to: &chunk)
-                    case .hop(let hop):
-                        JSONLines.append(span: hop.span(), to: &chunk)
-                        JSONLines.append(access: hop.access(), to: &chunk)
+                    case .hop(let hop): JSONLines.append(hop: hop, to: &chunk)
                     }
                 }
                 _ = LogOutput.writeAll(fd, chunk)

@@ -55,6 +55,70 @@ public enum JSONLines {
         out += "}}\n".utf8
     }
 
+    /// A hop's span and access record, written straight from the compact record (no dictionary,
+    /// no sorting): the same JSON `append(span: hop.span())` and `append(access: hop.access())`
+    /// produce, at a fraction of the cost.
+    public static func append(hop: HopRecord, to out: inout [UInt8]) {
+        let status = String(hop.status)
+        let path = hop.path
+        let isError = hop.error != nil || hop.status >= 500 || (hop.kind == .client && hop.status >= 400)
+        out += #"{"span":{"#.utf8
+        var w = ObjectWriter(out: out)
+        w.string("traceID", hop.traceID)
+        w.string("spanID", hop.spanID)
+        if let p = hop.parentSpanID { w.string("parentSpanID", p) }
+        w.string("service", hop.service)
+        if let i = hop.instance { w.string("instance", i) }
+        w.string("kind", hop.kind.rawValue)
+        w.key("name")
+        escape(hop.method + " " + path, into: &w.out)
+        w.number("startNanos", String(hop.startNanos))
+        w.number("durationNanos", String(hop.durationNanos))
+        w.string("status", isError ? "error" : "unset")
+        w.key("attributes")
+        var a = ObjectWriter(out: [0x7B])
+        a.string("devmesh.attempts", String(hop.attempts))
+        a.string("devmesh.listener", hop.listener)
+        if let e = hop.endpointName { a.string("devmesh.upstream", e) }
+        if let error = hop.error { a.string("error.type", error) } else if hop.status >= 500 { a.string("error.type", status) }
+        a.string("http.request.body.size", String(hop.bytesIn))
+        a.string("http.request.method", hop.method)
+        a.string("http.response.body.size", String(hop.bytesOut))
+        a.string("http.response.status_code", status)
+        if let h = hop.endpointHost { a.string("network.peer.address", h) }
+        if let p = hop.endpointPort { a.string("network.peer.port", String(p)) }
+        a.string("network.protocol.version", hop.minorVersion == 1 ? "1.1" : "1.0")
+        if let u = hop.upstreamName { a.string("peer.service", u) }
+        if !hop.host.isEmpty { a.string("server.address", hop.host) }
+        a.string("url.path", path)
+        if let q = hop.query { a.string("url.query", q) }
+        if let ua = hop.userAgent { a.string("user_agent.original", ua) }
+        w.out += a.out
+        w.out.append(0x7D)
+        out = w.out
+        out += "}}\n".utf8
+        out += #"{"access":{"#.utf8
+        var x = ObjectWriter(out: out)
+        x.number("time", String(Double(hop.startNanos) / 1e9))
+        x.string("listener", hop.listener)
+        x.string("service", hop.service)
+        if let i = hop.instance { x.string("instance", i) }
+        if hop.listener == "egress" { x.string("source", hop.service) }
+        x.string("method", hop.method)
+        x.string("path", path)
+        x.number("status", status)
+        x.number("durationMillis", String(Double(hop.durationNanos) / 1e6))
+        x.number("bytesIn", String(hop.bytesIn))
+        x.number("bytesOut", String(hop.bytesOut))
+        if let u = hop.endpointName { x.string("upstream", u) }
+        x.string("traceID", hop.traceID)
+        x.string("spanID", hop.spanID)
+        if let e = hop.error { x.string("error", e) }
+        x.number("attempts", String(hop.attempts))
+        out = x.out
+        out += "}}\n".utf8
+    }
+
     struct ObjectWriter {
         var out: [UInt8]
         var first = true

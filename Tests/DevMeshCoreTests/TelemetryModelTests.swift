@@ -1,0 +1,61 @@
+import DevMeshCore
+import Foundation
+import Testing
+
+@Suite struct TelemetryModelTests {
+    struct Envelope: Decodable {
+        var span: SpanRecord?
+        var access: AccessLogRecord?
+    }
+
+    static func hop(listener: String = "egress", status: Int = 503, error: String? = "upstream-refused") -> HopRecord {
+        HopRecord(
+            listener: listener, service: "orders", instance: listener == "inbound" ? "orders.1" : nil, upstreamName: "users",
+            traceID: "0af7651916cd43dd8448eb211c80319c", spanID: "b7ad6b7169203331", parentSpanID: "00f067aa0ba902b7",
+            method: "GET", target: "/users/42?x=\"q\"", host: "127.0.0.1:7001", userAgent: "curl/8\u{1}", minorVersion: 1,
+            status: status, error: error, startNanos: 1_700_000_000_123_456_789, durationNanos: 1_234_567,
+            endpointName: "users.2", endpointHost: "127.0.0.1", endpointPort: 40001, attempts: 3, bytesIn: 10, bytesOut: 20)
+    }
+
+    @Test(arguments: [hop(), hop(listener: "inbound", status: 200, error: nil), hop(listener: "service", status: 404, error: nil)])
+    func fastJSONEqualsTheModel(_ hop: HopRecord) throws {
+        var out: [UInt8] = []
+        JSONLines.append(hop: hop, to: &out)
+        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 2)
+        let span = try #require(try JSONDecoder().decode(Envelope.self, from: Data(lines[0].utf8)).span)
+        let access = try #require(try JSONDecoder().decode(Envelope.self, from: Data(lines[1].utf8)).access)
+        #expect(span == hop.span())
+        #expect(access.time == hop.access().time)
+        var a = access, b = hop.access()
+        a.time = 0; b.time = 0
+        #expect(a == b)
+    }
+
+    @Test func spanSemantics() {
+        let client = Self.hop(status: 404, error: nil).span()
+        #expect(client.kind == .client)
+        #expect(client.status == .error, "a client span with 4xx is an error")
+        let server = Self.hop(listener: "inbound", status: 404, error: nil).span()
+        #expect(server.kind == .server)
+        #expect(server.status == .unset, "a server span with 4xx is not")
+        #expect(server.name == "GET /users/42")
+        #expect(server.attributes["url.query"] == "x=\"q\"")
+    }
+
+    @Test func traceparent() {
+        let t = TraceContext.parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        #expect(t == TraceContext(traceID: "0af7651916cd43dd8448eb211c80319c", spanID: "b7ad6b7169203331", flags: 1))
+        #expect(t?.header(spanID: "00f067aa0ba902b7") == "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01")
+        for bad in ["", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0", "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+                    "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                    "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x"] {
+            #expect(TraceContext.parse(bad) == nil, "\(bad)")
+        }
+        // A future version may carry more fields.
+        #expect(TraceContext.parse("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra") != nil)
+        var rng = SplitMix64(seed: 1)
+        let id = TraceIDGenerator().traceID(using: &rng)
+        #expect(id.count == 32 && id != String(repeating: "0", count: 32))
+    }
+}
