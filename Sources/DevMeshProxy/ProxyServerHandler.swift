@@ -164,6 +164,18 @@ final class ProxyServerHandler: ChannelInboundHandler {
             clientAddress: clientAddress, addVia: route.addVia), into: &forwarded)
         exchange.forwardedHead = forwarded
         exchange.retryable = head.isIdempotent && head.framing == .none && head.upgrade == nil
+        // A chunked body that arrived with its head is checked before any upstream sees the head:
+        // a smuggling payload almost always travels in the same packet, and then nothing reaches
+        // the upstream at all. (Later bytes are checked as they stream.)
+        if head.framing == .chunked, inbound.readableBytes > 0 {
+            var probe = exchange.requestBody
+            do {
+                _ = try probe.consume(inbound)
+            } catch {
+                refuse(error)
+                return
+            }
+        }
         self.exchange = exchange
         loop.budget.recordRequest(now: exchange.startUptime)
         dispatch(exchange)

@@ -96,3 +96,53 @@ public enum RawHTTPClient {
         return nil
     }
 }
+
+extension RawHTTPClient {
+    /// Sends `head`, then `chunk` `count` times (waiting for the socket to take each: back-pressure,
+    /// so the client holds one chunk, never the whole body), then reads the reply.
+    public static func upload(port: Int, head: String, chunk: [UInt8], count: Int, timeout: Duration = .seconds(60)) async throws -> Reply {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: head))
+            let piece = ByteBuffer(bytes: chunk)
+            for _ in 0..<count { try await outbound.write(piece) }
+            var received: [UInt8] = []
+            for try await buffer in inbound {
+                received += buffer.readableBytesView
+                if responses(1)(received) { break }
+            }
+            return Reply(bytes: received, closedByServer: false)
+        }
+    }
+
+    /// Sends a request and counts the bytes of the reply without keeping them; stops after `bytes`.
+    public static func download(port: Int, request: String, bytes expected: Int) async throws -> Int {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: request))
+            var total = 0
+            for try await buffer in inbound {
+                total += buffer.readableBytes
+                if total >= expected { break }
+            }
+            return total
+        }
+    }
+}
+
+/// This process's resident memory in bytes (VmRSS).
+public func residentMemory() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+    return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+}

@@ -70,6 +70,8 @@ public final class TestUpstream: Sendable {
         let requests: Observed<Request>
         var head: HTTPRequestHead?
         var body = ByteBuffer()
+        /// `/sink` counts its body without keeping it (for streaming tests).
+        var counted = 0
 
         init(name: String, requests: Observed<Request>) {
             self.name = name
@@ -81,15 +83,20 @@ public final class TestUpstream: Sendable {
             case .head(let h):
                 head = h
                 body.clear()
+                counted = 0
                 if h.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                     context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .continue))), promise: nil)
                 }
             case .body(var b):
-                body.writeBuffer(&b)
+                if head?.uri.hasPrefix("/sink") == true {
+                    counted += b.readableBytes
+                } else {
+                    body.writeBuffer(&b)
+                }
             case .end:
                 guard let head else { return }
                 requests.append(Request(method: head.method.rawValue, uri: head.uri,
-                                        headers: head.headers.map { ($0.name, $0.value) }, bodyBytes: body.readableBytes))
+                                        headers: head.headers.map { ($0.name, $0.value) }, bodyBytes: body.readableBytes + counted))
                 respond(context: context, head: head)
             }
         }
@@ -119,7 +126,7 @@ public final class TestUpstream: Sendable {
             case "/echo":
                 send(.ok, body)
             case "/sink":
-                send(.ok, ByteBuffer(string: String(body.readableBytes)))
+                send(.ok, ByteBuffer(string: String(counted)))
             case "/headers":
                 send(.ok, ByteBuffer(string: head.headers.map { "\($0.name): \($0.value)\n" }.joined()))
             case "/chunked":

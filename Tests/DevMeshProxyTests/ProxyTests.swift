@@ -237,3 +237,90 @@ import Testing
     }
 }
 
+
+/// The smuggling shapes of RFC 9112 end at the sidecar: the right status, the connection closed,
+/// and nothing at all reaches the upstream.
+@Suite(.timeLimit(.minutes(2))) struct ProxyHardeningTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var request: String
+        var status: Int
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "CL + TE", request: "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400),
+        Case(name: "duplicate CL", request: "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", status: 400),
+        Case(name: "CL list", request: "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 2, 2\r\n\r\nab", status: 400),
+        Case(name: "CL with sign", request: "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: +2\r\n\r\nab", status: 400),
+        Case(name: "CL hex", request: "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 0x2\r\n\r\nab", status: 400),
+        Case(name: "unknown coding", request: "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: foo\r\n\r\n", status: 501),
+        Case(name: "chunked not final", request: "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", status: 400),
+        Case(name: "TE in HTTP/1.0", request: "POST /x HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400),
+        Case(name: "obs-fold", request: "GET /x HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n  folded\r\n\r\n", status: 400),
+        Case(name: "bare CR", request: "GET /x HTTP/1.1\r\nHost: t\r\nX-A: 1\r2\r\n\r\n", status: 400),
+        Case(name: "bare LF", request: "GET /x HTTP/1.1\nHost: t\n\n", status: 400),
+        Case(name: "NUL in value", request: "GET /x HTTP/1.1\r\nHost: t\r\nX-A: a\u{0}b\r\n\r\n", status: 400),
+        Case(name: "space before colon", request: "GET /x HTTP/1.1\r\nHost : t\r\n\r\n", status: 400),
+        Case(name: "missing Host", request: "GET /x HTTP/1.1\r\nX-A: 1\r\n\r\n", status: 400),
+        Case(name: "two Hosts", request: "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", status: 400),
+        Case(name: "chunk size overflow", request: "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", status: 400),
+        Case(name: "bad chunk terminator", request: "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY0\r\n\r\n", status: 400),
+        Case(name: "request line over 8 KiB", request: "GET /\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nHost: t\r\n\r\n", status: 414),
+        Case(name: "headers over 60 KiB", request: "GET /x HTTP/1.1\r\nHost: t\r\n" + String(repeating: "X-Pad: \(String(repeating: "p", count: 1000))\r\n", count: 62) + "\r\n", status: 431),
+        Case(name: "101 fields", request: "GET /x HTTP/1.1\r\nHost: t\r\n" + (0..<101).map { "X-\($0): v\r\n" }.joined() + "\r\n", status: 431),
+        Case(name: "HTTP/2.0 version", request: "GET /x HTTP/2.0\r\nHost: t\r\n\r\n", status: 505),
+        Case(name: "odd Expect", request: "GET /x HTTP/1.1\r\nHost: t\r\nExpect: coffee\r\n\r\n", status: 417),
+    ]
+
+    @Test(arguments: cases)
+    func refusedAtTheSidecar(_ c: Case) async throws {
+        let f = try await ProxyFixture()
+        let reply = try await RawHTTPClient.exchange(port: f.port, c.request)
+        #expect(reply.statuses == [c.status], "\(c.name): \(reply.text.prefix(200))")
+        #expect(reply.closedByServer, "the connection is closed after a refused request")
+        #expect(reply.header("x-devmesh-error") == "bad-request")
+        #expect(f.upstreams[0].requests.items.isEmpty, "\(c.name) reached the upstream")
+        #expect(f.upstreams[0].connectionCount == 0)
+        await f.stop()
+    }
+
+    @Test func slowHeadsAreCutOffWith408() async throws {
+        let f = try await ProxyFixture { $0.timeouts.requestHead = .milliseconds(300) }
+        let reply = try await RawHTTPClient.exchange(port: f.port, [Array("GET /x HTTP/1.1\r\nHo".utf8)])
+        #expect(reply.statuses == [408])
+        #expect(reply.closedByServer)
+        #expect(f.upstreams[0].requests.items.isEmpty)
+        await f.stop()
+    }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ProxyStreamingTests {
+    static let megabytes = 256
+
+    @Test func largeUploadStreamsInBoundedMemory() async throws {
+        let f = try await ProxyFixture()
+        let chunk = [UInt8](repeating: 0x61, count: 1 << 20)
+        let total = Self.megabytes << 20
+        let before = residentMemory()
+        let reply = try await RawHTTPClient.upload(
+            port: f.port, head: "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: \(total)\r\n\r\n", chunk: chunk, count: Self.megabytes)
+        let grown = residentMemory() - before
+        #expect(reply.statuses == [200])
+        #expect(reply.body == String(total))
+        #expect(grown < 96 << 20, "grew by \(grown >> 20) MiB for a \(Self.megabytes) MiB upload")
+        await f.stop()
+    }
+
+    @Test func largeDownloadStreamsInBoundedMemory() async throws {
+        let f = try await ProxyFixture()
+        let total = Self.megabytes << 20
+        let before = residentMemory()
+        let received = try await RawHTTPClient.download(
+            port: f.port, request: "GET /big?bytes=\(total) HTTP/1.1\r\nHost: t\r\n\r\n", bytes: total)
+        let grown = residentMemory() - before
+        #expect(received >= total)
+        #expect(grown < 96 << 20, "grew by \(grown >> 20) MiB for a \(Self.megabytes) MiB download")
+        await f.stop()
+    }
+}
