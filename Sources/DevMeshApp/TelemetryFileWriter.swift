@@ -41,6 +41,9 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
                     }
                 }
                 _ = LogOutput.writeAll(fd, chunk)
+                // Linger a little after a small batch: records then arrive in bigger batches,
+                // with far fewer wake-ups and writes (telemetry may lag by milliseconds).
+                if records.count < 1024 { usleep(5_000) }
             }
             close(fd)
             let waiters = done.withLockedValue { w -> [CheckedContinuation<Void, Never>] in

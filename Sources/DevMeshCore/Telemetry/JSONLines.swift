@@ -143,21 +143,34 @@ public enum JSONLines {
 
     static let hex = Array("0123456789abcdef".utf8)
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    /// A JSON string literal: quotes, backslashes and control characters escaped. Most strings
+    /// need no escaping: they are appended in one copy.
     public static func escape(_ s: String, into out: inout [UInt8]) {
-        out.append(0x22)
-        for b in s.utf8 {
-            switch b {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            case 0x09: out += [0x5C, 0x74]
-            case 0..<0x20, 0x7F:
-                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]]
-            default: out.append(b)
+        var s = s
+        s.withUTF8 { bytes in
+            out.append(0x22)
+            var clean = true
+            for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F {
+                clean = false
+                break
             }
+            if clean {
+                out.append(contentsOf: bytes)
+            } else {
+                for b in bytes {
+                    switch b {
+                    case 0x22: out += [0x5C, 0x22]
+                    case 0x5C: out += [0x5C, 0x5C]
+                    case 0x0A: out += [0x5C, 0x6E]
+                    case 0x0D: out += [0x5C, 0x72]
+                    case 0x09: out += [0x5C, 0x74]
+                    case 0..<0x20, 0x7F:
+                        out += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+                    default: out.append(b)
+                    }
+                }
+            }
+            out.append(0x22)
         }
-        out.append(0x22)
     }
 }
