@@ -86,16 +86,25 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
         case hop(HopRecord)
     }
 
-    /// Writes what is queued and closes the file.
-    func finish() async {
+    /// Writes what is queued and closes the file; gives up waiting after `timeout` (a stuck disk
+    /// must not keep devmesh from exiting).
+    func finish(timeout: Duration = .seconds(5)) async {
         queue.close()
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let finished = done.withLockedValue { w -> Bool in
-                guard w != nil else { return true }
-                w!.append(c)
-                return false
+        let done = self.done
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let finished = done.withLockedValue { w -> Bool in
+                        guard w != nil else { return true }
+                        w!.append(c)
+                        return false
+                    }
+                    if finished { c.resume() }
+                }
             }
-            if finished { c.resume() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
         }
     }
 }

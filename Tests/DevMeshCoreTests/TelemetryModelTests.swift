@@ -59,3 +59,19 @@ import Testing
         #expect(id.count == 32 && id != String(repeating: "0", count: 32))
     }
 }
+
+@Suite struct JSONLinesBatchTests {
+    @Test func manyRecordsInOneBufferStayWhole() throws {
+        var out: [UInt8] = []
+        let hops = (0..<200).map { i -> HopRecord in
+            var h = TelemetryModelTests.hop()
+            h.spanID = String(format: "%016x", i + 1)
+            return h
+        }
+        for h in hops { JSONLines.append(hop: h, to: &out) }
+        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 400)
+        let spans = try lines.compactMap { try JSONDecoder().decode(TelemetryModelTests.Envelope.self, from: Data($0.utf8)).span }
+        #expect(spans.map(\.spanID) == hops.map(\.spanID))
+    }
+}

@@ -5,7 +5,7 @@ public enum JSONLines {
     /// `{"span":{…}}\n`
     public static func append(span: SpanRecord, to out: inout [UInt8]) {
         out += #"{"span":{"#.utf8
-        var w = ObjectWriter(out: out)
+        var w = ObjectWriter(out: [])
         w.string("traceID", span.traceID)
         w.string("spanID", span.spanID)
         if let p = span.parentSpanID { w.string("parentSpanID", p) }
@@ -27,14 +27,14 @@ public enum JSONLines {
             escape(v, into: &w.out)
         }
         w.out += "}".utf8
-        out = w.out
+        out += w.out
         out += "}}\n".utf8
     }
 
     /// `{"access":{…}}\n`
     public static func append(access a: AccessLogRecord, to out: inout [UInt8]) {
         out += #"{"access":{"#.utf8
-        var w = ObjectWriter(out: out)
+        var w = ObjectWriter(out: [])
         w.number("time", String(a.time))
         w.string("listener", a.listener)
         w.string("service", a.service)
@@ -51,7 +51,7 @@ public enum JSONLines {
         w.string("spanID", a.spanID)
         if let e = a.error { w.string("error", e) }
         w.number("attempts", String(a.attempts))
-        out = w.out
+        out += w.out
         out += "}}\n".utf8
     }
 
@@ -63,7 +63,7 @@ public enum JSONLines {
         let path = hop.path
         let isError = hop.error != nil || hop.status >= 500 || (hop.kind == .client && hop.status >= 400)
         out += #"{"span":{"#.utf8
-        var w = ObjectWriter(out: out)
+        var w = ObjectWriter(out: [])
         w.string("traceID", hop.traceID)
         w.string("spanID", hop.spanID)
         if let p = hop.parentSpanID { w.string("parentSpanID", p) }
@@ -95,10 +95,10 @@ public enum JSONLines {
         if let ua = hop.userAgent { a.string("user_agent.original", ua) }
         w.out += a.out
         w.out.append(0x7D)
-        out = w.out
+        out += w.out
         out += "}}\n".utf8
         out += #"{"access":{"#.utf8
-        var x = ObjectWriter(out: out)
+        var x = ObjectWriter(out: [])
         x.number("time", String(Double(hop.startNanos) / 1e9))
         x.string("listener", hop.listener)
         x.string("service", hop.service)
@@ -115,10 +115,12 @@ public enum JSONLines {
         x.string("spanID", hop.spanID)
         if let e = hop.error { x.string("error", e) }
         x.number("attempts", String(hop.attempts))
-        out = x.out
+        out += x.out
         out += "}}\n".utf8
     }
 
+    /// Writes one object into a buffer of its own (appended to the caller's at the end), so the
+    /// cost of a record never depends on how much the caller's buffer already holds.
     struct ObjectWriter {
         var out: [UInt8]
         var first = true
