@@ -28,12 +28,7 @@ public enum RawHTTPClient {
     /// the server closes, or `timeout` passes.
     public static func exchange(port: Int, _ chunks: [[UInt8]], timeout: Duration = .seconds(10),
                                 until: @escaping @Sendable ([UInt8]) -> Bool = { _ in false }) async throws -> Reply {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await connect(port: port)
         return try await channel.executeThenClose { inbound, outbound in
             for chunk in chunks {
                 try await outbound.write(ByteBuffer(bytes: chunk))
@@ -60,6 +55,15 @@ public enum RawHTTPClient {
                 return first ?? Reply(bytes: [], closedByServer: false)
             }
         }
+    }
+
+    static func connect(port: Int) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
     }
 
     public static func exchange(port: Int, _ text: String, timeout: Duration = .seconds(10),
@@ -101,12 +105,7 @@ extension RawHTTPClient {
     /// Sends `head`, then `chunk` `count` times (waiting for the socket to take each: back-pressure,
     /// so the client holds one chunk, never the whole body), then reads the reply.
     public static func upload(port: Int, head: String, chunk: [UInt8], count: Int, timeout: Duration = .seconds(60)) async throws -> Reply {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await connect(port: port)
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: head))
             let piece = ByteBuffer(bytes: chunk)
@@ -122,12 +121,7 @@ extension RawHTTPClient {
 
     /// Sends a request and counts the bytes of the reply without keeping them; stops after `bytes`.
     public static func download(port: Int, request: String, bytes expected: Int) async throws -> Int {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await connect(port: port)
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: request))
             var total = 0
