@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include "CDevMeshShims.h"
 
 int cdevmesh_pipe_cloexec(int fds[2]) {
@@ -50,6 +52,10 @@ int cdevmesh_wait_exit_keep_zombie(int pid, int *code, int *signal) {
 void cdevmesh_reap(int pid) {
     int status;
     while (waitpid((pid_t)pid, &status, 0) == -1 && errno == EINTR) {}
+}
+
+int cdevmesh_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
 #ifndef DEVMESH_GIT_COMMIT

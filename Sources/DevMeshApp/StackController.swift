@@ -8,6 +8,7 @@ import ServiceLifecycle
 final class StackController: StackControl {
     let supervisor: Supervisor
     let info: Info
+    let telemetry: @Sendable () -> TelemetryCounters?
     private let group = NIOLockedValueBox<ServiceGroup?>(nil)
 
     struct Info: Sendable {
@@ -17,9 +18,10 @@ final class StackController: StackControl {
         var adminURL: String
     }
 
-    init(supervisor: Supervisor, info: Info) {
+    init(supervisor: Supervisor, info: Info, telemetry: @escaping @Sendable () -> TelemetryCounters? = { nil }) {
         self.supervisor = supervisor
         self.info = info
+        self.telemetry = telemetry
     }
 
     func attach(_ serviceGroup: ServiceGroup) {
@@ -28,7 +30,7 @@ final class StackController: StackControl {
 
     func status() async -> StackStatus {
         StackStatus(pid: info.pid, root: info.root, startedAt: info.startedAt, adminURL: info.adminURL,
-                    services: await supervisor.status())
+                    services: await supervisor.status(), telemetry: telemetry())
     }
 
     func perform(_ command: ServiceCommand, service: String) async throws {

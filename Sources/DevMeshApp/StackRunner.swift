@@ -196,7 +196,8 @@ public struct StackRunner: Sendable {
             startGate: adminListening)
         let controller = StackController(
             supervisor: supervisor,
-            info: .init(pid: getpid(), root: config.root, startedAt: startedAt, adminURL: adminURL))
+            info: .init(pid: getpid(), root: config.root, startedAt: startedAt, adminURL: adminURL),
+            telemetry: { [telemetryOn = options.telemetry || options.accessLog] in telemetryOn ? telemetry.counters : nil })
         let banner = bannerLines(root: config.root, adminURL: adminURL, plan: plan)
         let admin = AdminAPI.server(control: controller, token: state.token, port: adminPort) { _ in
             for line in banner { output.announce(line) }

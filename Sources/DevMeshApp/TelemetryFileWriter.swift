@@ -1,3 +1,4 @@
+import CDevMeshShims
 import DevMeshCore
 import DevMeshSupervisor
 import Foundation
@@ -15,6 +16,7 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
     /// Records are encoded on the writer thread: the event loop only appends a value.
     private let queue = BoundedQueue<Envelope>(capacity: 65_536)
     private let dropped = NIOLockedValueBox<Int>(0)
+    private let written = NIOLockedValueBox<Int>(0)
     private let terminal: LogOutput?
     private let done = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
 
@@ -28,9 +30,14 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
         let queue = self.queue
         let done = self.done
         let dropped = self.dropped
+        let written = self.written
         Thread.detachNewThread {
+            // Below the event loops: under overload the loops keep serving, the queue absorbs
+            // bursts, and what does not fit is dropped and counted (PRODUCT.md, "Durability").
+            _ = cdevmesh_set_thread_nice(10)
             while let (records, lost) = queue.popAll() {
                 if lost > 0 { dropped.withLockedValue { $0 += lost } }
+                written.withLockedValue { $0 += records.count }
                 var chunk: [UInt8] = []
                 chunk.reserveCapacity(records.count * 700)
                 for record in records {
@@ -54,7 +61,10 @@ final class TelemetryFileWriter: TelemetrySink, Sendable {
         }
     }
 
-    var droppedCount: Int { dropped.withLockedValue { $0 } }
+    /// Records written and dropped so far (a hop counts as one record: its span and access line).
+    var counters: TelemetryCounters {
+        TelemetryCounters(recorded: written.withLockedValue { $0 }, dropped: dropped.withLockedValue { $0 } + queue.droppedSoFar)
+    }
 
     func record(span: SpanRecord) {
         queue.push(.span(span), mayBlock: false)

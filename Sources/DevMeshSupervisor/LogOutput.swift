@@ -155,6 +155,13 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         return out
     }
 
+    /// Drops not yet handed to the consumer by `popAll`.
+    public var droppedSoFar: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return dropped
+    }
+
     public func close() {
         condition.lock()
         closed = true

@@ -65,6 +65,7 @@ import Glibc
         #expect(decoded.services[1].replicas[0].state == .running)
         let pids = decoded.services.flatMap(\.replicas).compactMap(\.pid)
         #expect(pids.count == 2)
+        #expect(decoded.telemetry?.dropped == 0, "telemetry counters are reported and nothing was dropped")
 
         let table = try DevMeshBinary.run(["status"], in: stack.root)
         #expect(table.stdout.contains("api.1"))

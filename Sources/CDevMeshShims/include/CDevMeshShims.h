@@ -26,6 +26,9 @@ int cdevmesh_wait_exit_keep_zombie(int pid, int *code, int *signal);
 /// Reaps the zombie of `pid` (after `cdevmesh_wait_exit_keep_zombie`).
 void cdevmesh_reap(int pid);
 
+/// Lowers the calling thread's scheduling priority to `nice` (Linux: priorities are per thread).
+int cdevmesh_set_thread_nice(int nice);
+
 /// The git commit the binary was built from: install.sh passes -DDEVMESH_GIT_COMMIT="…";
 /// other builds say "unknown".
 const char *cdevmesh_build_commit(void);

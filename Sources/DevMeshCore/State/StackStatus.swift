@@ -6,13 +6,29 @@ public struct StackStatus: Sendable, Codable, Equatable {
     public var startedAt: Double
     public var adminURL: String
     public var services: [ServiceStatus]
+    /// Spans and access records the sidecars made: written, and dropped under overload.
+    public var telemetry: TelemetryCounters?
 
-    public init(pid: Int32, root: String, startedAt: Double, adminURL: String, services: [ServiceStatus]) {
+    public init(pid: Int32, root: String, startedAt: Double, adminURL: String, services: [ServiceStatus],
+                telemetry: TelemetryCounters? = nil) {
         self.pid = pid
         self.root = root
         self.startedAt = startedAt
         self.adminURL = adminURL
         self.services = services
+        self.telemetry = telemetry
+    }
+}
+
+/// Telemetry is best effort (PRODUCT.md, "Durability"): what was kept, and what was dropped so
+/// that traffic never slowed down.
+public struct TelemetryCounters: Sendable, Codable, Equatable {
+    public var recorded: Int
+    public var dropped: Int
+
+    public init(recorded: Int, dropped: Int) {
+        self.recorded = recorded
+        self.dropped = dropped
     }
 }
 
