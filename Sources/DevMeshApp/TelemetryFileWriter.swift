@@ -14,7 +14,7 @@ import Glibc
 /// when the queue is full, records are dropped and counted.
 final class TelemetryFileWriter: TelemetrySink, Sendable {
     /// Records are encoded on the writer thread: the event loop only appends a value.
-    private let queue = BoundedQueue<Envelope>(capacity: 65_536)
+    private let queue = BoundedQueue<Envelope>(capacity: 8_192)
     private let dropped = NIOLockedValueBox<Int>(0)
     private let written = NIOLockedValueBox<Int>(0)
     private let terminal: LogOutput?
