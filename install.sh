@@ -29,15 +29,7 @@ if ! command -v swift >/dev/null; then
   exit 1
 fi
 
-commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ "$commit" != unknown ] && [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-  commit="$commit-dirty"
-fi
-
-say "building devmesh (release, static Swift stdlib, commit $commit)"
-swift build -c release --product devmesh --static-swift-stdlib \
-  --scratch-path .build-release \
-  -Xcc "-DDEVMESH_GIT_COMMIT=\"$commit\""
+scripts/build-release.sh
 
 binary=.build-release/release/devmesh
 if [ -z "${PREFIX:-}" ]; then

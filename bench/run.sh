@@ -24,9 +24,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ -z "${DEVMESH:-}" ]; then
-  if [ ! -x .build-release/release/devmesh ]; then
-    swift build -c release --product devmesh --static-swift-stdlib --scratch-path .build-release >/dev/null
-  fi
+  scripts/build-release.sh >/dev/null
   DEVMESH=$root/.build-release/release/devmesh
 fi
 

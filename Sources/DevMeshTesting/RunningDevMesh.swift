@@ -1,6 +1,7 @@
 import DevMeshCore
 import DevMeshSupervisor
 import Foundation
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -25,12 +26,19 @@ public enum DevMeshBinary {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        // Read both to the end on their own threads: a full stderr pipe must not block stdout.
-        let stderrData = Observed<Data>()
-        Thread.detachNewThread { stderrData.append(err.fileHandleForReading.readDataToEndOfFile()) }
+        // Read stderr on a thread of its own: a full stderr pipe must not block stdout.
+        let stderrData = NIOLockedValueBox(Data())
+        let stderrDone = DispatchGroup()
+        stderrDone.enter()
+        Thread.detachNewThread {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            stderrData.withLockedValue { $0 = data }
+            stderrDone.leave()
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let stderr = stderrData.items.first ?? err.fileHandleForReading.readDataToEndOfFile()
+        stderrDone.wait()
+        let stderr = stderrData.withLockedValue { $0 }
         return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 }
