@@ -219,9 +219,14 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 }
                 switch result {
                 case .success(let channel):
+                    guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+                        channel.close(promise: nil)
+                        upstreamFailed(exchange, endpoint: endpoint, sentNothing: true, code: "upstream-refused",
+                                       message: "\(endpoint): the connection could not be set up")
+                        return
+                    }
                     let conn = UpstreamConnection(channel: channel, endpoint: endpoint)
                     conn.pool = loop.pool
-                    let handler = try! channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
                     handler.connection = conn
                     attach(conn, to: exchange)
                 case .failure(let error):
