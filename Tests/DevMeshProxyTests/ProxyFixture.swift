@@ -29,6 +29,18 @@ struct ProxyFixture {
         port = try await listener.start()
     }
 
+    /// A second listener in front of one raw endpoint, sharing the fixture's telemetry.
+    struct Extra {
+        var port: Int
+
+        func listener(telemetry: RecordingTelemetry) async throws -> (listener: ProxyListener, port: Int) {
+            let route = ProxyRoute(role: .inbound, service: "svc", instance: "svc.2",
+                                   endpoints: EndpointSource([Endpoint(port: port, name: "raw")]), telemetry: telemetry)
+            let listener = ProxyListener(route: route, port: 0, group: MultiThreadedEventLoopGroup.singleton)
+            return (listener, try await listener.start())
+        }
+    }
+
     func stop() async {
         await listener.stop()
         for u in upstreams { await u.stop() }

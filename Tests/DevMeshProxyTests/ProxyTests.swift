@@ -324,3 +324,30 @@ import Testing
         await f.stop()
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct ProxyCrashTests {
+    @Test func anUpstreamDyingMidResponseOnlyEndsThatResponse() async throws {
+        // Promises 100 bytes, sends 5, and dies.
+        let dying = RawUpstream { bytes in
+            String(decoding: bytes, as: UTF8.self).contains("\r\n\r\n")
+                ? .replyAndClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello".utf8)) : .wait
+        }
+        let port = try await dying.start()
+        let f = try await ProxyFixture(upstreams: ["good"], extraEndpoints: [])
+        let broken = ProxyFixture.Extra(port: port)
+        let listener = try await broken.listener(telemetry: f.telemetry)
+        let reply = try await RawHTTPClient.exchange(port: listener.port, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(reply.statuses == [200])
+        #expect(reply.closedByServer, "the client learns of the broken response by the close")
+        #expect(reply.body == "hello")
+        let access = try #require(await f.telemetry.access.first { $0.error == "upstream-reset" })
+        #expect(access.status == 200)
+        // The sidecar keeps serving.
+        let again = try await RawHTTPClient.exchange(port: listener.port, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(again.statuses == [200])
+        #expect(try await f.get("/ok").statuses == [200])
+        await listener.listener.stop()
+        await dying.stop()
+        await f.stop()
+    }
+}
