@@ -193,4 +193,4 @@ echo
 echo "At one connection (p50): direct ${d}µs; nginx adds $((n - d))µs; one devmesh hop adds $((m1 - d))µs; two hops add $((m2 - d))µs."
 read -r recorded dropped <<< "$telemetry_counters"
 echo
-echo "Telemetry during the telemetry-on run: $recorded requests recorded, $dropped dropped under overload (best effort: the writer runs below the event loops and never slows traffic)."
+echo "Telemetry during the telemetry-on run: $recorded sidecar hops recorded, $dropped dropped under overload (best effort: the writer runs below the event loops and never slows traffic)."

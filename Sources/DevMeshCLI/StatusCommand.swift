@@ -45,7 +45,7 @@ enum StatusTable {
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
         var out = "stack \(status.root) — pid \(status.pid), up \(duration(now - status.startedAt)), admin \(status.adminURL)\n"
         if let t = status.telemetry {
-            out += "telemetry: \(t.recorded) requests recorded, \(t.dropped) dropped under overload\n"
+            out += "telemetry: \(t.recorded) sidecar hops recorded, \(t.dropped) dropped under overload\n"
         }
         for row in rows {
             out += row.enumerated().map { c, cell in
