@@ -14,19 +14,28 @@ final class SidecarMesh: Sendable {
     init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup) {
         var sources: [String: EndpointSource] = [:]
         for listener in plan.listeners {
-            if case .sidecarsOf(let service) = listener.target, sources[service] == nil {
-                sources[service] = EndpointSource()
+            switch listener.target {
+            case .sidecarsOf(let service):
+                if sources[service] == nil { sources[service] = EndpointSource() }
+            case .byName(let services):
+                for service in services where sources[service] == nil { sources[service] = EndpointSource() }
+            case .app:
+                break
             }
         }
         self.sources = sources
         inboundPorts = plan.inboundPorts
         listeners = plan.listeners.map { spec in
             let endpoints: EndpointSource
+            var forward: ForwardTargets?
             switch spec.target {
             case .app(let instance, let port):
                 endpoints = EndpointSource([Endpoint(port: port, name: instance)])
             case .sidecarsOf(let service):
                 endpoints = sources[service]!
+            case .byName(let services):
+                endpoints = EndpointSource()
+                forward = ForwardTargets(services: Dictionary(services.map { ($0, sources[$0]!) }, uniquingKeysWith: { a, _ in a }))
             }
             let role: ProxyRoute.Role
             switch spec.role {
@@ -37,6 +46,7 @@ final class SidecarMesh: Sendable {
             var route = ProxyRoute(role: role, service: spec.service, instance: spec.instance,
                                    upstreamName: spec.upstream ?? (role == .service ? spec.service : nil),
                                    endpoints: endpoints, telemetry: telemetry)
+            route.forward = forward
             if let callee = spec.callee {
                 route.balancer = callee.balancer == .roundRobin ? .roundRobin : .p2cEWMA
                 route.timeouts.connect = callee.timeouts.connect

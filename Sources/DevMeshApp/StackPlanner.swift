@@ -105,13 +105,25 @@ public struct StackPlanner: Sendable {
                 }
             }
         }
+        // `egress_proxy: true`: HTTP_PROXY-style egress that reaches every http service by name.
+        var proxyEnv: [String: [String: String]] = [:]
+        let byName = services.filter { $0.protocol == .http }.map(\.name)
+        for s in services where s.egressProxy {
+            let port = try take(1)[0]
+            plan.egressPorts["\(s.name)->*"] = port
+            plan.listeners.append(.init(role: .egress, port: port, service: s.name, target: .byName(byName)))
+            let url = "http://127.0.0.1:\(port)"
+            proxyEnv[s.name] = ["HTTP_PROXY": url, "http_proxy": url, "HTTPS_PROXY": url, "https_proxy": url,
+                                "NO_PROXY": "127.0.0.1,localhost,::1", "no_proxy": "127.0.0.1,localhost,::1"]
+        }
         let builder = ProcessEnvironment(inherited: environment, stackEnvFile: loaded.stackEnvFile, serviceEnvFiles: loaded.serviceEnvFiles)
         var replicas: [SupervisionPlan.Replica] = []
         for s in services {
             for (i, port) in (appPorts[s.name] ?? []).enumerated() {
-                let env: [String: String]
+                var env: [String: String]
                 do {
                     env = try builder.build(service: s, replica: i + 1, port: port, upstreamURLs: urls[s.name] ?? [:])
+                    env.merge(proxyEnv[s.name] ?? [:]) { _, proxy in proxy }
                 } catch {
                     throw Failure(description: "service `\(s.name)`: an `env` value uses a variable that is not set",
                                   hint: "run `devmesh check` to see which")
@@ -135,6 +147,8 @@ public struct MeshPlan: Sendable {
             case app(instance: String, port: Int)
             /// The ready inbound sidecars of a service (changes as replicas come and go).
             case sidecarsOf(String)
+            /// `egress_proxy`: the ready inbound sidecars of whichever of these services a request names.
+            case byName([String])
         }
 
         public var role: ProxyRole

@@ -29,6 +29,9 @@ public struct ProxyRoute: Sendable {
     public var telemetry: any TelemetrySink
     /// Adds `Via: 1.1 devmesh` (off by default: it changes what apps see).
     public var addVia: Bool
+    /// Set for an `egress_proxy` listener: requests name their upstream by host
+    /// (`http://users/path`, or `Host: users`), as with `HTTP_PROXY`.
+    public var forward: ForwardTargets?
 
     public init(role: Role, service: String, instance: String? = nil, upstreamName: String? = nil,
                 endpoints: EndpointSource, balancer: BalancerKind = .p2cEWMA, timeouts: ProxyTimeouts = ProxyTimeouts(),
@@ -72,4 +75,16 @@ public struct RetryPolicy: Sendable, Equatable {
     public var minRetriesPerSecond: Int = 10
 
     public init() {}
+}
+
+/// Where an `egress_proxy` listener may send requests: services by name. CONNECT is allowed only
+/// to declared externals (none yet), so it is refused with 403.
+public struct ForwardTargets: Sendable {
+    public var services: [String: EndpointSource]
+    public var connectAllowed: Set<String>
+
+    public init(services: [String: EndpointSource], connectAllowed: Set<String> = []) {
+        self.services = services
+        self.connectAllowed = connectAllowed
+    }
 }

@@ -151,6 +151,28 @@ final class ProxyServerHandler: ChannelInboundHandler {
     }
 
     private func start(_ head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext) {
+        var target = head.target
+        var endpoints = route.endpoints
+        var upstreamName = route.upstreamName
+        if let forward = route.forward {
+            let name = Self.hostName(head.host)
+            if head.method == "CONNECT" {
+                guard forward.connectAllowed.contains(name) else {
+                    answerDirectly(status: 403, code: "connect-denied",
+                                   message: "CONNECT is only allowed to declared externals, and `\(name)` is not one")
+                    return
+                }
+            }
+            guard let source = forward.services[name] else {
+                let known = forward.services.keys.sorted().joined(separator: ", ")
+                answerDirectly(status: 502, code: "unknown-service",
+                               message: "no service `\(name)` in this stack; by name this proxy reaches: \(known)")
+                return
+            }
+            endpoints = source
+            upstreamName = name
+            target = Self.originForm(head.target)
+        }
         let incoming = head.value(of: .traceparent).flatMap(TraceContext.parse)
         let spanID = TraceIDGenerator().spanID(using: &rng)
         let trace = incoming ?? TraceContext(traceID: TraceIDGenerator().traceID(using: &rng), spanID: spanID)
@@ -160,9 +182,11 @@ final class ProxyServerHandler: ChannelInboundHandler {
             startUptime: .now())
         var forwarded = context.channel.allocator.buffer(capacity: head.headLength + 256)
         HeadWriter.request(head, source: headBytes, extras: .init(
-            target: head.target, traceparent: trace.header(spanID: spanID),
+            target: target, traceparent: trace.header(spanID: spanID),
             clientAddress: clientAddress, addVia: route.addVia), into: &forwarded)
         exchange.forwardedHead = forwarded
+        exchange.endpoints = endpoints
+        exchange.upstreamName = upstreamName
         exchange.retryable = head.isIdempotent && head.framing == .none && head.upgrade == nil
         // A chunked body that arrived with its head is checked before any upstream sees the head:
         // a smuggling payload almost always travels in the same packet, and then nothing reaches
@@ -185,9 +209,10 @@ final class ProxyServerHandler: ChannelInboundHandler {
     private func dispatch(_ exchange: Exchange) {
         guard let context else { return }
         let now = NIODeadline.now()
-        guard let endpoint = loop.balancer.pick(from: route.endpoints.endpoints, excluding: exchange.failedEndpoint, now: now) else {
+        guard let endpoint = loop.balancer.pick(from: (exchange.endpoints ?? route.endpoints).endpoints,
+                                                excluding: exchange.failedEndpoint, now: now) else {
             fail(exchange, status: 503, code: "no-healthy-upstream",
-                 message: "no healthy replica of \(route.upstreamName ?? route.service) to send this request to")
+                 message: "no healthy replica of \(exchange.upstreamName ?? route.upstreamName ?? route.service) to send this request to")
             return
         }
         exchange.attempts += 1
@@ -630,7 +655,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         let end = Self.wallNanos()
         let head = exchange.head
         route.telemetry.record(hop: HopRecord(
-            listener: route.role.rawValue, service: route.service, instance: route.instance, upstreamName: route.upstreamName,
+            listener: route.role.rawValue, service: route.service, instance: route.instance,
+            upstreamName: exchange.upstreamName ?? route.upstreamName,
             traceID: exchange.trace.traceID, spanID: exchange.spanID, parentSpanID: exchange.parentSpanID,
             method: head.method, target: head.target, host: head.host, userAgent: head.value(of: .userAgent),
             minorVersion: head.minorVersion, status: status, error: error, startNanos: exchange.startNanos,
@@ -640,6 +666,31 @@ final class ProxyServerHandler: ChannelInboundHandler {
     }
 
     // MARK: - Helpers
+
+    /// An answer from devmesh before any exchange exists (forward-proxy refusals); closes after.
+    private func answerDirectly(status: Int, code: String, message: String) {
+        guard let context else { return }
+        var out = context.channel.allocator.buffer(capacity: 256)
+        ErrorResponse.write(status: status, code: code, message: message, close: true, into: &out)
+        closing = true
+        context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// `users:80` → `users` (lower-cased).
+    static func hostName(_ host: String) -> String {
+        var h = Substring(host)
+        if !h.hasPrefix("["), let colon = h.lastIndex(of: ":") { h = h[..<colon] }
+        return h.lowercased()
+    }
+
+    /// `http://users:80/a?b` → `/a?b` (an HTTP_PROXY client sends absolute-form).
+    static func originForm(_ target: String) -> String {
+        guard let scheme = target.range(of: "://") else { return target }
+        let rest = target[scheme.upperBound...]
+        guard let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
+        let path = String(rest[slash...])
+        return path.hasPrefix("?") ? "/" + path : path
+    }
 
     static func wallNanos() -> UInt64 {
         var ts = timespec()
@@ -672,6 +723,9 @@ final class Exchange {
     let startNanos: UInt64
     let startUptime: NIODeadline
     var forwardedHead = ByteBuffer()
+    /// Set by forward-proxy listeners: the endpoints and name of the upstream this request named.
+    var endpoints: EndpointSource?
+    var upstreamName: String?
     var retryable = false
     var attempts = 0
     var attemptStart: NIODeadline

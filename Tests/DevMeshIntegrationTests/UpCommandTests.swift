@@ -17,7 +17,7 @@ import Glibc
         "app.py": httpAppPy,
         "Procfile": """
             api: python3 -u app.py
-            caller: echo "PORT=$PORT SVC=$DEVMESH_SERVICE REPLICA=$DEVMESH_REPLICA API=$API_URL TOKEN=$TOKEN LEVEL=$LEVEL OTEL=$OTEL_RESOURCE_ATTRIBUTES"; exec sleep 300
+            caller: echo "PORT=$PORT SVC=$DEVMESH_SERVICE REPLICA=$DEVMESH_REPLICA API=$API_URL TOKEN=$TOKEN LEVEL=$LEVEL OTEL=$OTEL_RESOURCE_ATTRIBUTES PROXY=$HTTP_PROXY NOPROXY=$NO_PROXY"; exec sleep 300
 
             """,
         ".env": "SECRET=from-env-file\n",
@@ -30,6 +30,7 @@ import Glibc
                 needs: [api]
                 upstreams: [api]
                 env: {TOKEN: "t-${SECRET}", LEVEL: debug}
+                egress_proxy: true
 
             """,
     ]
@@ -45,7 +46,11 @@ import Glibc
         // API_URL is the caller's own egress listener for api, not api's app.
         let egressPort = try #require(state.ports.egress["caller->api"])
         let line = try #require(up.output.first { $0.contains("caller.1 | PORT=") })
-        #expect(line.hasSuffix("PORT=\(callerPort) SVC=caller REPLICA=1 API=http://127.0.0.1:\(egressPort) TOKEN=t-from-env-file LEVEL=debug OTEL=service.instance.id=caller.1"))
+        let proxyPort = try #require(state.ports.egress["caller->*"])
+        #expect(line.hasSuffix("PORT=\(callerPort) SVC=caller REPLICA=1 API=http://127.0.0.1:\(egressPort) TOKEN=t-from-env-file LEVEL=debug OTEL=service.instance.id=caller.1 PROXY=http://127.0.0.1:\(proxyPort) NOPROXY=127.0.0.1,localhost,::1"))
+        let byName = try await RawHTTPClient.exchange(
+            port: proxyPort, "GET http://api/by-name HTTP/1.1\r\nHost: api\r\n\r\n", until: RawHTTPClient.responses(1))
+        #expect(byName.text.hasSuffix("api /by-name"), "egress_proxy reaches a service by name")
         let viaEgress = try String(contentsOf: URL(string: "http://127.0.0.1:\(egressPort)/through-egress")!, encoding: .utf8)
         #expect(viaEgress == "api /through-egress")
         #expect(state.pid == up.pid)

@@ -351,3 +351,34 @@ import Testing
         await f.stop()
     }
 }
+
+/// `egress_proxy: true`: an HTTP_PROXY-style listener that reaches services by name.
+@Suite(.timeLimit(.minutes(1))) struct ForwardProxyTests {
+    @Test func requestsNameTheirUpstreamByHost() async throws {
+        let users = TestUpstream(name: "users")
+        let usersPort = try await users.start()
+        let f = try await ProxyFixture(upstreams: [], role: .egress) { route in
+            route.forward = ForwardTargets(services: ["users": EndpointSource([Endpoint(port: usersPort, name: "users.1")])])
+        }
+        // What a client configured with HTTP_PROXY sends: absolute-form.
+        let reply = try await RawHTTPClient.exchange(
+            port: f.port, "GET http://users/profile?id=7 HTTP/1.1\r\nHost: users\r\n\r\n", until: RawHTTPClient.responses(1))
+        #expect(reply.statuses == [200])
+        #expect(reply.body == "users GET /profile?id=7", "forwarded in origin-form")
+        let span = try #require(await f.telemetry.spans.first { _ in true })
+        #expect(span.attributes["peer.service"] == "users")
+        #expect(span.kind == .client)
+
+        let unknown = try await RawHTTPClient.exchange(port: f.port, "GET http://nobody/x HTTP/1.1\r\nHost: nobody\r\n\r\n")
+        #expect(unknown.statuses == [502])
+        #expect(unknown.header("x-devmesh-error") == "unknown-service")
+        #expect(unknown.body.contains("users"))
+
+        let connect = try await RawHTTPClient.exchange(port: f.port, "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n")
+        #expect(connect.statuses == [403])
+        #expect(connect.header("x-devmesh-error") == "connect-denied")
+        #expect(users.requests.items.count == 1)
+        await users.stop()
+        await f.stop()
+    }
+}
