@@ -48,6 +48,7 @@ final class SidecarMesh: Sendable {
                                    endpoints: endpoints, telemetry: telemetry)
             route.forward = forward
             if let callee = spec.callee {
+                route.transport = callee.protocol == .tcp ? .tcp : .http
                 route.balancer = callee.balancer == .roundRobin ? .roundRobin : .p2cEWMA
                 route.timeouts.connect = callee.timeouts.connect
                 route.timeouts.request = callee.timeouts.request

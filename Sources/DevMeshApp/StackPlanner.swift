@@ -39,10 +39,10 @@ public struct StackPlanner: Sendable {
     }
 
     /// Ports are assigned here: explicit `port:` values must be free, the rest are picked free.
-    /// An `http` service gets the sidecar layout of PRODUCT.md: its app on a private `$PORT`, an
-    /// inbound sidecar per replica, a service listener on `port:`, and each caller an egress
-    /// listener per upstream (its `<NAME>_URL`). `tcp` and `none` services have no sidecar yet:
-    /// a single-replica app listens on `port:` itself.
+    /// `http` and `tcp` services get the sidecar layout of PRODUCT.md: the app on a private
+    /// `$PORT`, an inbound sidecar per replica, a service listener on `port:`, and each caller an
+    /// egress listener per upstream (its `<NAME>_URL`, `tcp://` for tcp). `none` services have no
+    /// sidecar: a single-replica app listens on `port:` itself.
     public func plan(services: [ServiceConfig], reserved: Set<Int>) throws -> MeshPlan {
         guard let config = loaded.config else { throw Failure(description: "no usable config") }
         var taken = reserved
@@ -63,7 +63,7 @@ public struct StackPlanner: Sendable {
         var plan = MeshPlan()
         var appPorts: [String: [Int]] = [:]
         for s in services {
-            if s.protocol == .http {
+            if s.protocol == .http || s.protocol == .tcp {
                 let apps = try take(s.replicas)
                 let inbound = try take(s.replicas)
                 appPorts[s.name] = apps
@@ -92,14 +92,12 @@ public struct StackPlanner: Sendable {
             for upstream in s.upstreams {
                 guard let target = selected[upstream] else { continue }  // externals come later
                 switch target.protocol {
-                case .http:
+                case .http, .tcp:
                     let port = try take(1)[0]
                     plan.egressPorts["\(s.name)->\(upstream)"] = port
                     plan.listeners.append(.init(role: .egress, port: port, service: s.name, upstream: upstream,
                                                 target: .sidecarsOf(upstream), callee: target))
-                    urls[s.name, default: [:]][upstream] = "http://127.0.0.1:\(port)"
-                case .tcp:
-                    if let first = appPorts[upstream]?.first { urls[s.name, default: [:]][upstream] = "http://127.0.0.1:\(first)" }
+                    urls[s.name, default: [:]][upstream] = "\(target.protocol == .tcp ? "tcp" : "http")://127.0.0.1:\(port)"
                 case .none:
                     break
                 }

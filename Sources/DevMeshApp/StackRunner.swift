@@ -247,9 +247,7 @@ public struct StackRunner: Sendable {
         func pad(_ s: String) -> String { s + String(repeating: " ", count: width - s.count) }
         lines.append("\(pad("admin API"))  \(adminURL)")
         for s in listed {
-            // `tcp` services have no sidecar yet: with several replicas nothing balances over them.
-            let note = s.protocol == .tcp && s.replicas > 1 ? "  (replica ports: \(plan.replicas.filter { $0.service.name == s.name }.map { String($0.port) }.joined(separator: ", ")); TCP balancing is not implemented yet)" : ""
-            lines.append("\(pad(s.name))  http://127.0.0.1:\(plan.servicePorts[s.name]!)\(note)")
+            lines.append("\(pad(s.name))  \(s.protocol == .tcp ? "tcp" : "http")://127.0.0.1:\(plan.servicePorts[s.name]!)")
         }
         return lines
     }

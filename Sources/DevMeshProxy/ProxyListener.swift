@@ -54,8 +54,13 @@ public final class ProxyListener: Sendable {
                 guard admitted else { return channel.close() }
                 channel.closeFuture.whenComplete { _ in _ = state.withLockedValue { $0.children.removeValue(forKey: id) } }
                 return channel.eventLoop.makeCompletedFuture {
-                    let handler = ProxyServerHandler(route: route, loop: perLoop.value(on: channel.eventLoop))
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    let loopState = perLoop.value(on: channel.eventLoop)
+                    switch route.transport {
+                    case .http:
+                        try channel.pipeline.syncOperations.addHandler(ProxyServerHandler(route: route, loop: loopState))
+                    case .tcp:
+                        try channel.pipeline.syncOperations.addHandler(TCPRelayHandler(route: route, loop: loopState))
+                    }
                 }
             }
             .bind(host: host, port: requestedPort)

@@ -14,6 +14,11 @@ public struct ProxyRoute: Sendable {
     }
 
     public var role: Role
+
+    public enum Transport: String, Sendable {
+        case http
+        case tcp
+    }
     /// The service whose traffic this is: the callee for inbound/service, the caller for egress.
     public var service: String
     /// `service.instance.id` for inbound listeners.
@@ -29,6 +34,8 @@ public struct ProxyRoute: Sendable {
     public var telemetry: any TelemetrySink
     /// Adds `Via: 1.1 devmesh` (off by default: it changes what apps see).
     public var addVia: Bool
+    /// `http` (the HTTP/1.1 proxy) or `tcp` (a byte relay, one span per connection).
+    public var transport: Transport = .http
     /// Set for an `egress_proxy` listener: requests name their upstream by host
     /// (`http://users/path`, or `Host: users`), as with `HTTP_PROXY`.
     public var forward: ForwardTargets?

@@ -382,3 +382,35 @@ import Testing
         await f.stop()
     }
 }
+
+/// `protocol: tcp`: bytes relayed both ways, one span per connection.
+@Suite(.timeLimit(.minutes(1))) struct TCPRelayTests {
+    @Test func bytesGoBothWaysAndTheConnectionIsTraced() async throws {
+        let echo = RawUpstream { _ in .replyThenEcho([]) }
+        let echoPort = try await echo.start()
+        let f = try await ProxyFixture(upstreams: [], extraEndpoints: [Endpoint(port: echoPort, name: "db.1")]) {
+            $0.transport = .tcp
+        }
+        let reply = try await RawHTTPClient.exchange(port: f.port, [Array("ping\n".utf8), Array("not http at all\n".utf8)]) {
+            String(decoding: $0, as: UTF8.self).hasSuffix("not http at all\n")
+        }
+        #expect(reply.text == "ping\nnot http at all\n")
+        let span = try #require(await f.telemetry.spans.first { _ in true })
+        #expect(span.name == "TCP /")
+        #expect(span.attributes["devmesh.upstream"] == "db.1")
+        #expect(span.attributes["http.request.body.size"] == "21")
+        await echo.stop()
+        await f.stop()
+    }
+
+    @Test func noEndpointClosesTheConnection() async throws {
+        let f = try await ProxyFixture(upstreams: []) { $0.transport = .tcp }
+        // Nothing to relay to: the sidecar closes at once (so the test sends nothing, to not race it).
+        let reply = try await RawHTTPClient.exchange(port: f.port, [[UInt8]]())
+        #expect(reply.closedByServer)
+        #expect(reply.bytes.isEmpty)
+        let access = try #require(await f.telemetry.access.first { _ in true })
+        #expect(access.error == "no-healthy-upstream")
+        await f.stop()
+    }
+}

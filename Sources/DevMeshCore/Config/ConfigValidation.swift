@@ -201,10 +201,6 @@ public enum ConfigValidation {
         warn("mtls", "mTLS between sidecars")
         warn("telemetry", "OTLP ingest and export")
         for s in config.services {
-            if s.protocol == .tcp, let at = s.origin.protocol {
-                out.append(.warning(at: at, "`protocol: tcp` of `\(s.name)` is not implemented yet: the app is reached directly, without a sidecar\(s.replicas > 1 ? ", and only replica 1 through `\(ServiceName.urlVariable(for: s.name))`" : "")",
-                                    hint: "nothing to change; the TCP sidecar comes with a later version"))
-            }
         }
         return out
     }

@@ -1,0 +1,159 @@
+import DevMeshCore
+import NIOCore
+import NIOPosix
+
+/// `protocol: tcp`: one client connection relayed byte for byte to a balanced endpoint, with
+/// back-pressure both ways and one span per connection.
+final class TCPRelayHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let route: ProxyRoute
+    let loop: ListenerLoopState
+    private var context: ChannelHandlerContext?
+    private var peer: (any Channel)?
+    private var pending: [ByteBuffer] = []
+    private var endpoint: Endpoint?
+    private var startNanos: UInt64 = 0
+    private var startUptime = NIODeadline.now()
+    private var bytesIn: UInt64 = 0
+    private var failure: String?
+    private var recorded = false
+    private var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+
+    init(route: ProxyRoute, loop: ListenerLoopState) {
+        self.route = route
+        self.loop = loop
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startNanos = ProxyServerHandler.wallNanos()
+        startUptime = .now()
+        connect(context: context, attempt: 1, excluding: nil)
+        context.fireChannelActive()
+    }
+
+    private func connect(context: ChannelHandlerContext, attempt: Int, excluding: Endpoint?) {
+        guard let endpoint = loop.balancer.pick(from: route.endpoints.endpoints, excluding: excluding, now: .now()) else {
+            failure = "no-healthy-upstream"
+            context.close(promise: nil)
+            return
+        }
+        self.endpoint = endpoint
+        loop.balancer.started(endpoint)
+        let client = context.channel
+        ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(ProxyServerHandler.amount(route.timeouts.connect))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(TCPPeerHandler(client: client))
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    peer = channel
+                    for buffer in pending { channel.write(buffer, promise: nil) }
+                    pending = []
+                    channel.flush()
+                    if !client.isActive { channel.close(promise: nil) }
+                case .failure:
+                    loop.balancer.finished(endpoint, latencyNanos: 0, failed: true, now: .now())
+                    if attempt <= route.retries.attempts, client.isActive {
+                        connect(context: context, attempt: attempt + 1, excluding: endpoint)
+                    } else {
+                        failure = "upstream-refused"
+                        self.endpoint = endpoint
+                        context.close(promise: nil)
+                    }
+                }
+            }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        bytesIn += UInt64(buffer.readableBytes)
+        if let peer {
+            peer.write(buffer, promise: nil)
+        } else {
+            pending.append(buffer)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        peer?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        peer?.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        if context.channel.isWritable { peer?.read() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        peer?.close(promise: nil)
+        record()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// One span and one access record per connection.
+    private func record() {
+        guard !recorded, route.telemetry.isEnabled else { return }
+        recorded = true
+        let end = ProxyServerHandler.wallNanos()
+        if let endpoint, failure == nil {
+            loop.balancer.finished(endpoint, latencyNanos: ProxyServerHandler.elapsed(startUptime, .now()), failed: false, now: .now())
+        }
+        let gen = TraceIDGenerator()
+        route.telemetry.record(hop: HopRecord(
+            listener: route.role.rawValue, service: route.service, instance: route.instance, upstreamName: route.upstreamName,
+            traceID: gen.traceID(using: &rng), spanID: gen.spanID(using: &rng), parentSpanID: nil,
+            method: "TCP", target: "/", host: "", userAgent: nil, minorVersion: 1, status: failure == nil ? 0 : 502,
+            error: failure, startNanos: startNanos, durationNanos: end > startNanos ? end - startNanos : 0,
+            endpointName: endpoint?.name, endpointHost: endpoint?.host, endpointPort: endpoint?.port, attempts: 1,
+            bytesIn: bytesIn, bytesOut: 0))
+    }
+}
+
+/// The upstream side of a TCP relay: bytes back to the client, close follows close.
+final class TCPPeerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    let client: any Channel
+
+    init(client: any Channel) {
+        self.client = client
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        client.write(unwrapInboundIn(data), promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        client.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        client.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        if context.channel.isWritable { client.read() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
