@@ -13,6 +13,8 @@ final class TCPRelayHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var peer: (any Channel)?
     private var pending: [ByteBuffer] = []
+    private var pendingBytes = 0
+    private var pausedWhileConnecting = false
     private var endpoint: Endpoint?
     private var startNanos: UInt64 = 0
     private var startUptime = NIODeadline.now()
@@ -61,7 +63,13 @@ final class TCPRelayHandler: ChannelInboundHandler {
                     peer = channel
                     for buffer in pending { channel.write(buffer, promise: nil) }
                     pending = []
+                    pendingBytes = 0
                     channel.flush()
+                    if pausedWhileConnecting {
+                        pausedWhileConnecting = false
+                        client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                        client.read()
+                    }
                     if !client.isActive { channel.close(promise: nil) }
                 case .failure:
                     loop.balancer.finished(endpoint, latencyNanos: 0, failed: true, now: .now())
@@ -82,7 +90,13 @@ final class TCPRelayHandler: ChannelInboundHandler {
         if let peer {
             peer.write(buffer, promise: nil)
         } else {
+            // Still connecting: hold what arrives, but not without bound.
             pending.append(buffer)
+            pendingBytes += buffer.readableBytes
+            if pendingBytes > 1 << 20, !pausedWhileConnecting {
+                pausedWhileConnecting = true
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            }
         }
     }
 
