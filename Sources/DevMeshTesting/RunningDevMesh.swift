@@ -66,6 +66,8 @@ public final class RunningUp: Sendable {
     public let process: Process
     public let lines = Observed<String>()
     private let exit = Observed<Int32>()
+    /// Set when the output pipe reached EOF: every line the process printed has been read.
+    private let outputClosed = Observed<Bool>()
 
     /// Starts `devmesh up --no-color --admin-port <free port> ARGUMENTS` in `directory`, with short
     /// restart timings unless the test sets its own.
@@ -82,6 +84,7 @@ public final class RunningUp: Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         let lines = self.lines
+        let outputClosed = self.outputClosed
         let reader = pipe.fileHandleForReading
         // One reader thread per process: whole lines, in order, until EOF.
         Thread.detachNewThread {
@@ -96,6 +99,7 @@ public final class RunningUp: Sendable {
                 }
             }
             if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
+            outputClosed.append(true)
         }
         let exit = self.exit
         process.terminationHandler = { exit.append($0.terminationStatus) }
@@ -110,9 +114,13 @@ public final class RunningUp: Sendable {
         await lines.first(timeout: timeout) { $0.contains(fragment) } != nil
     }
 
-    /// Waits for the process to exit; nil if it is still running after `timeout`.
+    /// Waits for the process to exit (and for its output to be read to the end); nil if it is
+    /// still running after `timeout`.
     public func exitCode(timeout: Duration = .seconds(30)) async -> Int32? {
-        await exit.first(timeout: timeout) { _ in true }
+        guard let code = await exit.first(timeout: timeout, where: { _ in true }) else { return nil }
+        // Children that inherited nothing close the pipe with devmesh; wait for the last lines.
+        _ = await outputClosed.first(timeout: .seconds(5)) { _ in true }
+        return code
     }
 
     public func signal(_ sig: Int32) {
