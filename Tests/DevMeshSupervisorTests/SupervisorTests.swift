@@ -111,7 +111,7 @@ import Testing
         #expect(ProcessControl.groupMembers(pgid).isEmpty)
         let texts = fixture.recorder.texts
         #expect(texts.contains { $0.hasPrefix("pipeline.1 stopped (was killed by signal 15 (SIGTERM))") })
-        #expect(texts.contains("processes pipeline.1 left behind did not stop within 500ms; sending SIGKILL"))
+        #expect(texts.contains("processes pipeline.1 left behind did not stop within 500ms; sent SIGKILL"))
     }
 
     @Test func stopAndStartOneService() async throws {
