@@ -603,8 +603,10 @@ final class ProxyServerHandler: ChannelInboundHandler {
         if let fireAt = timerFireAt, fireAt <= deadline { return }
         timer?.cancel()
         timerFireAt = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            self?.timerFired()
+        // A strong capture (the task is cancelled when the connection goes): a weak one would give
+        // the handler a side table and slow every retain/release of it.
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timerFired()
         }
     }
 

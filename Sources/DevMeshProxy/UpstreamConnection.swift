@@ -5,13 +5,17 @@ import NIOCore
 final class UpstreamConnection {
     let channel: any Channel
     let endpoint: Endpoint
-    /// The client connection using it now (nil while idle).
-    weak var owner: ProxyServerHandler?
+    /// The client connection using it now (nil while idle). Strong on purpose: a weak reference
+    /// would give the handler a side table and slow every retain/release of it on the hot path;
+    /// the cycle handler → exchange → connection → handler is broken whenever the exchange ends
+    /// (`owner = nil` when pooled, `close()` otherwise).
+    var owner: ProxyServerHandler?
     /// Set when the connection must not be reused (the server said close, excess bytes, errors).
     var broken = false
     /// How many exchanges it has carried (a reused connection may have been closed by its server).
     var uses = 0
-    weak var pool: UpstreamPool?
+    /// The pool it returns to (lives as long as its listener; `closeAll` empties it).
+    var pool: UpstreamPool?
 
     init(channel: any Channel, endpoint: Endpoint) {
         self.channel = channel
@@ -22,6 +26,7 @@ final class UpstreamConnection {
 
     func close() {
         broken = true
+        owner = nil
         channel.close(promise: nil)
     }
 }
@@ -30,7 +35,12 @@ final class UpstreamConnection {
 final class UpstreamHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    weak var connection: UpstreamConnection?
+    /// Strong for the same reason as `owner`; released when the closed channel drops its handlers.
+    var connection: UpstreamConnection?
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        connection = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let connection else { return }

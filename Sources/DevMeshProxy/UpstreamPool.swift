@@ -19,13 +19,12 @@ final class UpstreamPool {
     }
 
     func put(_ conn: UpstreamConnection) {
-        var list = idle[conn.endpoint, default: []]
-        if list.count >= maxIdlePerEndpoint {
+        if let list = idle[conn.endpoint], list.count >= maxIdlePerEndpoint {
             conn.close()
             return
         }
-        list.append(conn)
-        idle[conn.endpoint] = list
+        // In place: a copy out and back would copy the array on every request.
+        idle[conn.endpoint, default: []].append(conn)
     }
 
     /// Called when an idle connection's server closed it.
