@@ -14,8 +14,10 @@ public enum DevMeshYAML {
     static let timeoutKeys = ["connect", "request", "idle"]
     static let retryKeys = ["attempts", "budget"]
     static let healthKeys = ["http", "tcp", "interval", "timeout", "start_period"]
-    static let gatewayKeys = ["https_port", "http_port", "hosts", "auto_hosts", "routes"]
-    static let routeKeys = ["path", "host", "to", "strip_prefix", "cache", "rate_limit", "cors", "auth", "record"]
+    static let gatewayKeys = ["https_port", "http_port", "hosts", "auto_hosts", "routes", "http_mode"]
+    static let routeKeys = ["path", "host", "to", "strip_prefix", "cache", "rate_limit", "cors", "auth", "record",
+                            "headers", "response_headers"]
+    static let headerEditKeys = ["add", "remove"]
     static let rateLimitKeys = ["requests", "per", "by"]
     static let corsKeys = ["origins"]
     static let authKeys = ["api_keys", "jwt", "basic"]
@@ -241,6 +243,7 @@ public enum DevMeshYAML {
                 origin.httpPort = reader.location(of: kn)
             case "hosts": gateway.hosts = reader.stringList(v, what: "`gateway.hosts`")?.map(\.0) ?? gateway.hosts
             case "auto_hosts": gateway.autoHosts = reader.bool(v, what: "`gateway.auto_hosts`") ?? true
+            case "http_mode": gateway.httpMode = reader.enumValue(v, what: "`gateway.http_mode`", as: GatewayConfig.HTTPMode.self) ?? .serve
             case "routes":
                 guard case .sequence(let seq) = v else {
                     reader.error(v, "`gateway.routes` must be a list of routes, not \(YAMLReader.describe(v))",
@@ -276,6 +279,8 @@ public enum DevMeshYAML {
             case "strip_prefix": route.stripPrefix = reader.bool(v, what: field) ?? false
             case "cache": route.cache = reader.bool(v, what: field) ?? false
             case "record": route.record = reader.bool(v, what: field) ?? true
+            case "headers": route.requestHeaders = parseHeaderEdits(v, what: "`headers` of \(what)", reader: &reader)
+            case "response_headers": route.responseHeaders = parseHeaderEdits(v, what: "`response_headers` of \(what)", reader: &reader)
             case "rate_limit":
                 guard let rl = reader.mapping(v, what: field, allowed: rateLimitKeys) else { continue }
                 var requests: Int?, per: Duration?, by = RateLimitConfig.Key.ip
@@ -328,6 +333,30 @@ public enum DevMeshYAML {
                          hint: "add `path: /prefix` or `host: name.localhost`")
         }
         return route
+    }
+
+    static func parseHeaderEdits(_ node: Node, what: String, reader: inout YAMLReader) -> HeaderEdits {
+        var edits = HeaderEdits()
+        guard let fields = reader.mapping(node, what: what, allowed: headerEditKeys) else { return edits }
+        for (key, _, v) in fields {
+            if key == "add" {
+                for entry in reader.stringMap(v, what: "`add` of \(what)") ?? [] {
+                    if HeaderEdits.isFieldName(entry.name), HeaderEdits.isFieldValue(entry.value) {
+                        edits.add.append((entry.name, entry.value))
+                    } else {
+                        reader.error(v, "`\(entry.name)` in `add` of \(what) is not a valid header field",
+                                     hint: "names are tokens (letters, digits, `-`); values have no control characters or line breaks")
+                    }
+                }
+            } else {
+                for (name, _) in reader.stringList(v, what: "`remove` of \(what)") ?? [] {
+                    if HeaderEdits.isFieldName(name) { edits.remove.append(name) } else {
+                        reader.error(v, "`\(name)` in `remove` of \(what) is not a header name", hint: "e.g. `remove: [X-Debug]`")
+                    }
+                }
+            }
+        }
+        return edits
     }
 
     // MARK: - external

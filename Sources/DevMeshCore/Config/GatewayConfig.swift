@@ -15,6 +15,13 @@ public struct GatewayConfig: Sendable, Equatable {
     public var autoHosts: Bool
     /// `routes` — host/path routing to services.
     public var routes: [RouteConfig]
+    /// `http_mode` — what the plain-HTTP port does: serve the same routes, or redirect to HTTPS.
+    public var httpMode: HTTPMode
+
+    public enum HTTPMode: String, Sendable, Equatable, CaseIterable {
+        case serve
+        case redirect
+    }
 
     public init(
         declared: Bool = false,
@@ -22,7 +29,8 @@ public struct GatewayConfig: Sendable, Equatable {
         httpPort: Int? = nil,
         hosts: [String] = ["localhost"],
         autoHosts: Bool = true,
-        routes: [RouteConfig] = []
+        routes: [RouteConfig] = [],
+        httpMode: HTTPMode = .serve
     ) {
         self.declared = declared
         self.httpsPort = httpsPort
@@ -30,6 +38,7 @@ public struct GatewayConfig: Sendable, Equatable {
         self.hosts = hosts
         self.autoHosts = autoHosts
         self.routes = routes
+        self.httpMode = httpMode
     }
 }
 
@@ -54,6 +63,10 @@ public struct RouteConfig: Sendable, Equatable {
     public var auth: RouteAuth?
     /// `record` — record exchanges for replay (default true at the gateway).
     public var record: Bool
+    /// `headers` — request header edits before forwarding.
+    public var requestHeaders: HeaderEdits
+    /// `response_headers` — response header edits before answering the client.
+    public var responseHeaders: HeaderEdits
 
     public init(
         location: SourceLocation? = nil,
@@ -65,7 +78,9 @@ public struct RouteConfig: Sendable, Equatable {
         rateLimit: RateLimitConfig? = nil,
         cors: CORSConfig? = nil,
         auth: RouteAuth? = nil,
-        record: Bool = true
+        record: Bool = true,
+        requestHeaders: HeaderEdits = HeaderEdits(),
+        responseHeaders: HeaderEdits = HeaderEdits()
     ) {
         self.location = location
         self.host = host
@@ -77,6 +92,29 @@ public struct RouteConfig: Sendable, Equatable {
         self.cors = cors
         self.auth = auth
         self.record = record
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
+    }
+
+    /// A route with `auth` or `rate_limit` guards its service: no automatic host may bypass it.
+    public var isGuarded: Bool { auth != nil || rateLimit != nil }
+}
+
+/// `{add: {Name: value}, remove: [Name]}`: `add` replaces any field of that name, `remove` drops
+/// every field of that name (names are case-insensitive).
+public struct HeaderEdits: Sendable, Equatable {
+    public var add: [(name: String, value: String)]
+    public var remove: [String]
+
+    public init(add: [(name: String, value: String)] = [], remove: [String] = []) {
+        self.add = add
+        self.remove = remove
+    }
+
+    public var isEmpty: Bool { add.isEmpty && remove.isEmpty }
+
+    public static func == (a: HeaderEdits, b: HeaderEdits) -> Bool {
+        a.remove == b.remove && a.add.count == b.add.count && zip(a.add, b.add).allSatisfy { $0.name == $1.name && $0.value == $1.value }
     }
 }
 
@@ -110,4 +148,18 @@ public enum RouteAuth: Sendable, Equatable {
     case apiKeys(file: String)
     case jwt(reference: String)
     case basic(htpasswd: String)
+}
+
+extension HeaderEdits {
+    /// RFC 9110 token characters.
+    public static func isFieldName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(b)
+        }
+    }
+
+    /// Visible ASCII, space and tab; no CR, LF or NUL (a value must not split the head).
+    public static func isFieldValue(_ s: String) -> Bool {
+        s.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+    }
 }

@@ -1,0 +1,131 @@
+/// Where the gateway sends a request, decided from its host and path alone (pure; the proxy asks
+/// once per request). The order, most specific first:
+/// 1. routes with this exact `host` (longest `path` prefix; a host route without `path` takes all);
+/// 2. the automatic host `<service>.localhost` (PRODUCT.md "Gateway hosts");
+/// 3. for the gateway's own `hosts` (and 127.0.0.1 / ::1), routes without `host`, longest prefix.
+public struct GatewayRouteTable: Sendable {
+    /// One decision: the service, the target to forward and the edits to apply.
+    public struct Match: Sendable, Equatable {
+        public var service: String
+        /// Path and query as the service should see them (normalised; `strip_prefix` applied).
+        public var target: String
+        /// Index into `gateway.routes`; nil for an automatic host.
+        public var routeIndex: Int?
+        public var requestHeaders: HeaderEdits
+        public var responseHeaders: HeaderEdits
+    }
+
+    public enum Miss: Error, Sendable, Equatable {
+        /// The host is none the gateway serves.
+        case unknownHost(String)
+        /// A known host, but no route's path matches.
+        case noRoute(host: String, path: String)
+    }
+
+    struct Entry: Sendable {
+        var index: Int
+        var route: RouteConfig
+        var prefix: String
+    }
+
+    /// Host (lower-case) → its own routes, longest prefix first.
+    private var hostRoutes: [String: [Entry]] = [:]
+    /// Routes without `host`, longest prefix first.
+    private var pathRoutes: [Entry] = []
+    /// `<service>.localhost` → service.
+    public private(set) var autoHosts: [String: String] = [:]
+    /// Names the gateway serves host-less routes for.
+    public private(set) var gatewayHosts: Set<String>
+
+    /// `services`: the services the gateway can reach (HTTP services of the stack).
+    public init(gateway: GatewayConfig, services: [String]) {
+        gatewayHosts = Set(gateway.hosts.map { Self.normalizeHost($0) })
+        gatewayHosts.formUnion(["localhost", "127.0.0.1", "::1"])
+        for (i, route) in gateway.routes.enumerated() {
+            let entry = Entry(index: i, route: route, prefix: route.path ?? "/")
+            if let host = route.host {
+                hostRoutes[Self.normalizeHost(host), default: []].append(entry)
+            } else {
+                pathRoutes.append(entry)
+            }
+        }
+        // Longest prefix first; equal lengths keep the config's order.
+        let order: (Entry, Entry) -> Bool = { a, b in
+            a.prefix.utf8.count != b.prefix.utf8.count ? a.prefix.utf8.count > b.prefix.utf8.count : a.index < b.index
+        }
+        pathRoutes.sort(by: order)
+        for key in hostRoutes.keys { hostRoutes[key]!.sort(by: order) }
+        if gateway.autoHosts {
+            let guarded = Set(gateway.routes.filter(\.isGuarded).map(\.to))
+            for service in services where !guarded.contains(service) {
+                let host = "\(service).localhost"
+                if hostRoutes[host] == nil { autoHosts[host] = service }
+            }
+        }
+    }
+
+    /// Every exact name a certificate may be issued for (SNI): gateway hosts, route hosts, auto hosts.
+    public var servedHosts: Set<String> {
+        gatewayHosts.union(hostRoutes.keys).union(autoHosts.keys)
+    }
+
+    public func serves(host: String) -> Bool {
+        servedHosts.contains(Self.normalizeHost(host))
+    }
+
+    /// `target` is the request target in origin form (`/path?query`).
+    public func route(host rawHost: String, target: String) -> Result<Match, Miss> {
+        let host = Self.normalizeHost(rawHost)
+        let (rawPath, query) = Self.split(target)
+        let path = PathNormalizer.removeDotSegments(rawPath)
+        if let entries = hostRoutes[host] {
+            if let e = entries.first(where: { Self.prefix($0.prefix, matches: path) }) { return .success(match(e, path: path, query: query)) }
+            return .failure(.noRoute(host: host, path: path))
+        }
+        if let service = autoHosts[host] {
+            return .success(Match(service: service, target: path + query, routeIndex: nil,
+                                  requestHeaders: HeaderEdits(), responseHeaders: HeaderEdits()))
+        }
+        guard gatewayHosts.contains(host) else { return .failure(.unknownHost(host)) }
+        if let e = pathRoutes.first(where: { Self.prefix($0.prefix, matches: path) }) { return .success(match(e, path: path, query: query)) }
+        return .failure(.noRoute(host: host, path: path))
+    }
+
+    private func match(_ e: Entry, path: String, query: String) -> Match {
+        var forwarded = path
+        if e.route.stripPrefix, e.prefix != "/" {
+            let trimmed = e.prefix.hasSuffix("/") ? String(e.prefix.dropLast()) : e.prefix
+            forwarded = String(path.dropFirst(trimmed.count))
+            if forwarded.isEmpty { forwarded = "/" }
+        }
+        return Match(service: e.route.to, target: forwarded + query, routeIndex: e.index,
+                     requestHeaders: e.route.requestHeaders, responseHeaders: e.route.responseHeaders)
+    }
+
+    /// Prefixes match whole segments: `/api` matches `/api` and `/api/x`, never `/apix`.
+    static func prefix(_ prefix: String, matches path: String) -> Bool {
+        if prefix == "/" || prefix == path { return true }
+        guard path.hasPrefix(prefix) else { return false }
+        if prefix.hasSuffix("/") { return true }
+        return path.utf8.dropFirst(prefix.utf8.count).first == UInt8(ascii: "/")
+    }
+
+    /// `/a/b?x=1` → (`/a/b`, `?x=1`).
+    static func split(_ target: String) -> (path: String, query: String) {
+        guard let q = target.firstIndex(of: "?") else { return (target.isEmpty ? "/" : target, "") }
+        let path = String(target[..<q])
+        return (path.isEmpty ? "/" : path, String(target[q...]))
+    }
+
+    /// Lower-case, without port and trailing dot; IPv6 literals without brackets.
+    public static func normalizeHost(_ host: String) -> String {
+        var h = Substring(host)
+        if h.hasPrefix("[") {
+            if let close = h.firstIndex(of: "]") { h = h[h.index(after: h.startIndex)..<close] }
+        } else if let colon = h.lastIndex(of: ":"), h.firstIndex(of: ":") == colon {
+            h = h[..<colon]
+        }
+        if h.hasSuffix(".") { h = h.dropLast() }
+        return h.lowercased()
+    }
+}
