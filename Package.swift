@@ -16,6 +16,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Pure: config model, adapters, diagnostics, supervision state machine. No I/O.
@@ -31,10 +36,29 @@ let package = Package(
             dependencies: [
                 "DevMeshCore",
                 "DevMeshHTTP1",
+                "DevMeshTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The local CA: certificates for the gateway and workload identities (SPIFFE), TLS
+        // configurations for the edge and for mTLS between sidecars, the system trust store.
+        .target(
+            name: "DevMeshTLS",
+            dependencies: [
+                "DevMeshCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // GNU libc calls Swift's Glibc module does not expose (pipe2, addchdir_np).
@@ -72,7 +96,9 @@ let package = Package(
                 "DevMeshSupervisor",
                 "DevMeshAPI",
                 "DevMeshProxy",
+                "DevMeshTLS",
                 "CDevMeshShims",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -88,6 +114,7 @@ let package = Package(
                 "DevMeshCore",
                 "DevMeshApp",
                 "DevMeshSupervisor",
+                "DevMeshTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -112,7 +139,11 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .testTarget(name: "DevMeshProxyTests", dependencies: ["DevMeshProxy", "DevMeshCore", "DevMeshTesting", "DevMeshSupervisor"]),
+        .testTarget(name: "DevMeshProxyTests", dependencies: [
+            "DevMeshProxy", "DevMeshCore", "DevMeshTesting", "DevMeshSupervisor", "DevMeshTLS",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
+        .testTarget(name: "DevMeshTLSTests", dependencies: ["DevMeshTLS", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(
             name: "DevMeshIntegrationTests",

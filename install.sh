@@ -7,8 +7,10 @@ cd "$(dirname "$0")"
 
 say() { printf 'install.sh: %s\n' "$*"; }
 
-# System libraries the product's design names, and python3 for the samples and tests.
-packages=(libsqlite3-dev libssl-dev zlib1g-dev python3 git)
+# System libraries the product's design names; python3 for the samples and tests; the CA's
+# tools: ca-certificates (the system bundle and update-ca-certificates), libnss3-tools
+# (certutil, for browsers' NSS trust), openssl and curl (the HTTPS gateway's tests and docs).
+packages=(libsqlite3-dev libssl-dev zlib1g-dev python3 git ca-certificates libnss3-tools openssl curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

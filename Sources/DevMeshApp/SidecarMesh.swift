@@ -11,7 +11,7 @@ final class SidecarMesh: Sendable {
     private let sources: [String: EndpointSource]
     private let inboundPorts: [String: Int]
 
-    init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup) {
+    init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?) {
         var sources: [String: EndpointSource] = [:]
         for listener in plan.listeners {
             switch listener.target {
@@ -23,9 +23,12 @@ final class SidecarMesh: Sendable {
                 break
             }
         }
+        if let gateway = plan.gateway {
+            for service in gateway.services where sources[service] == nil { sources[service] = EndpointSource() }
+        }
         self.sources = sources
         inboundPorts = plan.inboundPorts
-        listeners = plan.listeners.map { spec in
+        var listeners = plan.listeners.map { spec in
             let endpoints: EndpointSource
             var forward: ForwardTargets?
             switch spec.target {
@@ -42,11 +45,26 @@ final class SidecarMesh: Sendable {
             case .inbound: role = .inbound
             case .egress: role = .egress
             case .service: role = .service
+            case .gateway: role = .gateway
             }
             var route = ProxyRoute(role: role, service: spec.service, instance: spec.instance,
                                    upstreamName: spec.upstream ?? (role == .service ? spec.service : nil),
                                    endpoints: endpoints, telemetry: telemetry)
             route.forward = forward
+            var tls: ListenerTLS?
+            if let security {
+                switch spec.target {
+                case .app:
+                    tls = security.inbound(spec.service)
+                    route.localIdentity = security.identities[spec.service]
+                case .sidecarsOf(let callee):
+                    if role == .egress { route.upstreamTLS = security.upstream(from: spec.service, to: callee) }
+                case .byName(let services):
+                    route.forward?.upstreamTLS = Dictionary(services.compactMap { callee in
+                        security.upstream(from: spec.service, to: callee).map { (callee, $0) }
+                    }, uniquingKeysWith: { a, _ in a })
+                }
+            }
             if let callee = spec.callee {
                 route.transport = callee.protocol == .tcp ? .tcp : .http
                 route.balancer = callee.balancer == .roundRobin ? .roundRobin : .p2cEWMA
@@ -56,8 +74,28 @@ final class SidecarMesh: Sendable {
                 route.retries.attempts = callee.retries.attempts
                 route.retries.budgetRatio = callee.retries.budget
             }
-            return ProxyListener(route: route, port: spec.port, group: group)
+            return ProxyListener(route: route, port: spec.port, group: group, tls: tls)
         }
+        if let gateway = plan.gateway {
+            let table = GatewayRouteTable(gateway: gateway.config, services: gateway.services)
+            var routing = GatewayRouting(
+                table: table,
+                services: Dictionary(gateway.services.map { ($0, sources[$0]!) }, uniquingKeysWith: { a, _ in a }),
+                upstreamTLS: Dictionary(gateway.services.compactMap { callee in
+                    security?.upstream(from: nil, to: callee).map { (callee, $0) }
+                }, uniquingKeysWith: { a, _ in a }))
+            var https = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
+            https.gateway = routing
+            https.forwardedProto = "https"
+            if let edge = security?.edge {
+                listeners.append(ProxyListener(route: https, port: gateway.httpsPort, group: group, tls: .edge(edge, HTTP2Limits())))
+            }
+            if gateway.config.httpMode == .redirect { routing.redirectToHTTPSPort = gateway.httpsPort }
+            var http = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
+            http.gateway = routing
+            listeners.append(ProxyListener(route: http, port: gateway.httpPort, group: group))
+        }
+        self.listeners = listeners
     }
 
     /// Binds every listener; an explicit port that is taken fails here, before any app starts.

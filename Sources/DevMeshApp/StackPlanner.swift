@@ -13,6 +13,10 @@ public struct StackPlanner: Sendable {
     public var environment: [String: String]
     public var isPortFree: @Sendable (Int) -> Bool
     public var freePorts: @Sendable (Int, Set<Int>) throws -> [Int]
+    /// CA trust for every child (`SSL_CERT_FILE`, …; PRODUCT.md), unless its own `env` sets one.
+    public var trustEnvironment: [String: String] = [:]
+    /// `up --https-port/--http-port`: override `gateway.https_port/http_port`.
+    public var gatewayPortOverrides: (https: Int?, http: Int?) = (nil, nil)
 
     public init(loaded: LoadedConfig, environment: [String: String],
                 isPortFree: @escaping @Sendable (Int) -> Bool = PortAllocator.isFree,
@@ -61,15 +65,45 @@ public struct StackPlanner: Sendable {
             return ports
         }
         var plan = MeshPlan()
+        plan.mtls = config.mtls
+        // The gateway: explicit ports must be free; a taken default moves to a free port.
+        if services.contains(where: { $0.protocol == .http }) {
+            func gatewayPort(_ explicit: Int?, default fallback: Int, what: String, key: String, flag: String) throws -> Int {
+                if let explicit {
+                    guard !taken.contains(explicit), isPortFree(explicit) else {
+                        throw Failure(description: "the gateway's \(what) port \(explicit) is taken",
+                                      hint: "free it, or choose another with `\(flag)` or `gateway.\(key)`")
+                    }
+                    taken.insert(explicit)
+                    return explicit
+                }
+                if !taken.contains(fallback), isPortFree(fallback) {
+                    taken.insert(fallback)
+                    return fallback
+                }
+                let port = try take(1)[0]
+                plan.notices.append("port \(fallback) is taken; the gateway's \(what) port is \(port) instead")
+                return port
+            }
+            let https = try gatewayPort(gatewayPortOverrides.https ?? config.gateway.httpsPort, default: GatewayConfig.defaultHTTPSPort,
+                                        what: "HTTPS", key: "https_port", flag: "--https-port")
+            let http = try gatewayPort(gatewayPortOverrides.http ?? config.gateway.httpPort, default: GatewayConfig.defaultHTTPPort,
+                                       what: "HTTP", key: "http_port", flag: "--http-port")
+            plan.gateway = .init(httpsPort: https, httpPort: http, config: config.gateway,
+                                 services: services.filter { $0.protocol == .http }.map(\.name))
+        }
         var appPorts: [String: [Int]] = [:]
         for s in services {
             if s.protocol == .http || s.protocol == .tcp {
                 let apps = try take(s.replicas)
                 let inbound = try take(s.replicas)
                 appPorts[s.name] = apps
-                let servicePort = try s.port ?? take(1)[0]
-                plan.servicePorts[s.name] = servicePort
-                plan.listeners.append(.init(role: .service, port: servicePort, service: s.name, target: .sidecarsOf(s.name), callee: s))
+                // `mtls: strict` closes service listeners: outside traffic enters through the gateway.
+                if config.mtls != .strict {
+                    let servicePort = try s.port ?? take(1)[0]
+                    plan.servicePorts[s.name] = servicePort
+                    plan.listeners.append(.init(role: .service, port: servicePort, service: s.name, target: .sidecarsOf(s.name), callee: s))
+                }
                 for (i, port) in inbound.enumerated() {
                     let instance = "\(s.name).\(i + 1)"
                     plan.inboundPorts[instance] = port
@@ -122,6 +156,9 @@ public struct StackPlanner: Sendable {
                 do {
                     env = try builder.build(service: s, replica: i + 1, port: port, upstreamURLs: urls[s.name] ?? [:])
                     env.merge(proxyEnv[s.name] ?? [:]) { _, proxy in proxy }
+                    for (name, value) in trustEnvironment where !s.env.contains(where: { $0.name == name }) {
+                        env[name] = value
+                    }
                 } catch {
                     throw Failure(description: "service `\(s.name)`: an `env` value uses a variable that is not set",
                                   hint: "run `devmesh check` to see which")
@@ -175,6 +212,19 @@ public struct MeshPlan: Sendable {
     public var servicePorts: [String: Int] = [:]
     public var inboundPorts: [String: Int] = [:]
     public var egressPorts: [String: Int] = [:]
+    public var mtls: MTLSMode = .permissive
+    /// The edge gateway, when the stack has an HTTP service.
+    public var gateway: Gateway?
+    /// Things `up` should tell the user (ports moved off their defaults).
+    public var notices: [String] = []
+
+    public struct Gateway: Sendable {
+        public var httpsPort: Int
+        public var httpPort: Int
+        public var config: GatewayConfig
+        /// The HTTP services it can route to.
+        public var services: [String]
+    }
 
     public init() {}
 }
@@ -184,4 +234,5 @@ public enum ProxyRole: String, Sendable {
     case inbound
     case egress
     case service
+    case gateway
 }

@@ -1,6 +1,7 @@
 import DevMeshAPI
 import DevMeshCore
 import DevMeshSupervisor
+import DevMeshTLS
 import Foundation
 import Logging
 import NIOCore
@@ -27,6 +28,9 @@ public struct StackRunner: Sendable {
         public var accessLog = false
         /// Record spans and access records (off only to measure what telemetry costs).
         public var telemetry = true
+        /// `--https-port` / `--http-port`: the gateway's ports.
+        public var httpsPort: Int?
+        public var httpPort: Int?
 
         public init(file: String?, workingDirectory: String, environment: [String: String]) {
             self.file = file
@@ -113,13 +117,37 @@ public struct StackRunner: Sendable {
         let servicePorts = Set(services.compactMap(\.port))
         let explicitAdmin = options.adminPort ?? config.admin.port
         var adminPort = try chooseAdminPort(explicit: explicitAdmin, avoiding: servicePorts, output: output)
-        let plan = try StackPlanner(loaded: loaded, environment: options.environment)
-            .plan(services: services, reserved: [adminPort])
+        // The local CA (shared by the user's stacks): created on first use; its trust goes to every child.
+        let authority = try loadAuthority()
+        var planner = StackPlanner(loaded: loaded, environment: options.environment)
+        planner.gatewayPortOverrides = (options.httpsPort, options.httpPort)
+        if let authority {
+            let bundle = CABundle.path(caDirectory: (authority.certificatePath as NSString).deletingLastPathComponent)
+            do {
+                _ = try CABundle.update(ca: authority, bundlePath: bundle)
+                planner.trustEnvironment = Dictionary(CABundle.trustEnvironment(ca: authority, bundlePath: bundle), uniquingKeysWith: { a, _ in a })
+            } catch {
+                output.announce("could not write the CA bundle for child services (\(error)); they will not trust the devmesh CA", severity: .warning)
+            }
+        }
+        let plan = try planner.plan(services: services, reserved: [adminPort])
+        for notice in plan.notices { output.announce(notice) }
+        var security: MeshSecurity?
+        if let authority, plan.gateway != nil || config.mtls != .off {
+            do {
+                security = try await MeshSecurity.make(services: services, gateway: plan.gateway, mode: config.mtls,
+                                                       store: CertificateStore(authority: authority))
+            } catch {
+                throw Refusal(message: "could not issue the stack's certificates: \(error)",
+                              hint: "check the CA in \((authority.certificatePath as NSString).deletingLastPathComponent) (`devmesh ca show`)")
+            }
+        }
 
         // Another devmesh may take the default admin port between our check and our bind: then
         // nothing has started yet (the supervisor waits for the admin listener) and we try again.
         for attempt in 1...3 {
-            switch try await runStack(config: config, plan: plan, directory: directory, output: output, adminPort: adminPort) {
+            switch try await runStack(config: config, plan: plan, directory: directory, output: output, adminPort: adminPort,
+                                      security: security) {
             case .finished(let code):
                 return code
             case .adminPortTaken where explicitAdmin == nil && attempt < 3:
@@ -133,6 +161,17 @@ public struct StackRunner: Sendable {
             }
         }
         return 1
+    }
+
+    /// The CA, when anything needs it (it always does but with `mtls: off` and no gateway).
+    private func loadAuthority() throws -> CertificateAuthority? {
+        let directory = DevMeshHome.caDirectory(home: DevMeshHome.resolve(environment: options.environment))
+        do {
+            return try CertificateAuthority.loadOrCreate(directory: directory)
+        } catch {
+            throw Refusal(message: "the local CA in \(directory) cannot be used: \(error)",
+                          hint: "`devmesh ca show` tells more; set DEVMESH_HOME to use another folder")
+        }
     }
 
     private func chooseAdminPort(explicit: Int?, avoiding servicePorts: Set<Int>, output: LogOutput) throws -> Int {
@@ -161,7 +200,7 @@ public struct StackRunner: Sendable {
     }
 
     private func runStack(config: StackConfig, plan mesh: MeshPlan, directory: StateDirectory,
-                          output: LogOutput, adminPort: Int) async throws -> Outcome {
+                          output: LogOutput, adminPort: Int, security: MeshSecurity?) async throws -> Outcome {
         let plan = mesh.supervision
         let startedAt = WallClock.system.now()
         let adminURL = "http://127.0.0.1:\(adminPort)"
@@ -170,7 +209,8 @@ public struct StackRunner: Sendable {
             startedAt: startedAt, token: Self.makeToken(),
             ports: .init(admin: adminPort, services: plan.servicePorts,
                          replicas: Dictionary(plan.replicas.map { ($0.instanceID, $0.port) }, uniquingKeysWith: { a, _ in a }),
-                         inbound: mesh.inboundPorts, egress: mesh.egressPorts))
+                         inbound: mesh.inboundPorts, egress: mesh.egressPorts,
+                         gateway: mesh.gateway.map { ["https": $0.httpsPort, "http": $0.httpPort] }))
         let writer = StateWriter(directory: directory, initial: state)
         try writer.write()
         defer { directory.removeState() }
@@ -178,7 +218,8 @@ public struct StackRunner: Sendable {
         // The sidecars listen before any app starts, so every URL an app is given works.
         let telemetry = try TelemetryFileWriter(path: directory.path + "/telemetry.jsonl", terminal: options.accessLog ? output : nil)
         let sink: any TelemetrySink = options.telemetry || options.accessLog ? telemetry : NullTelemetrySink()
-        let mesh = SidecarMesh(plan: mesh, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton)
+        let gatewayPlan = mesh.gateway
+        let mesh = SidecarMesh(plan: mesh, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security)
         do {
             try await mesh.start()
         } catch {
@@ -198,7 +239,7 @@ public struct StackRunner: Sendable {
             supervisor: supervisor,
             info: .init(pid: getpid(), root: config.root, startedAt: startedAt, adminURL: adminURL),
             telemetry: { [telemetryOn = options.telemetry || options.accessLog] in telemetryOn ? telemetry.counters : nil })
-        let banner = bannerLines(root: config.root, adminURL: adminURL, plan: plan)
+        let banner = bannerLines(root: config.root, adminURL: adminURL, plan: plan, gateway: gatewayPlan, mtls: security?.mode ?? .off)
         let admin = AdminAPI.server(control: controller, token: state.token, port: adminPort) { _ in
             for line in banner { output.announce(line) }
             adminListening.open()
@@ -239,13 +280,21 @@ public struct StackRunner: Sendable {
         return "\(error)".contains("Address already in use")
     }
 
-    private func bannerLines(root: String, adminURL: String, plan: SupervisionPlan) -> [String] {
+    private func bannerLines(root: String, adminURL: String, plan: SupervisionPlan, gateway: MeshPlan.Gateway?, mtls: MTLSMode) -> [String] {
         let shown = Path.display(root, relativeTo: options.workingDirectory)
         var lines = ["devmesh \(BuildInfo.version) — \(plan.services.count) service\(plan.services.count == 1 ? "" : "s") in \(shown)"]
         let listed = plan.services.filter { $0.protocol != .none && plan.servicePorts[$0.name] != nil }
         let width = max("admin API".count, listed.map(\.name.count).max() ?? 0)
         func pad(_ s: String) -> String { s + String(repeating: " ", count: width - s.count) }
         lines.append("\(pad("admin API"))  \(adminURL)")
+        if let gateway {
+            let redirect = gateway.config.httpMode == .redirect ? " (redirects to HTTPS)" : ""
+            lines.append("\(pad("gateway"))  https://localhost:\(gateway.httpsPort)  http://localhost:\(gateway.httpPort)\(redirect)")
+            if gateway.config.autoHosts, let first = gateway.services.first {
+                lines.append("\(pad(""))  each service at https://<service>.localhost:\(gateway.httpsPort), e.g. https://\(first).localhost:\(gateway.httpsPort)")
+            }
+        }
+        if mtls != .off { lines.append("\(pad("mtls"))  \(mtls.rawValue) between sidecars") }
         for s in listed {
             lines.append("\(pad(s.name))  \(s.protocol == .tcp ? "tcp" : "http")://127.0.0.1:\(plan.servicePorts[s.name]!)")
         }

@@ -9,7 +9,7 @@ public struct DevMeshCommand: AsyncParsableCommand {
         version: "\(BuildInfo.version) (\(BuildInfo.commit))",
         subcommands: [
             UpCommand.self, DownCommand.self, StatusCommand.self, RestartCommand.self, StopCommand.self,
-            StartCommand.self, CheckCommand.self, VersionCommand.self,
+            StartCommand.self, CheckCommand.self, CACommand.self, VersionCommand.self,
         ])
 
     public init() {}

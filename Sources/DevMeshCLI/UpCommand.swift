@@ -21,6 +21,12 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("admin-port"), help: "Port of the admin API (default 9901, or a free one if taken).")
     var adminPort: Int?
 
+    @Option(name: .customLong("https-port"), help: "HTTPS port of the gateway (default 8443, or a free one if taken).")
+    var httpsPort: Int?
+
+    @Option(name: .customLong("http-port"), help: "Plain-HTTP port of the gateway (default 8080, or a free one if taken).")
+    var httpPort: Int?
+
     @Flag(name: .shortAndLong, help: "Prefix log lines with the time.")
     var timestamps = false
 
@@ -37,8 +43,10 @@ struct UpCommand: AsyncParsableCommand {
     var services: [String] = []
 
     func validate() throws {
-        if let adminPort, !(1...65535).contains(adminPort) {
-            throw ValidationError("--admin-port must be between 1 and 65535")
+        for (flag, value) in [("--admin-port", adminPort), ("--https-port", httpsPort), ("--http-port", httpPort)] {
+            if let value, !(1...65535).contains(value) {
+                throw ValidationError("\(flag) must be between 1 and 65535")
+            }
         }
     }
 
@@ -49,6 +57,8 @@ struct UpCommand: AsyncParsableCommand {
             file: stack.file, workingDirectory: CommandSupport.workingDirectory, environment: CommandSupport.environment)
         options.services = services
         options.adminPort = adminPort
+        options.httpsPort = httpsPort
+        options.httpPort = httpPort
         options.timestamps = timestamps
         options.accessLog = accessLog
         options.telemetry = !noTelemetry

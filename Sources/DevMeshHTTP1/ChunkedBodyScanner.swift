@@ -39,11 +39,17 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
     /// Consumes bytes of the body. Returns how many belong to it (all of them unless it ended
     /// inside `bytes`), or throws when the framing is invalid.
     public mutating func scan(_ bytes: UnsafeRawBufferPointer) throws(HTTP1Violation) -> Int {
+        try scan(bytes) { _ in }
+    }
+
+    /// Like `scan`, and reports where the chunk data lies in `bytes` (to de-chunk, e.g. for HTTP/2).
+    public mutating func scan(_ bytes: UnsafeRawBufferPointer, data onData: (Range<Int>) -> Void) throws(HTTP1Violation) -> Int {
         var i = 0
         let n = bytes.count
         while i < n {
             if case .data(let remaining) = state {
                 let take = Int(min(remaining, UInt64(n - i)))
+                if take > 0 { onData(i..<(i + take)) }
                 i += take
                 let left = remaining - UInt64(take)
                 state = left == 0 ? .dataCR : .data(remaining: left)

@@ -17,6 +17,8 @@ public enum KnownField: UInt8, Sendable, Equatable {
     case xForwardedProto
     case xForwardedHost
     case userAgent
+    /// Envoy's `x-forwarded-client-cert`: set by devmesh from the mTLS peer, never trusted from a client.
+    case xForwardedClientCert
 
     /// Hop-by-hop fields a proxy never forwards (RFC 9110 §7.6.1). `Transfer-Encoding` is not
     /// among them here: devmesh forwards chunked bodies unchanged, with their header.
@@ -50,6 +52,7 @@ public enum KnownField: UInt8, Sendable, Equatable {
             if buf.equalsLowercased(name, "transfer-encoding") { return .transferEncoding }
             if buf.equalsLowercased(name, "x-forwarded-proto") { return .xForwardedProto }
             return .other
+        case 23: return buf.equalsLowercased(name, "x-forwarded-client-cert") ? .xForwardedClientCert : .other
         default: return .other
         }
     }

@@ -1,3 +1,4 @@
+import DevMeshCore
 import DevMeshHTTP1
 import NIOCore
 
@@ -16,6 +17,14 @@ enum HeadWriter {
         var traceparent: String
         var clientAddress: String?
         var addVia: Bool
+        /// `X-Forwarded-Proto` to report when the client sent none (or always, at the edge).
+        var proto: String = "http"
+        /// At the edge, forwarding headers from the client are not trusted: they are replaced.
+        var edge: Bool = false
+        /// Route header edits (gateway).
+        var edits: HeaderEdits? = nil
+        /// `x-forwarded-client-cert` value from the mTLS peer (any received one is always dropped).
+        var clientCert: String? = nil
     }
 
     /// The request head to send upstream. `source` holds the received head starting at its reader index.
@@ -29,15 +38,21 @@ enum HeadWriter {
         for (i, field) in head.fields.enumerated() {
             let kind = head.fieldKinds[i]
             switch kind {
-            case .traceparent: continue
+            case .traceparent, .xForwardedClientCert: continue
             case .xForwardedFor:
+                if extras.edge { continue }
                 forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
                 continue
-            case .xForwardedProto: hasProto = true
-            case .xForwardedHost: hasForwardedHost = true
+            case .xForwardedProto:
+                if extras.edge { continue }
+                hasProto = true
+            case .xForwardedHost:
+                if extras.edge { continue }
+                hasForwardedHost = true
             default: break
             }
             if isHopByHop(kind, field.name, options: head.connectionOptions) { continue }
+            if let edits = extras.edits, edits.drops(field.name) { continue }
             let line = head.fieldLines[i]
             if let slice = source.getSlice(at: source.readerIndex + line.lowerBound, length: line.count) {
                 var s = slice
@@ -50,8 +65,12 @@ enum HeadWriter {
         } else if let forwardedFor {
             out.writeString("X-Forwarded-For: \(forwardedFor)\r\n")
         }
-        if !hasProto { out.writeString("X-Forwarded-Proto: http\r\n") }
+        if !hasProto { out.writeString("X-Forwarded-Proto: \(extras.proto)\r\n") }
         if !hasForwardedHost, !head.host.isEmpty { out.writeString("X-Forwarded-Host: \(head.host)\r\n") }
+        if let cert = extras.clientCert { out.writeString("x-forwarded-client-cert: \(cert)\r\n") }
+        if let edits = extras.edits {
+            for (name, value) in edits.add { out.writeString("\(name): \(value)\r\n") }
+        }
         if extras.addVia { out.writeString("Via: 1.\(head.minorVersion) devmesh\r\n") }
         if let upgrade = head.upgrade {
             out.writeString("Upgrade: \(upgrade)\r\nConnection: upgrade\r\n")
@@ -62,7 +81,7 @@ enum HeadWriter {
     /// The response head to send to the client. `keepAlive` is what the proxy will do with the
     /// client connection after this response.
     static func response(_ head: HTTP1ResponseHead, source: ByteBuffer, clientMinorVersion: Int, keepAlive: Bool,
-                         addVia: Bool, into out: inout ByteBuffer) {
+                         addVia: Bool, edits: HeaderEdits? = nil, into out: inout ByteBuffer) {
         if let line = source.getSlice(at: source.readerIndex + head.statusLine.lowerBound, length: head.statusLine.count) {
             var l = line
             out.writeBuffer(&l)
@@ -76,6 +95,7 @@ enum HeadWriter {
             } else if isHopByHop(kind, field.name, options: head.connectionOptions) {
                 continue
             }
+            if let edits, edits.drops(field.name) { continue }
             let line = head.fieldLines[i]
             if let slice = source.getSlice(at: source.readerIndex + line.lowerBound, length: line.count) {
                 var s = slice
@@ -83,6 +103,9 @@ enum HeadWriter {
             }
         }
         if addVia { out.writeString("Via: 1.\(head.minorVersion) devmesh\r\n") }
+        if let edits, !head.isInterim {
+            for (name, value) in edits.add { out.writeString("\(name): \(value)\r\n") }
+        }
         if !switching, !head.isInterim {
             if !keepAlive {
                 out.writeString("Connection: close\r\n")
@@ -96,12 +119,13 @@ enum HeadWriter {
 
 /// Answers devmesh itself gives: what failed, in the body and in `x-devmesh-error`.
 enum ErrorResponse {
-    static func write(status: Int, code: String, message: String, close: Bool, into out: inout ByteBuffer) {
+    static func write(status: Int, code: String?, message: String, close: Bool, extraFields: String = "", into out: inout ByteBuffer) {
         let body = "devmesh: \(message)\n"
         out.writeString("HTTP/1.1 \(status) \(reason(status))\r\n")
         out.writeString("Content-Type: text/plain; charset=utf-8\r\n")
         out.writeString("Content-Length: \(body.utf8.count)\r\n")
-        out.writeString("x-devmesh-error: \(code)\r\n")
+        if let code { out.writeString("x-devmesh-error: \(code)\r\n") }
+        out.writeString(extraFields)
         if close { out.writeString("Connection: close\r\n") }
         out.writeString("\r\n")
         out.writeString(body)
@@ -109,7 +133,10 @@ enum ErrorResponse {
 
     static func reason(_ status: Int) -> String {
         switch status {
+        case 308: return "Permanent Redirect"
         case 400: return "Bad Request"
+        case 404: return "Not Found"
+        case 421: return "Misdirected Request"
         case 408: return "Request Timeout"
         case 413: return "Content Too Large"
         case 414: return "URI Too Long"
@@ -122,5 +149,12 @@ enum ErrorResponse {
         case 505: return "HTTP Version Not Supported"
         default: return "Error"
         }
+    }
+}
+
+extension HeaderEdits {
+    /// Whether a received field goes: removed by name, or replaced by an `add` of the same name.
+    func drops(_ name: String) -> Bool {
+        remove.contains { name.caseInsensitiveEquals($0) } || add.contains { name.caseInsensitiveEquals($0.name) }
     }
 }

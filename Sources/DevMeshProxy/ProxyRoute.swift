@@ -11,6 +11,8 @@ public struct ProxyRoute: Sendable {
         case egress
         /// The stable service port for callers outside the mesh: server span.
         case service
+        /// The edge (HTTPS/HTTP) routing by host and path: the root server span of outside requests.
+        case gateway
     }
 
     public var role: Role
@@ -39,6 +41,15 @@ public struct ProxyRoute: Sendable {
     /// Set for an `egress_proxy` listener: requests name their upstream by host
     /// (`http://users/path`, or `Host: users`), as with `HTTP_PROXY`.
     public var forward: ForwardTargets?
+    /// Set for the gateway: requests are routed by host and path to services.
+    public var gateway: GatewayRouting?
+    /// TLS towards the upstream (mTLS between sidecars): the caller's certificate and the
+    /// identity the upstream must prove.
+    public var upstreamTLS: UpstreamTLS?
+    /// `X-Forwarded-Proto` this listener reports (`https` behind TLS).
+    public var forwardedProto: String = "http"
+    /// The workload identity of an inbound sidecar (`By=` of `x-forwarded-client-cert`).
+    public var localIdentity: SPIFFEID?
 
     public init(role: Role, service: String, instance: String? = nil, upstreamName: String? = nil,
                 endpoints: EndpointSource, balancer: BalancerKind = .p2cEWMA, timeouts: ProxyTimeouts = ProxyTimeouts(),
@@ -89,9 +100,30 @@ public struct RetryPolicy: Sendable, Equatable {
 public struct ForwardTargets: Sendable {
     public var services: [String: EndpointSource]
     public var connectAllowed: Set<String>
+    /// mTLS towards each service, when the mesh uses it.
+    public var upstreamTLS: [String: UpstreamTLS]
 
-    public init(services: [String: EndpointSource], connectAllowed: Set<String> = []) {
+    public init(services: [String: EndpointSource], connectAllowed: Set<String> = [], upstreamTLS: [String: UpstreamTLS] = [:]) {
         self.services = services
         self.connectAllowed = connectAllowed
+        self.upstreamTLS = upstreamTLS
+    }
+}
+
+/// The gateway's routing: the route table, and the services it can reach by name.
+public struct GatewayRouting: Sendable {
+    public var table: GatewayRouteTable
+    public var services: [String: EndpointSource]
+    /// `http_mode: redirect` on the plain-HTTP port: answer 308 to `https://host:<port>` instead.
+    public var redirectToHTTPSPort: Int?
+    /// The upstream TLS (mTLS) per service, when the mesh uses it.
+    public var upstreamTLS: [String: UpstreamTLS]
+
+    public init(table: GatewayRouteTable, services: [String: EndpointSource], redirectToHTTPSPort: Int? = nil,
+                upstreamTLS: [String: UpstreamTLS] = [:]) {
+        self.table = table
+        self.services = services
+        self.redirectToHTTPSPort = redirectToHTTPSPort
+        self.upstreamTLS = upstreamTLS
     }
 }

@@ -1,7 +1,9 @@
 import DevMeshCore
 import DevMeshHTTP1
+import DevMeshTLS
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One client connection of a proxy listener: HTTP/1.1 with keep-alive and pipelining, each
 /// request head parsed once, bodies streamed both ways with back-pressure, upstream connections
@@ -32,10 +34,17 @@ final class ProxyServerHandler: ChannelInboundHandler {
     private var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
     /// The client's address for `X-Forwarded-For`, formatted once per connection.
     private var clientAddress: String?
+    /// The client's mTLS identity, read once from the connection's TLS handler.
+    private var peerChecked = false
+    private var peer: SPIFFEID?
 
-    init(route: ProxyRoute, loop: ListenerLoopState) {
+    /// Whether this handler serves one HTTP/2 stream (the connection is the channel's parent).
+    let isHTTP2Stream: Bool
+
+    init(route: ProxyRoute, loop: ListenerLoopState, isHTTP2Stream: Bool = false) {
         self.route = route
         self.loop = loop
+        self.isHTTP2Stream = isHTTP2Stream
         parser = HTTP1RequestParser(limits: route.limits)
         responseParser = HTTP1ResponseParser(limits: route.limits)
         inbound = ByteBuffer()
@@ -46,12 +55,23 @@ final class ProxyServerHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         inbound = context.channel.allocator.buffer(capacity: 4096)
+        // Added after the connection became active (behind ALPN, or on an HTTP/2 stream).
+        if context.channel.isActive { becameActive(context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        clientAddress = context.channel.remoteAddress?.ipAddress
-        armIdleTimer()
+        becameActive(context)
         context.fireChannelActive()
+    }
+
+    private var active = false
+
+    private func becameActive(_ context: ChannelHandlerContext) {
+        guard !active else { return }
+        active = true
+        let connection = isHTTP2Stream ? (context.channel.parent ?? context.channel) : context.channel
+        clientAddress = connection.remoteAddress?.ipAddress
+        armIdleTimer()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -150,11 +170,53 @@ final class ProxyServerHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
+    /// What the gateway decided for a request it cannot forward.
+    private enum Refusal {
+        case answer(status: Int, code: String?, message: String, extraFields: String)
+    }
+
     private func start(_ head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext) {
         var target = head.target
         var endpoints = route.endpoints
         var upstreamName = route.upstreamName
-        if let forward = route.forward {
+        var upstreamTLS = route.upstreamTLS
+        var edits: HeaderEdits?
+        var responseEdits: HeaderEdits?
+        var refusal: Refusal?
+        if let gateway = route.gateway {
+            let origin = Self.originForm(head.target)
+            if let port = gateway.redirectToHTTPSPort {
+                let host = GatewayRouteTable.normalizeHost(head.host)
+                let authority = host.contains(":") ? "[\(host)]" : host
+                let location = "https://\(authority)\(port == 443 ? "" : ":\(port)")\(origin)"
+                refusal = .answer(status: 308, code: nil, message: "this gateway serves HTTPS: \(location)",
+                                  extraFields: "Location: \(location)\r\n")
+            } else {
+                switch gateway.table.route(host: head.host, target: origin) {
+                case .success(let match):
+                    target = match.target
+                    upstreamName = match.service
+                    upstreamTLS = gateway.upstreamTLS[match.service]
+                    if !match.requestHeaders.isEmpty { edits = match.requestHeaders }
+                    if !match.responseHeaders.isEmpty { responseEdits = match.responseHeaders }
+                    if let source = gateway.services[match.service] {
+                        endpoints = source
+                    } else {
+                        refusal = .answer(status: 503, code: "service-not-running",
+                                          message: "`\(match.service)` is not running in this stack (start it with `devmesh up`)", extraFields: "")
+                    }
+                case .failure(.unknownHost(let host)):
+                    let hosts = gateway.table.servedHosts.sorted().joined(separator: ", ")
+                    refusal = .answer(status: 421, code: "unknown-host",
+                                      message: "this gateway does not serve `\(host)`; it serves: \(hosts) (add it to `gateway.hosts` or a route's `host`)",
+                                      extraFields: "")
+                case .failure(.noRoute(let host, let path)):
+                    refusal = .answer(status: 404, code: "no-route",
+                                      message: "no route of the gateway matches \(host)\(path) (see `gateway.routes` in devmesh.yaml)",
+                                      extraFields: "")
+                }
+            }
+        } else if let forward = route.forward {
             let name = Self.hostName(head.host)
             if head.method == "CONNECT" {
                 guard forward.connectAllowed.contains(name) else {
@@ -171,8 +233,10 @@ final class ProxyServerHandler: ChannelInboundHandler {
             }
             endpoints = source
             upstreamName = name
+            upstreamTLS = forward.upstreamTLS[name]
             target = Self.originForm(head.target)
         }
+        let identity = clientIdentity(context)
         let incoming = head.value(of: .traceparent).flatMap(TraceContext.parse)
         let spanID = TraceIDGenerator().spanID(using: &rng)
         let trace = incoming ?? TraceContext(traceID: TraceIDGenerator().traceID(using: &rng), spanID: spanID)
@@ -183,10 +247,19 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var forwarded = context.channel.allocator.buffer(capacity: head.headLength + 256)
         HeadWriter.request(head, source: headBytes, extras: .init(
             target: target, traceparent: trace.header(spanID: spanID),
-            clientAddress: clientAddress, addVia: route.addVia), into: &forwarded)
+            clientAddress: clientAddress, addVia: route.addVia, proto: route.forwardedProto,
+            edge: route.role == .gateway, edits: edits, clientCert: identity.flatMap { xfcc(peer: $0) }), into: &forwarded)
         exchange.forwardedHead = forwarded
         exchange.endpoints = endpoints
         exchange.upstreamName = upstreamName
+        exchange.upstreamTLS = upstreamTLS
+        exchange.responseEdits = responseEdits
+        exchange.sourcePrincipal = identity?.principal
+        if case .answer(let status, let code, let message, let extra) = refusal {
+            self.exchange = exchange
+            fail(exchange, status: status, code: code, message: message, extraFields: extra)
+            return
+        }
         exchange.retryable = head.isIdempotent && head.framing == .none && head.upgrade == nil
         // A chunked body that arrived with its head is checked before any upstream sees the head:
         // a smuggling payload almost always travels in the same packet, and then nothing reaches
@@ -226,39 +299,71 @@ final class ProxyServerHandler: ChannelInboundHandler {
         }
         exchange.connecting = true
         let timeout = route.timeouts.connect
+        let tls = exchange.upstreamTLS
         ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            .connectTimeout(Self.amount(timeout))
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
+                let context: EventLoopFuture<NIOSSLContext?> = tls.map { $0.context(channel.eventLoop).map { Optional($0) } }
+                    ?? channel.eventLoop.makeSucceededFuture(nil)
+                return context.flatMapThrowing { context in
+                    let sync = channel.pipeline.syncOperations
+                    if let context {
+                        try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                    }
+                    try sync.addHandler(UpstreamIdentityCheck(expected: tls?.expected, eventLoop: channel.eventLoop))
+                    try sync.addHandler(UpstreamHandler())
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
             .assumeIsolated()
             .whenComplete { [self] result in
-                exchange.connecting = false
-                guard self.exchange === exchange, !closing else {
-                    if case .success(let channel) = result { channel.close(promise: nil) }
-                    return
-                }
                 switch result {
                 case .success(let channel):
-                    guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+                    guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self),
+                          let check = try? channel.pipeline.syncOperations.handler(type: UpstreamIdentityCheck.self) else {
+                        connected(exchange, endpoint: endpoint, result: .failure(UpstreamHandler.SetupFailed()))
                         channel.close(promise: nil)
-                        upstreamFailed(exchange, endpoint: endpoint, sentNothing: true, code: "upstream-refused",
-                                       message: "\(endpoint): the connection could not be set up")
                         return
                     }
-                    let conn = UpstreamConnection(channel: channel, endpoint: endpoint)
-                    conn.pool = loop.pool
-                    handler.connection = conn
-                    attach(conn, to: exchange)
+                    // With mTLS the request waits until the upstream proved its identity.
+                    check.ready.futureResult.assumeIsolated().whenComplete { ready in
+                        switch ready {
+                        case .success: self.connected(exchange, endpoint: endpoint, result: .success((channel, handler)))
+                        case .failure(let error): self.connected(exchange, endpoint: endpoint, result: .failure(error))
+                        }
+                    }
                 case .failure(let error):
-                    upstreamFailed(exchange, endpoint: endpoint, sentNothing: true, code: "upstream-refused",
-                                   message: "\(endpoint) refused the connection (\(Self.describe(error)))")
+                    connected(exchange, endpoint: endpoint, result: .failure(error))
                 }
             }
+    }
+
+    private func connected(_ exchange: Exchange, endpoint: Endpoint, result: Result<(any Channel, UpstreamHandler), any Error>) {
+        exchange.connecting = false
+        guard self.exchange === exchange, !closing else {
+            if case .success(let (channel, _)) = result { channel.close(promise: nil) }
+            return
+        }
+        switch result {
+        case .success(let (channel, handler)):
+            let conn = UpstreamConnection(channel: channel, endpoint: endpoint)
+            conn.pool = loop.pool
+            handler.connection = conn
+            attach(conn, to: exchange)
+        case .failure(let error as UpstreamHandler.IdentityMismatch):
+            upstreamFailed(exchange, endpoint: endpoint, sentNothing: true, code: "upstream-identity",
+                           message: "\(endpoint) is not who it should be: \(error)")
+        case .failure(let error as NIOSSLError):
+            upstreamFailed(exchange, endpoint: endpoint, sentNothing: true, code: "upstream-tls",
+                           message: "\(endpoint): mTLS handshake failed (\(error))")
+        case .failure(let error as BoringSSLError):
+            upstreamFailed(exchange, endpoint: endpoint, sentNothing: true, code: "upstream-tls",
+                           message: "\(endpoint): mTLS handshake failed (\(error))")
+        case .failure(let error):
+            upstreamFailed(exchange, endpoint: endpoint, sentNothing: true, code: "upstream-refused",
+                           message: "\(endpoint) refused the connection (\(Self.describe(error)))")
+        }
     }
 
     private func attach(_ conn: UpstreamConnection, to exchange: Exchange) {
@@ -403,7 +508,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.keepClientAlive = exchange.head.keepAlive && head.framing != .untilClose
             && !(exchange.head.minorVersion == 0 && head.framing == .chunked)
         HeadWriter.response(head, source: headBytes, clientMinorVersion: exchange.head.minorVersion,
-                            keepAlive: exchange.keepClientAlive, addVia: route.addVia, into: &out)
+                            keepAlive: exchange.keepClientAlive, addVia: route.addVia, edits: exchange.responseEdits, into: &out)
         exchange.bytesOut += UInt64(out.readableBytes)
         context.write(wrapOutboundOut(out), promise: nil)
         exchange.responseBody = BodyTracker(head.framing, limits: route.limits)
@@ -439,6 +544,12 @@ final class ProxyServerHandler: ChannelInboundHandler {
             return
         }
         // Closed before answering. On a reused connection that is the classic keep-alive race.
+        if let failure = conn.failure, failure is NIOSSLError || failure is BoringSSLError {
+            // With TLS 1.3 a refused client certificate shows only after the request was sent.
+            upstreamFailed(exchange, endpoint: conn.endpoint, sentNothing: false, code: "upstream-tls",
+                           message: "\(conn.endpoint) refused the mTLS connection (\(failure))")
+            return
+        }
         upstreamFailed(exchange, endpoint: conn.endpoint, sentNothing: false, code: "upstream-reset",
                        message: "\(conn.endpoint) closed the connection before answering")
     }
@@ -498,8 +609,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
     }
 
     /// devmesh answers itself (no upstream answer to forward).
-    private func fail(_ exchange: Exchange, status: Int, code: String, message: String, forceClose: Bool = false,
-                      countedInBalancer: Bool = false) {
+    private func fail(_ exchange: Exchange, status: Int, code: String?, message: String, forceClose: Bool = false,
+                      countedInBalancer: Bool = false, extraFields: String = "") {
         guard let context else { return }
         exchange.requestDeadline = nil
         if !countedInBalancer, let endpoint = exchange.endpoint, exchange.upstream != nil || status == 504 {
@@ -511,13 +622,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
             exchange.upstream = nil
         }
         if exchange.responseStarted && exchange.responseHead != nil {
-            abortClient(exchange, error: code)
+            abortClient(exchange, error: code ?? "aborted")
             return
         }
         // Without the rest of the request body we cannot find the next request: close then.
         let close = forceClose || !exchange.head.keepAlive || !exchange.requestBody.isDone
         var out = context.channel.allocator.buffer(capacity: 256)
-        ErrorResponse.write(status: status, code: code, message: message, close: close, into: &out)
+        ErrorResponse.write(status: status, code: code, message: message, close: close, extraFields: extraFields, into: &out)
         exchange.bytesOut += UInt64(out.readableBytes)
         context.write(wrapOutboundOut(out), promise: nil)
         finishTelemetry(exchange, status: status, error: code)
@@ -664,7 +775,29 @@ final class ProxyServerHandler: ChannelInboundHandler {
             minorVersion: head.minorVersion, status: status, error: error, startNanos: exchange.startNanos,
             durationNanos: end > exchange.startNanos ? end - exchange.startNanos : 0,
             endpointName: exchange.endpoint?.name, endpointHost: exchange.endpoint?.host, endpointPort: exchange.endpoint?.port,
-            attempts: exchange.attempts, bytesIn: exchange.bytesIn, bytesOut: exchange.bytesOut))
+            attempts: exchange.attempts, bytesIn: exchange.bytesIn, bytesOut: exchange.bytesOut,
+            sourcePrincipal: exchange.sourcePrincipal))
+    }
+
+    // MARK: - Identity
+
+    /// The client's workload identity when the connection is mTLS (the TLS handler sits on this
+    /// channel, or on the parent connection of an HTTP/2 stream). Read once per connection.
+    private func clientIdentity(_ context: ChannelHandlerContext) -> SPIFFEID? {
+        if peerChecked { return peer }
+        peerChecked = true
+        let channel = isHTTP2Stream ? (context.channel.parent ?? context.channel) : context.channel
+        if let tls = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+           let cert = tls.peerCertificate {
+            peer = TLSConfigurations.peerIdentity(cert)
+        }
+        return peer
+    }
+
+    /// Envoy's `x-forwarded-client-cert` (`By=` this sidecar, `URI=` the caller).
+    private func xfcc(peer: SPIFFEID) -> String {
+        if let me = route.localIdentity { return "By=\(me.uri);URI=\(peer.uri)" }
+        return "URI=\(peer.uri)"
     }
 
     // MARK: - Helpers
@@ -746,6 +879,9 @@ final class Exchange {
     /// When the response head is due (nil once it arrived).
     var requestDeadline: NIODeadline?
     var recorded = false
+    var upstreamTLS: UpstreamTLS?
+    var responseEdits: HeaderEdits?
+    var sourcePrincipal: String?
 
     /// Whether any body byte was taken from the client (then a retry could not resend it).
     var bodyConsumed: Bool { requestBody.bytesSeen > 0 }

@@ -1,5 +1,9 @@
 import DevMeshCore
+import DevMeshCore
+import DevMeshTLS
 import NIOCore
+import NIOSSL
+import NIOTLS
 import NIOPosix
 
 /// `protocol: tcp`: one client connection relayed byte for byte to a balanced endpoint, with
@@ -48,14 +52,27 @@ final class TCPRelayHandler: ChannelInboundHandler {
         self.endpoint = endpoint
         loop.balancer.started(endpoint)
         let client = context.channel
+        let tls = route.upstreamTLS
         ClientBootstrap(group: context.eventLoop)
             .connectTimeout(ProxyServerHandler.amount(route.timeouts.connect))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPPeerHandler(client: client))
+                let context: EventLoopFuture<NIOSSLContext?> = tls.map { $0.context(channel.eventLoop).map { Optional($0) } }
+                    ?? channel.eventLoop.makeSucceededFuture(nil)
+                return context.flatMapThrowing { context in
+                    let sync = channel.pipeline.syncOperations
+                    if let context {
+                        try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                    }
+                    try sync.addHandler(UpstreamIdentityCheck(expected: tls?.expected, eventLoop: channel.eventLoop))
+                    try sync.addHandler(TCPPeerHandler(client: client))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
+            .flatMap { channel in
+                // With mTLS nothing is relayed until the upstream proved its identity.
+                let check = try? channel.pipeline.syncOperations.handler(type: UpstreamIdentityCheck.self)
+                return (check?.ready.futureResult ?? channel.eventLoop.makeSucceededVoidFuture()).map { channel }
+            }
             .assumeIsolated()
             .whenComplete { [self] result in
                 switch result {
@@ -169,5 +186,53 @@ final class TCPPeerHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// Resolves `ready` when a connection may carry bytes: at once for plaintext; for mTLS after the
+/// handshake, and only if the upstream proved the expected SPIFFE identity (else it closes).
+final class UpstreamIdentityCheck: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    let expected: SPIFFEID?
+    let ready: EventLoopPromise<Void>
+
+    init(expected: SPIFFEID?, eventLoop: any EventLoop) {
+        self.expected = expected
+        ready = eventLoop.makePromise()
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if expected == nil { ready.succeed() }
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event, let expected {
+            let cert = (try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self))?.peerCertificate
+            let actual = cert.flatMap(TLSConfigurations.peerIdentity)
+            if actual == expected {
+                ready.succeed()
+            } else {
+                ready.fail(UpstreamHandler.IdentityMismatch(expected: expected, actual: actual))
+                context.close(promise: nil)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        ready.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    /// A connection that never became active (connect failed) ends here without `channelInactive`.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        ready.fail(ChannelError.ioOnClosedChannel)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        ready.fail(error)
+        context.fireErrorCaught(error)
     }
 }

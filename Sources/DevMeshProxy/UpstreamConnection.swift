@@ -1,4 +1,8 @@
+import DevMeshCore
+import DevMeshTLS
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// A keep-alive connection to one upstream endpoint. While an exchange uses it, its bytes go to
 /// that exchange's client handler; while idle it sits in the pool.
@@ -14,6 +18,8 @@ final class UpstreamConnection {
     var broken = false
     /// How many exchanges it has carried (a reused connection may have been closed by its server).
     var uses = 0
+    /// What broke it, when an error did (a TLS alert tells more than the close that follows).
+    var failure: (any Error)?
     /// The pool it returns to (lives as long as its listener; `closeAll` empties it).
     var pool: UpstreamPool?
 
@@ -34,6 +40,19 @@ final class UpstreamConnection {
 /// The pipeline end of an upstream connection: hands everything to the owning exchange.
 final class UpstreamHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
+
+    struct SetupFailed: Error, CustomStringConvertible {
+        var description: String { "the connection could not be set up" }
+    }
+
+    struct IdentityMismatch: Error, CustomStringConvertible {
+        var expected: SPIFFEID
+        var actual: SPIFFEID?
+        var description: String {
+            "expected the identity \(expected.uri), the upstream presented \(actual?.uri ?? "a certificate without a SPIFFE identity")"
+        }
+    }
+
 
     /// Strong for the same reason as `owner`; released when the closed channel drops its handlers.
     var connection: UpstreamConnection?
@@ -70,6 +89,7 @@ final class UpstreamHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        connection?.failure = error
         connection?.broken = true
         context.close(promise: nil)
     }

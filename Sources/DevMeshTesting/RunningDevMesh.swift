@@ -8,6 +8,23 @@ import Glibc
 #endif
 
 /// The `devmesh` executable under test: `DEVMESH_BINARY`, or the one built next to the test bundle.
+/// A `DEVMESH_HOME` of the test process (its CA included), so tests never create or change
+/// the user's real one. One per process: CA creation is paid once.
+public enum TestHome {
+    public static let path: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("devmesh-test-home-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }()
+
+    /// The environment a devmesh child of a test gets: the test home unless the test set one.
+    static func environment(_ extra: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment.merging(extra) { _, b in b }
+        if extra["DEVMESH_HOME"] == nil { env["DEVMESH_HOME"] = path }
+        return env
+    }
+}
+
 public enum DevMeshBinary {
     public static var path: String {
         if let explicit = ProcessInfo.processInfo.environment["DEVMESH_BINARY"] { return explicit }
@@ -21,7 +38,7 @@ public enum DevMeshBinary {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b }
+        process.environment = TestHome.environment(environment)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -59,6 +76,17 @@ public struct TempStack: Sendable {
         guard let data = FileManager.default.contents(atPath: root + "/.devmesh/state.json") else { return nil }
         return try? JSONDecoder().decode(StackState.self, from: data)
     }
+
+    /// The state once `condition` holds: state.json is rewritten as children come and go, after
+    /// their first output may already have been seen. Re-reads it until then (bounded).
+    public func state(where condition: @escaping @Sendable (StackState) -> Bool, timeout: Duration = .seconds(10)) async -> StackState? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let s = state, condition(s) { return s }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
 }
 
 /// A running `devmesh up`, its output collected line by line so a test can wait for a line.
@@ -75,9 +103,14 @@ public final class RunningUp: Sendable {
         let adminPort = try PortAllocator.freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: DevMeshBinary.path)
-        process.arguments = ["up", "--no-color", "--admin-port", String(adminPort)] + arguments
+        var ports = ["--admin-port", String(adminPort)]
+        // Tests run side by side: the gateway's default ports would be raced for.
+        let gateway = try PortAllocator.freePorts(2, excluding: [adminPort])
+        if !arguments.contains("--https-port") { ports += ["--https-port", String(gateway[0])] }
+        if !arguments.contains("--http-port") { ports += ["--http-port", String(gateway[1])] }
+        process.arguments = ["up", "--no-color"] + ports + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var env = ProcessInfo.processInfo.environment.merging(environment) { _, b in b }
+        var env = TestHome.environment(environment)
         env["DEVMESH_TEST_RESTART_TUNING"] = env["DEVMESH_TEST_RESTART_TUNING"] ?? "100,1000,5000,5,60000,2000"
         process.environment = env
         let pipe = Pipe()

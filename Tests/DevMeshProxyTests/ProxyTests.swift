@@ -104,7 +104,8 @@ import Testing
     }
 
     @Test func unreachableUpstreamIs502() async throws {
-        let closedPort = try freeLoopbackPort()
+        let (closedPort, fd) = try refusingLoopbackPort()
+        defer { close(fd) }
         let f = try await ProxyFixture(upstreams: [], extraEndpoints: [Endpoint(port: closedPort, name: "gone.1")])
         let reply = try await f.get("/x")
         #expect(reply.statuses == [502])
@@ -282,8 +283,10 @@ import Testing
         #expect(reply.statuses == [c.status], "\(c.name): \(reply.text.prefix(200))")
         #expect(reply.closedByServer, "the connection is closed after a refused request")
         #expect(reply.header("x-devmesh-error") == "bad-request")
-        #expect(f.upstreams[0].requests.items.isEmpty, "\(c.name) reached the upstream")
-        #expect(f.upstreams[0].connectionCount == 0)
+        // Other suites run in parallel and their health probers may still knock on a port this
+        // fixture now owns; only what this test sent counts.
+        let reached = f.upstreams[0].requests.items.filter { !$0.headers.contains { $0 == ("User-Agent", "devmesh-health") } }
+        #expect(reached.isEmpty, "\(c.name) reached the upstream")
         await f.stop()
     }
 

@@ -194,11 +194,21 @@ public enum ConfigValidation {
             out.append(.warning(at: at, "`\(section)` is not implemented yet: \(feature); it is checked but has no effect",
                                 hint: "leave it in place; it takes effect once this devmesh version supports it"))
         }
-        warn("gateway", "the HTTPS edge gateway")
         warn("external", "ambassadors for external services")
         warn("policies", "authorization policies")
         warn("policy_normalization", "authorization policies")
-        warn("mtls", "mTLS between sidecars")
+        // Route features of the gateway issue that come later.
+        for route in config.gateway.routes {
+            var later: [String] = []
+            if route.cache { later.append("cache") }
+            if route.rateLimit != nil { later.append("rate_limit") }
+            if route.cors != nil { later.append("cors") }
+            if route.auth != nil { later.append("auth") }
+            if !later.isEmpty {
+                out.append(.warning(at: route.location, "`\(later.joined(separator: "`, `"))` of this route \(later.count == 1 ? "is" : "are") not implemented yet; the route works without \(later.count == 1 ? "it" : "them")",
+                                    hint: "leave it in place; it takes effect once this devmesh version supports it"))
+            }
+        }
         warn("telemetry", "OTLP ingest and export")
         for s in config.services {
         }

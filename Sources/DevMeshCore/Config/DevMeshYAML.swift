@@ -241,7 +241,17 @@ public enum DevMeshYAML {
             case "http_port":
                 gateway.httpPort = reader.port(v, what: "`gateway.http_port`")
                 origin.httpPort = reader.location(of: kn)
-            case "hosts": gateway.hosts = reader.stringList(v, what: "`gateway.hosts`")?.map(\.0) ?? gateway.hosts
+            case "hosts":
+                if let hosts = reader.stringList(v, what: "`gateway.hosts`") {
+                    gateway.hosts = []
+                    for (host, at) in hosts {
+                        if let problem = GatewayConfig.hostProblem(host) {
+                            reader.diagnostics.append(.error(at: at, "`\(host)` in `gateway.hosts`: \(problem)", hint: "e.g. `hosts: [localhost, shop.localhost]`"))
+                        } else {
+                            gateway.hosts.append(host)
+                        }
+                    }
+                }
             case "auto_hosts": gateway.autoHosts = reader.bool(v, what: "`gateway.auto_hosts`") ?? true
             case "http_mode": gateway.httpMode = reader.enumValue(v, what: "`gateway.http_mode`", as: GatewayConfig.HTTPMode.self) ?? .serve
             case "routes":
@@ -273,7 +283,12 @@ public enum DevMeshYAML {
                         reader.error(v, "a route path must start with `/`, not `\(p)`", hint: "write it as `/\(p)`")
                     }
                 }
-            case "host": route.host = reader.string(v, what: field)
+            case "host":
+                route.host = reader.string(v, what: field)
+                if let host = route.host, let problem = GatewayConfig.hostProblem(host) {
+                    reader.error(v, "the route host `\(host)`: \(problem)", hint: "e.g. `host: orders.localhost`")
+                    route.host = nil
+                }
             case "to":
                 if let to = reader.string(v, what: field) { route.to = to; hasTo = true }
             case "strip_prefix": route.stripPrefix = reader.bool(v, what: field) ?? false

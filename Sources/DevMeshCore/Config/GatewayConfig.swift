@@ -163,3 +163,22 @@ extension HeaderEdits {
         s.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
     }
 }
+
+extension GatewayConfig {
+    /// Why `host` cannot be a gateway host (a certificate is issued for exactly that name), or nil.
+    public static func hostProblem(_ host: String) -> String? {
+        if host.contains("*") { return "wildcards are not accepted (OpenSSL rejects `*.localhost`); list each name" }
+        if host.contains(":") && !host.contains(".") { return nil }  // an IPv6 literal
+        if host.contains(":") { return "a host has no port here; the gateway's ports are `https_port` and `http_port`" }
+        guard !host.isEmpty, host.utf8.count <= 253 else { return "a host name has 1 to 253 characters" }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        for label in labels {
+            guard !label.isEmpty, label.utf8.count <= 63,
+                  label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }),
+                  label.first != "-", label.last != "-" else {
+                return "`\(host)` is not a host name (letters, digits and `-` in dot-separated labels)"
+            }
+        }
+        return nil
+    }
+}

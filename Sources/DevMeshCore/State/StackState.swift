@@ -24,9 +24,12 @@ public struct StackState: Sendable, Codable, Equatable {
         public var inbound: [String: Int]
         /// Each egress listener, by `caller->upstream`.
         public var egress: [String: Int]
+        /// The gateway's `https` and `http` ports (absent without a gateway).
+        public var gateway: [String: Int]?
 
         public init(admin: Int, services: [String: Int] = [:], replicas: [String: Int] = [:],
-                    inbound: [String: Int] = [:], egress: [String: Int] = [:]) {
+                    inbound: [String: Int] = [:], egress: [String: Int] = [:], gateway: [String: Int]? = nil) {
+            self.gateway = gateway
             self.admin = admin
             self.services = services
             self.replicas = replicas

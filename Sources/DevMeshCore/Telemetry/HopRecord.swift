@@ -30,11 +30,15 @@ public struct HopRecord: Sendable, Equatable {
     public var attempts: Int
     public var bytesIn: UInt64
     public var bytesOut: UInt64
+    /// The caller's mTLS identity as a policy principal (`cluster.local/ns/default/sa/orders`), when
+    /// the request arrived over mTLS.
+    public var sourcePrincipal: String?
 
     public init(listener: String, service: String, instance: String?, upstreamName: String?, traceID: String,
                 spanID: String, parentSpanID: String?, method: String, target: String, host: String, userAgent: String?,
                 minorVersion: Int, status: Int, error: String?, startNanos: UInt64, durationNanos: UInt64,
-                endpointName: String?, endpointHost: String?, endpointPort: Int?, attempts: Int, bytesIn: UInt64, bytesOut: UInt64) {
+                endpointName: String?, endpointHost: String?, endpointPort: Int?, attempts: Int, bytesIn: UInt64, bytesOut: UInt64,
+                sourcePrincipal: String? = nil) {
         self.listener = listener
         self.service = service
         self.instance = instance
@@ -57,6 +61,7 @@ public struct HopRecord: Sendable, Equatable {
         self.attempts = attempts
         self.bytesIn = bytesIn
         self.bytesOut = bytesOut
+        self.sourcePrincipal = sourcePrincipal
     }
 
     public var path: String { String(target.prefix { $0 != "?" }) }
@@ -86,6 +91,7 @@ public struct HopRecord: Sendable, Equatable {
         if !host.isEmpty { attributes["server.address"] = host }
         if let userAgent { attributes["user_agent.original"] = userAgent }
         if let endpointName { attributes["devmesh.upstream"] = endpointName }
+        if let sourcePrincipal { attributes["devmesh.source.principal"] = sourcePrincipal }
         if let endpointHost { attributes["network.peer.address"] = endpointHost }
         if let endpointPort { attributes["network.peer.port"] = String(endpointPort) }
         if let upstreamName { attributes["peer.service"] = upstreamName }
@@ -100,7 +106,7 @@ public struct HopRecord: Sendable, Equatable {
     public func access() -> AccessLogRecord {
         AccessLogRecord(
             time: Double(startNanos) / 1e9, listener: listener, service: service, instance: instance,
-            source: listener == "egress" ? service : nil, method: method, path: path, status: status,
+            source: sourcePrincipal ?? (listener == "egress" ? service : nil), method: method, path: path, status: status,
             durationMillis: Double(durationNanos) / 1e6, bytesIn: bytesIn, bytesOut: bytesOut, upstream: endpointName,
             traceID: traceID, spanID: spanID, error: error, attempts: attempts)
     }

@@ -79,6 +79,7 @@ public enum JSONLines {
         var a = ObjectWriter(out: [0x7B])
         a.string("devmesh.attempts", String(hop.attempts))
         a.string("devmesh.listener", hop.listener)
+        if let sp = hop.sourcePrincipal { a.string("devmesh.source.principal", sp) }
         if let e = hop.endpointName { a.string("devmesh.upstream", e) }
         if let error = hop.error { a.string("error.type", error) } else if hop.status >= 500 { a.string("error.type", status) }
         a.string("http.request.body.size", String(hop.bytesIn))
@@ -103,7 +104,7 @@ public enum JSONLines {
         x.string("listener", hop.listener)
         x.string("service", hop.service)
         if let i = hop.instance { x.string("instance", i) }
-        if hop.listener == "egress" { x.string("source", hop.service) }
+        if let sp = hop.sourcePrincipal { x.string("source", sp) } else if hop.listener == "egress" { x.string("source", hop.service) }
         x.string("method", hop.method)
         x.string("path", path)
         x.number("status", status)

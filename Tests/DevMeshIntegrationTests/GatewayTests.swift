@@ -1,0 +1,163 @@
+import DevMeshCore
+import DevMeshTesting
+import Foundation
+import Testing
+
+/// The HTTPS edge of a real `devmesh up`, checked with real clients: curl (HTTP/2 and HTTP/1.1)
+/// and `openssl s_client` (protocol versions and cipher suites).
+@Suite(.serialized, .timeLimit(.minutes(3))) struct GatewayTests {
+    static let headersApp = """
+        import os
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def do_GET(self):
+                body = ("%s %s\\n" % (os.environ["DEVMESH_SERVICE"], self.path)).encode()
+                body += "".join("%s: %s\\n" % (k.lower(), v) for k, v in self.headers.items()).encode()
+                self.send_response(200); self.send_header("Content-Length", str(len(body)))
+                self.send_header("Server", "app"); self.end_headers(); self.wfile.write(body)
+            def log_message(self, *a): pass
+        HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+        """
+
+    struct Run {
+        var code: Int32
+        var out: String
+        var err: String
+    }
+
+    static func tool(_ path: String, _ args: [String], stdin: String = "") throws -> Run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(code: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    }
+
+    /// curl with the devmesh CA; `-w` appends the status and HTTP version on a last line.
+    static func curl(_ args: [String]) throws -> (status: String, version: String, body: String) {
+        let r = try tool("/usr/bin/curl", ["-sS", "--max-time", "10", "--cacert", TestHome.path + "/ca/ca.pem",
+                                           "-w", "\n%{http_code} %{http_version}"] + args)
+        var lines = r.out.components(separatedBy: "\n")
+        let last = lines.removeLast().split(separator: " ")
+        return (String(last.first ?? ""), String(last.dropFirst().first ?? ""), lines.joined(separator: "\n"))
+    }
+
+    @Test func httpsHTTP2AndHTTP1RoutesAndTLSPolicy() async throws {
+        let stack = try TempStack([
+            "app.py": Self.headersApp,
+            "Procfile": "users: python3 -u app.py\nfrontend: python3 -u app.py\n",
+            "devmesh.yaml": """
+                services:
+                  users: {health: {tcp: true}}
+                  frontend: {health: {tcp: true}}
+                gateway:
+                  routes:
+                    - {path: /api/users, to: users, strip_prefix: true, headers: {add: {X-Env: dev}, remove: [X-Debug]}, response_headers: {remove: [Server]}}
+                    - {path: /, to: frontend}
+
+                """,
+        ])
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 2 services are ready"))
+        let ports = try #require(stack.state?.ports.gateway)
+        let https = try #require(ports["https"]), http = try #require(ports["http"])
+
+        // HTTP/2 to an automatic host: no route needed.
+        let h2 = try Self.curl(["--http2", "https://users.localhost:\(https)/direct?q=1"])
+        #expect(h2.status == "200")
+        #expect(h2.version == "2")
+        #expect(h2.body.hasPrefix("users /direct?q=1"))
+        #expect(h2.body.contains("x-forwarded-proto: https"))
+        #expect(h2.body.contains("x-forwarded-client-cert: By=spiffe://cluster.local/ns/default/sa/users;URI=spiffe://cluster.local/ns/istio-system/sa/devmesh-gateway"))
+
+        // HTTP/1.1 through a path route with strip_prefix and header edits; client forwarding fields are not trusted.
+        let h1 = try Self.curl(["--http1.1", "-H", "X-Debug: 1", "-H", "X-Forwarded-For: 6.6.6.6", "-D", "-",
+                                "https://localhost:\(https)/api/users/42"])
+        #expect(h1.status == "200")
+        #expect(h1.version == "1.1")
+        #expect(h1.body.contains("users /42"))
+        #expect(h1.body.contains("x-env: dev"))
+        #expect(!h1.body.contains("x-debug"))
+        #expect(!h1.body.contains("6.6.6.6"))
+        #expect(!h1.body.lowercased().contains("server: app"))
+
+        // Longest prefix: everything else goes to the frontend; plain HTTP serves the same routes.
+        let plain = try Self.curl(["http://127.0.0.1:\(http)/api/usersx"])
+        #expect(plain.status == "200")
+        #expect(plain.body.hasPrefix("frontend /api/usersx"))
+        #expect(plain.body.contains("x-forwarded-proto: http\n"))
+
+        // Hosts the gateway does not serve.
+        let unknown = try Self.curl(["-H", "Host: evil.example", "http://127.0.0.1:\(http)/"])
+        #expect(unknown.status == "421")
+
+        // TLS policy: TLS 1.1 and CBC suites are refused; TLS 1.2 with AEAD works.
+        let openssl = "/usr/bin/openssl"
+        let base = ["s_client", "-connect", "127.0.0.1:\(https)", "-servername", "localhost"]
+        let tls11 = try Self.tool(openssl, base + ["-tls1_1"])
+        #expect(!tls11.out.contains("BEGIN CERTIFICATE") && !tls11.out.contains("Cipher is ECDHE"))
+        let cbc = try Self.tool(openssl, base + ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA"])
+        #expect(!cbc.out.contains("Cipher is ECDHE"))
+        let good = try Self.tool(openssl, base + ["-tls1_2", "-CAfile", TestHome.path + "/ca/ca.pem"])
+        #expect(good.out.contains("Cipher is ECDHE-ECDSA-AES"))
+        #expect(good.out.contains("Verify return code: 0 (ok)"))
+
+        // The gateway's span is the root; the inbound sidecar saw the gateway's identity.
+        let spans = try MeshTraceTests.spans(stack.root)
+        let gatewaySpans = spans.filter { $0.attributes["devmesh.listener"] == "gateway" }
+        #expect(gatewaySpans.count >= 4)
+        let inbound = spans.filter { $0.attributes["devmesh.listener"] == "inbound" }
+        #expect(inbound.contains { $0.attributes["devmesh.source.principal"] == "cluster.local/ns/istio-system/sa/devmesh-gateway" })
+        if let root = gatewaySpans.first(where: { $0.attributes["url.path"] == "/api/users/42" }) {
+            #expect(root.parentSpanID == nil)
+            #expect(inbound.contains { $0.traceID == root.traceID && $0.parentSpanID == root.spanID })
+        } else {
+            Issue.record("no gateway span for /api/users/42")
+        }
+
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
+
+    @Test func strictModeClosesServiceListenersAndRedirectsPlainHTTP() async throws {
+        let stack = try TempStack([
+            "app.py": Self.headersApp,
+            "Procfile": "users: python3 -u app.py\n",
+            "devmesh.yaml": """
+                mtls: strict
+                services:
+                  users: {health: {tcp: true}}
+                gateway:
+                  http_mode: redirect
+
+                """,
+        ])
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 1 service is ready"))
+        let state = try #require(stack.state)
+        #expect(state.ports.services.isEmpty)
+        let ports = try #require(state.ports.gateway)
+        let https = try #require(ports["https"]), http = try #require(ports["http"])
+        let redirect = try Self.curl(["-D", "-", "-H", "Host: users.localhost", "http://127.0.0.1:\(http)/a?b=1"])
+        #expect(redirect.status == "308")
+        #expect(redirect.body.contains("Location: https://users.localhost:\(https)/a?b=1"))
+        let ok = try Self.curl(["https://users.localhost:\(https)/a"])
+        #expect(ok.status == "200")
+        // The inbound sidecar refuses plaintext in strict mode: the app never sees it.
+        let inbound = try #require(state.ports.inbound["users.1"])
+        let plain = try Self.curl(["http://127.0.0.1:\(inbound)/sneaky"])
+        #expect(plain.status != "200")
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
+}
