@@ -155,4 +155,33 @@ import Testing
         await egress.stop()
         await mesh.stop()
     }
+
+    @Test func tcpRelaysUseMTLSToo() async throws {
+        let store = CertificateStore(authority: try Self.authority())
+        let echo = RawUpstream { _ in .replyThenEcho([]) }
+        let echoPort = try await echo.start()
+        var inboundRoute = ProxyRoute(role: .inbound, service: "db", instance: "db.1",
+                                      endpoints: EndpointSource([Endpoint(port: echoPort, name: "db.1")]))
+        inboundRoute.transport = .tcp
+        let db = SPIFFEID(namespace: "default", serviceAccount: "db")
+        let inbound = ProxyListener(route: inboundRoute, port: 0, group: MultiThreadedEventLoopGroup.singleton,
+                                    tls: .mesh({ store.meshServerContext(for: db, on: $0) }, requireTLS: true))
+        let inboundPort = try await inbound.start()
+        var egressRoute = ProxyRoute(role: .egress, service: "orders", upstreamName: "db",
+                                     endpoints: EndpointSource([Endpoint(port: inboundPort, name: "db.1")]))
+        egressRoute.transport = .tcp
+        egressRoute.upstreamTLS = UpstreamTLS(context: { store.meshClientContext(for: Self.orders, on: $0) }, expected: db)
+        let egress = ProxyListener(route: egressRoute, port: 0, group: MultiThreadedEventLoopGroup.singleton)
+        let port = try await egress.start()
+        let reply = try await RawHTTPClient.exchange(port: port, [Array("ping\n".utf8)]) {
+            String(decoding: $0, as: UTF8.self).hasSuffix("ping\n")
+        }
+        #expect(reply.text == "ping\n")
+        // Plaintext straight to the strict inbound relay gets nothing through.
+        let plain = try await RawHTTPClient.exchange(port: inboundPort, [Array("ping\n".utf8)])
+        #expect(!plain.text.contains("ping"), "only a TLS alert comes back")
+        await egress.stop()
+        await inbound.stop()
+        await echo.stop()
+    }
 }
