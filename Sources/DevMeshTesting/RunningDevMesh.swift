@@ -160,7 +160,9 @@ public final class RunningUp: Sendable {
         kill(process.processIdentifier, sig)
     }
 
+    /// A test that failed before stopping its stack: SIGTERM, so devmesh stops its children too
+    /// (SIGKILL would leave them running).
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
     }
 }
