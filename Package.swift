@@ -140,8 +140,10 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "DevMeshProxyTests", dependencies: [
-            "DevMeshProxy", "DevMeshCore", "DevMeshTesting", "DevMeshSupervisor", "DevMeshTLS",
+            "DevMeshProxy", "DevMeshCore", "DevMeshHTTP1", "DevMeshTesting", "DevMeshSupervisor", "DevMeshTLS",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "DevMeshTLSTests", dependencies: ["DevMeshTLS", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore", "DevMeshTesting"]),

@@ -20,6 +20,9 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
     private var pendingHead: HTTPRequestHead?
     private var chunkedRequest = false
     private var requestMethod = "GET"
+    private var requestEnded = false
+    /// Set once this bridge answered the stream itself: nothing more reaches the core.
+    private var refused = false
 
     // Response side.
     private enum ResponseState {
@@ -39,16 +42,26 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
     // MARK: - Request: HTTP/2 parts → HTTP/1.1 bytes
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if case .end = part { requestEnded = true }
+        if refused { return }
+        switch part {
         case .head(let head):
-            // Held back one part: whether a body follows decides its framing.
-            pendingHead = head
             requestMethod = head.method.rawValue
+            if head.headers.contains(name: "expect") {
+                // The client waits for a 100 before sending its body: forward the head now.
+                chunkedRequest = !head.headers.contains(name: "content-length")
+                emitHead(head, context: context, hasBody: true)
+            } else {
+                // Held back one part: whether a body follows decides its framing.
+                pendingHead = head
+            }
         case .body(let body):
             if let head = pendingHead {
                 pendingHead = nil
                 chunkedRequest = !head.headers.contains(name: "content-length")
                 emitHead(head, context: context, hasBody: true)
+                if refused { return }
             }
             guard body.readableBytes > 0 else { return }
             if chunkedRequest {
@@ -80,9 +93,21 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
         out.writeStaticString(" ")
         out.writeString(head.uri)
         out.writeStaticString(" HTTP/1.1\r\n")
+        // HTTP/2 may split `cookie` into several fields; HTTP/1.1 wants one (RFC 9113 §8.2.3).
+        let cookies = head.headers["cookie"]
+        if !cookies.isEmpty {
+            let joined = cookies.joined(separator: "; ")
+            guard Self.isSafe(joined) else {
+                refuse(context: context)
+                return
+            }
+            out.writeStaticString("cookie: ")
+            out.writeString(joined)
+            out.writeStaticString("\r\n")
+        }
         for (name, value) in head.headers {
             // HTTP/2 forbids these (NIOHTTP2 validates); a value must never split the HTTP/1.1 head.
-            if Self.connectionSpecific(name) { continue }
+            if Self.connectionSpecific(name) || name.lowercased() == "cookie" { continue }
             guard Self.isSafe(name), Self.isSafe(value) else {
                 refuse(context: context)
                 return
@@ -98,6 +123,8 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
     }
 
     private func refuse(context: ChannelHandlerContext) {
+        refused = true
+        pendingHead = nil
         var headers = HTTPHeaders()
         headers.add(name: "x-devmesh-error", value: "bad-request")
         headers.add(name: "content-length", value: "0")
@@ -139,6 +166,10 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
                     let headBytes = buffered.readSlice(length: head.headLength)!
                     bytes = buffered
                     if head.isInterim {
+                        // 100 Continue and 103 Early Hints are meaningful to an HTTP/2 client too.
+                        if head.status == 100 || head.status == 103 {
+                            context.write(wrapOutboundOut(.head(Self.responseHead(head, source: headBytes))), promise: nil)
+                        }
                         response = .head(ByteBuffer())
                         continue
                     }
@@ -197,13 +228,27 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
         response = .done
     }
 
+    /// The core closes its "connection" when an exchange ends without keep-alive. On a stream that
+    /// must not reset what is still queued for the client (a reset discards DATA that waits for
+    /// flow-control window): a finished response ends the stream cleanly and, once the request has
+    /// ended too, the stream closes by itself. Only an unfinished response is reset.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        // A body delimited by the upstream's close ends with the stream.
         if case .untilClose = response {
+            // A body delimited by the upstream's close ends with the stream.
             response = .done
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
-        context.close(mode: mode, promise: promise)
+        guard case .done = response else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        context.flush()
+        if requestEnded {
+            promise?.succeed()
+        } else {
+            // The response is complete but the client is still sending: stop it (NO_ERROR-style).
+            context.close(mode: mode, promise: promise)
+        }
     }
 
     static func responseHead(_ head: HTTP1ResponseHead, source: ByteBuffer) -> HTTPResponseHead {

@@ -135,7 +135,9 @@ enum ErrorResponse {
         switch status {
         case 308: return "Permanent Redirect"
         case 400: return "Bad Request"
+        case 403: return "Forbidden"
         case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
         case 421: return "Misdirected Request"
         case 408: return "Request Timeout"
         case 413: return "Content Too Large"

@@ -69,7 +69,7 @@ public final class ProxyListener: Sendable {
                         } else {
                             try sync.addHandler(TLSSniffer(context: context))
                         }
-                        try Self.addProxy(channel, route: route, perLoop: perLoop)
+                        try Self.addProxy(channel, route: route, perLoop: perLoop, waitsForClient: true)
                     }
                 }
                 return channel.eventLoop.makeCompletedFuture {
@@ -96,13 +96,13 @@ public final class ProxyListener: Sendable {
         return server.localAddress?.port ?? requestedPort
     }
 
-    static func addProxy(_ channel: any Channel, route: ProxyRoute, perLoop: PerLoop<ListenerLoopState>) throws {
+    static func addProxy(_ channel: any Channel, route: ProxyRoute, perLoop: PerLoop<ListenerLoopState>, waitsForClient: Bool = false) throws {
         let loopState = perLoop.value(on: channel.eventLoop)
         switch route.transport {
         case .http:
             try channel.pipeline.syncOperations.addHandler(ProxyServerHandler(route: route, loop: loopState))
         case .tcp:
-            try channel.pipeline.syncOperations.addHandler(TCPRelayHandler(route: route, loop: loopState))
+            try channel.pipeline.syncOperations.addHandler(TCPRelayHandler(route: route, loop: loopState, waitsForClient: waitsForClient))
         }
     }
 

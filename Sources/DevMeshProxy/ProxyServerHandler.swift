@@ -37,6 +37,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
     /// The client's mTLS identity, read once from the connection's TLS handler.
     private var peerChecked = false
     private var peer: SPIFFEID?
+    /// The client presented a certificate (mTLS), whether or not it named an identity.
+    private var peerIsTLS = false
 
     /// Whether this handler serves one HTTP/2 stream (the connection is the channel's parent).
     let isHTTP2Stream: Bool
@@ -101,6 +103,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
         if let upstream {
             upstream.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
             if context.channel.isWritable { upstream.channel.read() }
+        } else if context.channel.isWritable, exchange == nil, tunnel == nil {
+            // Pipelined requests waited for the client to read devmesh's own answers.
+            if readPausedForBuffer {
+                readPausedForBuffer = false
+                setClientAutoRead()
+            }
+            process()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -126,12 +135,20 @@ final class ProxyServerHandler: ChannelInboundHandler {
     // MARK: - Requests
 
     /// Parses what arrived and moves the current exchange forward.
+    /// Set while `process` runs: answers devmesh gives itself (a refused or unroutable request)
+    /// end by processing the next pipelined request, and that must loop here, not recurse.
+    private var inProcess = false
+
     private func process() {
-        guard let context, !closing else { return }
+        guard let context, !closing, !inProcess else { return }
+        inProcess = true
+        defer { inProcess = false }
         while true {
+            if closing { return }
             if let exchange {
                 forwardRequestBody(exchange)
-                if exchange.requestComplete, inbound.readableBytes > Self.maxBuffered, !readPausedForBuffer {
+                // Pipelined requests, or a body arriving before the upstream is ready: bounded.
+                if exchange.requestComplete || exchange.upstream == nil, inbound.readableBytes > Self.maxBuffered, !readPausedForBuffer {
                     readPausedForBuffer = true
                     setClientAutoRead()
                 }
@@ -139,6 +156,14 @@ final class ProxyServerHandler: ChannelInboundHandler {
             }
             guard inbound.readableBytes > 0 else {
                 inbound.discardReadBytes()
+                return
+            }
+            // Answers the client does not read are not piled up: parse on when it catches up.
+            guard context.channel.isWritable else {
+                if inbound.readableBytes > Self.maxBuffered, !readPausedForBuffer {
+                    readPausedForBuffer = true
+                    setClientAutoRead()
+                }
                 return
             }
             let result = inbound.withUnsafeReadableBytes { parser.parse($0) }
@@ -185,7 +210,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var refusal: Refusal?
         if let gateway = route.gateway {
             let origin = Self.originForm(head.target)
-            if let port = gateway.redirectToHTTPSPort {
+            if head.method == "CONNECT" {
+                refusal = .answer(status: 405, code: "method-not-allowed", message: "the gateway does not tunnel (CONNECT)",
+                                  extraFields: "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n")
+            } else if !origin.hasPrefix("/") {
+                refusal = .answer(status: 400, code: "bad-request", message: "the gateway takes origin-form targets (`/path`), not `\(origin.prefix(80))`",
+                                  extraFields: "")
+            } else if let port = gateway.redirectToHTTPSPort {
                 let host = GatewayRouteTable.normalizeHost(head.host)
                 let authority = host.contains(":") ? "[\(host)]" : host
                 let location = "https://\(authority)\(port == 443 ? "" : ":\(port)")\(origin)"
@@ -237,6 +268,11 @@ final class ProxyServerHandler: ChannelInboundHandler {
             target = Self.originForm(head.target)
         }
         let identity = clientIdentity(context)
+        if identity == nil, peerIsTLS, refusal == nil {
+            // Chained to the devmesh CA, but no (single) SPIFFE identity: not a workload of the mesh.
+            refusal = .answer(status: 403, code: "no-identity",
+                              message: "the client certificate carries no SPIFFE identity of this mesh", extraFields: "")
+        }
         let incoming = head.value(of: .traceparent).flatMap(TraceContext.parse)
         let spanID = TraceIDGenerator().spanID(using: &rng)
         let trace = incoming ?? TraceContext(traceID: TraceIDGenerator().traceID(using: &rng), spanID: spanID)
@@ -311,7 +347,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     if let context {
                         try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
                     }
-                    try sync.addHandler(UpstreamIdentityCheck(expected: tls?.expected, eventLoop: channel.eventLoop))
+                    try sync.addHandler(UpstreamIdentityCheck(expected: tls?.expected, eventLoop: channel.eventLoop,
+                                                              handshakeTimeout: Self.amount(timeout)))
                     try sync.addHandler(UpstreamHandler())
                 }
             }
@@ -377,6 +414,11 @@ final class ProxyServerHandler: ChannelInboundHandler {
         forwardRequestBody(exchange)
         flushUpstream()
         if !conn.channel.isWritable { pauseClientForUpstream(true) }
+        // The body that waited for the connection has gone out: read the rest.
+        if readPausedForBuffer, !exchange.requestComplete, inbound.readableBytes <= Self.maxBuffered {
+            readPausedForBuffer = false
+            setClientAutoRead()
+        }
     }
 
     private func forwardRequestBody(_ exchange: Exchange) {
@@ -787,9 +829,12 @@ final class ProxyServerHandler: ChannelInboundHandler {
         if peerChecked { return peer }
         peerChecked = true
         let channel = isHTTP2Stream ? (context.channel.parent ?? context.channel) : context.channel
-        if let tls = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-           let cert = tls.peerCertificate {
-            peer = TLSConfigurations.peerIdentity(cert)
+        if let tls = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) {
+            // Only mesh listeners ask for client certificates; at the edge there is none.
+            if let cert = tls.peerCertificate {
+                peerIsTLS = true
+                peer = TLSConfigurations.peerIdentity(cert)
+            }
         }
         return peer
     }

@@ -1,5 +1,4 @@
 import DevMeshCore
-import DevMeshCore
 import DevMeshTLS
 import NIOCore
 import NIOSSL
@@ -27,9 +26,16 @@ final class TCPRelayHandler: ChannelInboundHandler {
     private var recorded = false
     private var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
 
-    init(route: ProxyRoute, loop: ListenerLoopState) {
+    /// Behind mesh TLS: the app is connected only once the client finished its handshake (or, in
+    /// permissive mode, sent its first plaintext byte), so unauthenticated clients hold nothing.
+    let waitsForClient: Bool
+    private var connectStarted = false
+    private var clientTimer: Scheduled<Void>?
+
+    init(route: ProxyRoute, loop: ListenerLoopState, waitsForClient: Bool = false) {
         self.route = route
         self.loop = loop
+        self.waitsForClient = waitsForClient
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -39,8 +45,32 @@ final class TCPRelayHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         startNanos = ProxyServerHandler.wallNanos()
         startUptime = .now()
-        connect(context: context, attempt: 1, excluding: nil)
+        if waitsForClient {
+            // A client that never completes its handshake is cut off like a slow request head.
+            clientTimer = context.eventLoop.assumeIsolated().scheduleTask(in: ProxyServerHandler.amount(route.timeouts.requestHead)) {
+                [self] in
+                if !connectStarted {
+                    failure = "client-handshake-timeout"
+                    self.context?.close(promise: nil)
+                }
+            }
+        } else {
+            startConnecting(context)
+        }
         context.fireChannelActive()
+    }
+
+    private func startConnecting(_ context: ChannelHandlerContext) {
+        guard !connectStarted else { return }
+        connectStarted = true
+        clientTimer?.cancel()
+        clientTimer = nil
+        connect(context: context, attempt: 1, excluding: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event { startConnecting(context) }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func connect(context: ChannelHandlerContext, attempt: Int, excluding: Endpoint?) {
@@ -53,6 +83,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
         loop.balancer.started(endpoint)
         let client = context.channel
         let tls = route.upstreamTLS
+        let handshakeTimeout = ProxyServerHandler.amount(route.timeouts.connect)
         ClientBootstrap(group: context.eventLoop)
             .connectTimeout(ProxyServerHandler.amount(route.timeouts.connect))
             .channelInitializer { channel in
@@ -63,15 +94,18 @@ final class TCPRelayHandler: ChannelInboundHandler {
                     if let context {
                         try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
                     }
-                    try sync.addHandler(UpstreamIdentityCheck(expected: tls?.expected, eventLoop: channel.eventLoop))
+                    try sync.addHandler(UpstreamIdentityCheck(expected: tls?.expected, eventLoop: channel.eventLoop,
+                                                              handshakeTimeout: handshakeTimeout))
                     try sync.addHandler(TCPPeerHandler(client: client))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
             .flatMap { channel in
                 // With mTLS nothing is relayed until the upstream proved its identity.
-                let check = try? channel.pipeline.syncOperations.handler(type: UpstreamIdentityCheck.self)
-                return (check?.ready.futureResult ?? channel.eventLoop.makeSucceededVoidFuture()).map { channel }
+                guard let check = try? channel.pipeline.syncOperations.handler(type: UpstreamIdentityCheck.self) else {
+                    return channel.close().flatMapThrowing { () throws -> any Channel in throw UpstreamHandler.SetupFailed() }
+                }
+                return check.ready.futureResult.map { channel }
             }
             .assumeIsolated()
             .whenComplete { [self] result in
@@ -102,6 +136,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        startConnecting(context)
         let buffer = unwrapInboundIn(data)
         bytesIn += UInt64(buffer.readableBytes)
         if let peer {
@@ -129,6 +164,8 @@ final class TCPRelayHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        clientTimer?.cancel()
+        clientTimer = nil
         peer?.close(promise: nil)
         record()
         context.fireChannelInactive()
@@ -196,14 +233,30 @@ final class UpstreamIdentityCheck: ChannelInboundHandler {
 
     let expected: SPIFFEID?
     let ready: EventLoopPromise<Void>
+    /// How long the TLS handshake may take (the connect timeout again): an upstream that accepts
+    /// and never answers must not hold the request forever.
+    let handshakeTimeout: TimeAmount
+    private var timer: Scheduled<Void>?
 
-    init(expected: SPIFFEID?, eventLoop: any EventLoop) {
+    init(expected: SPIFFEID?, eventLoop: any EventLoop, handshakeTimeout: TimeAmount = .seconds(2)) {
         self.expected = expected
+        self.handshakeTimeout = handshakeTimeout
         ready = eventLoop.makePromise()
     }
 
+    struct HandshakeTimeout: Error, CustomStringConvertible {
+        var description: String { "the TLS handshake did not finish in time" }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
-        if expected == nil { ready.succeed() }
+        if expected == nil {
+            ready.succeed()
+        } else {
+            timer = context.eventLoop.assumeIsolated().scheduleTask(in: handshakeTimeout) { [ready] in
+                ready.fail(HandshakeTimeout())
+                context.close(promise: nil)
+            }
+        }
         context.fireChannelActive()
     }
 
@@ -211,6 +264,7 @@ final class UpstreamIdentityCheck: ChannelInboundHandler {
         if case TLSUserEvent.handshakeCompleted = event, let expected {
             let cert = (try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self))?.peerCertificate
             let actual = cert.flatMap(TLSConfigurations.peerIdentity)
+            timer?.cancel()
             if actual == expected {
                 ready.succeed()
             } else {
@@ -222,6 +276,7 @@ final class UpstreamIdentityCheck: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
         ready.fail(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }
