@@ -88,10 +88,12 @@ gateway:
 YAML
 
 start_mesh() {  # $1: extra flags
+  # The previous run's log says "ready" too: start from an empty one.
+  : > "$work/mesh.log"
   (cd "$work/stack" && exec "$DEVMESH" up --no-color --https-port "$(free_port)" --http-port "$(free_port)" $1 > "$work/mesh.log" 2>&1) &
   mesh_pid=$!
   for _ in $(seq 200); do
-    grep -q "all 2 services are ready" "$work/mesh.log" 2>/dev/null && break
+    grep -q "all 2 services are ready" "$work/mesh.log" 2>/dev/null && [ -f "$work/stack/.devmesh/state.json" ] && break
     sleep 0.05
   done
   grep -q "all 2 services are ready" "$work/mesh.log" || { cat "$work/mesh.log"; echo "devmesh did not start" >&2; exit 1; }
@@ -133,7 +135,7 @@ CONF
 # nginx terminating TLS (HTTP/1.1 and HTTP/2) and proxying to the backend; and an mTLS hop:
 # a plaintext front proxying over mutual TLS to a second nginx that verifies the client.
 start_nginx_tls() {  # $1: backend port
-  tls_port=$(free_port); mtls_front=$(free_port); mtls_back=$(free_port)
+  tls_port=$(free_port); mtls_front=$(free_port); mtls_back=$(free_port); tls2_port=$(free_port)
   cat > "$work/tls.conf" <<CONF
 worker_processes 2;
 daemon on;
@@ -156,6 +158,17 @@ http {
     ssl_certificate $work/pki/server.pem; ssl_certificate_key $work/pki/server.key;
     ssl_client_certificate $work/pki/ca.pem; ssl_verify_client on;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+  # The same two hops as devmesh's gateway: TLS at the edge, mTLS to a second proxy, then the app.
+  server {
+    listen 127.0.0.1:$tls2_port ssl http2;
+    ssl_certificate $work/pki/server.pem; ssl_certificate_key $work/pki/server.key;
+    location / {
+      proxy_pass https://mtls_back; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_ssl_certificate $work/pki/client.pem; proxy_ssl_certificate_key $work/pki/client.key;
+      proxy_ssl_trusted_certificate $work/pki/ca.pem; proxy_ssl_verify on; proxy_ssl_name back;
+      proxy_ssl_session_reuse on;
+    }
   }
   server {
     listen 127.0.0.1:$mtls_front;
@@ -202,7 +215,7 @@ print("%.0f %.0f %.0f" % (rps, us("50"), us("99")))'
 
 declare -A rps p50 p99 rss cpu
 run_round() {  # $1 telemetry label
-  for target in direct nginx devmesh1 devmesh2 nginxmtls gateway nginxtls gateway2 nginxtls2; do
+  for target in direct nginx devmesh1 devmesh2 nginxmtls gateway nginxtls nginxtlsm gateway2 nginxtls2 nginxtlsm2; do
     measurer=measure
     case $target in
       direct) port=$app_port ;;
@@ -214,6 +227,8 @@ run_round() {  # $1 telemetry label
       nginxtls) port=https://127.0.0.1:$tls_port ;;
       gateway2) port=$gateway_port; measurer=measure_h2 ;;
       nginxtls2) port=$tls_port; measurer=measure_h2 ;;
+      nginxtlsm) port=https://127.0.0.1:$tls2_port ;;
+      nginxtlsm2) port=$tls2_port; measurer=measure_h2 ;;
     esac
     key="$target/$1"
     case "$1/$target" in off/devmesh1|off/devmesh2|on/*) ;; *) continue ;; esac
@@ -243,7 +258,7 @@ for telemetry in on off; do
   start_nginx_proxy "$app_port"
   start_nginx_tls "$app_port"
   # warm-up
-  for p in "$app_port" "$proxy_port" "$inbound_port" "$egress_port" "$mtls_front" "https://127.0.0.1:$gateway_port/" "https://127.0.0.1:$tls_port/"; do
+  for p in "$app_port" "$proxy_port" "$inbound_port" "$egress_port" "$mtls_front" "https://127.0.0.1:$gateway_port/" "https://127.0.0.1:$tls_port/" "https://127.0.0.1:$tls2_port/"; do
     measure "$p" "$CONNS" 2 >/dev/null
   done
   for _ in $(seq "$ROUNDS"); do run_round $telemetry; done
@@ -262,14 +277,14 @@ echo
 echo "| path | telemetry | req/s | vs nginx | p50 | p99 | devmesh CPU | devmesh RSS |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 nginx_rps=$(echo "${rps[nginx/on]}" | median)
-for key in direct/on nginx/on devmesh1/on devmesh1/off devmesh2/on devmesh2/off nginxmtls/on gateway/on nginxtls/on gateway2/on nginxtls2/on; do
+for key in direct/on nginx/on devmesh1/on devmesh1/off devmesh2/on devmesh2/off nginxmtls/on gateway/on nginxtls/on nginxtlsm/on gateway2/on nginxtls2/on nginxtlsm2/on; do
   target=${key%/*}; tel=${key#*/}
   r=$(echo "${rps[$key]}" | median); a=$(echo "${p50[$key]}" | median); b=$(echo "${p99[$key]}" | median)
   # Each row against its nginx counterpart: plaintext, mTLS hop, TLS HTTP/1.1, TLS HTTP/2.
   case $target in
     nginxmtls|devmesh2) base=$(echo "${rps[nginxmtls/on]}" | median); vs="nginx mTLS hop" ;;
-    gateway|nginxtls) base=$(echo "${rps[nginxtls/on]}" | median); vs="nginx TLS h1" ;;
-    gateway2|nginxtls2) base=$(echo "${rps[nginxtls2/on]}" | median); vs="nginx TLS h2" ;;
+    gateway|nginxtls|nginxtlsm) base=$(echo "${rps[nginxtls/on]}" | median); vs="nginx TLS h1" ;;
+    gateway2|nginxtls2|nginxtlsm2) base=$(echo "${rps[nginxtls2/on]}" | median); vs="nginx TLS h2" ;;
     *) base=$nginx_rps; vs="nginx proxy" ;;
   esac
   ratio=$(python3 -c "print('%.2f× %s' % ($r / $base, '$vs'))")
@@ -285,10 +300,14 @@ for key in direct/on nginx/on devmesh1/on devmesh1/off devmesh2/on devmesh2/off 
     nginxtls) name="nginx, HTTPS HTTP/1.1";;
     gateway2) name="devmesh gateway, HTTPS HTTP/2 (h2load -m 10)";;
     nginxtls2) name="nginx, HTTPS HTTP/2 (h2load -m 10)";;
+    nginxtlsm) name="nginx, HTTPS HTTP/1.1 → mTLS → nginx (2 hops)";;
+    nginxtlsm2) name="nginx, HTTPS HTTP/2 → mTLS → nginx (2 hops)";;
   esac
   [[ $target == devmesh* || $target == gateway* ]] || tel="-"
   echo "| $name | $tel | $r | $ratio | ${a}µs | ${b}µs | $c | $m |"
 done
+echo
+echo "HTTP/2 rows: h2load -c$CONNS -m 10 (10 streams per connection); h2load reports no percentiles, so their p50/p99 columns show the mean and the maximum. Ratios compare like with like: plaintext rows with nginx proxying, the mTLS hop with nginx → nginx over mTLS, gateway rows with nginx terminating TLS (one hop; devmesh's gateway makes two: edge, then mTLS to the inbound sidecar — the 2-hop nginx rows are the same shape)."
 read -r d n m1 m2 <<< "$latency"
 echo
 echo "At one connection (p50): direct ${d}µs; nginx adds $((n - d))µs; one devmesh hop adds $((m1 - d))µs; two hops add $((m2 - d))µs."

@@ -3,10 +3,14 @@ import NIOCore
 /// Idle keep-alive connections to upstreams, per listener and event loop, used LIFO (the most
 /// recently used connection is the warmest and least likely to have been closed by its server).
 final class UpstreamPool {
+    /// Generous: an HTTP/2 client multiplexes hundreds of requests over one connection, and each
+    /// needs its own upstream connection while in flight; closing the surplus after every burst
+    /// would mean a new (mTLS) handshake per request. Idle ones are closed by the upstream's idle
+    /// timeout and then leave the pool.
     let maxIdlePerEndpoint: Int
     private var idle: [Endpoint: [UpstreamConnection]] = [:]
 
-    init(maxIdlePerEndpoint: Int = 64) {
+    init(maxIdlePerEndpoint: Int = 512) {
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
     }
 
