@@ -334,42 +334,18 @@ final class ProxyServerHandler: ChannelInboundHandler {
             return
         }
         exchange.connecting = true
-        let timeout = route.timeouts.connect
-        let tls = exchange.upstreamTLS
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(Self.amount(timeout))
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                let context: EventLoopFuture<NIOSSLContext?> = tls.map { $0.context(channel.eventLoop).map { Optional($0) } }
-                    ?? channel.eventLoop.makeSucceededFuture(nil)
-                return context.flatMapThrowing { context in
-                    let sync = channel.pipeline.syncOperations
-                    if let context {
-                        try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
-                    }
-                    try sync.addHandler(UpstreamIdentityCheck(expected: tls?.expected, eventLoop: channel.eventLoop,
-                                                              handshakeTimeout: Self.amount(timeout)))
-                    try sync.addHandler(UpstreamHandler())
-                }
-            }
-            .connect(host: endpoint.host, port: endpoint.port)
+        UpstreamConnector.connect(to: endpoint, on: context.eventLoop, timeout: Self.amount(route.timeouts.connect),
+                                  tls: exchange.upstreamTLS) { UpstreamHandler() }
             .assumeIsolated()
             .whenComplete { [self] result in
                 switch result {
                 case .success(let channel):
-                    guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self),
-                          let check = try? channel.pipeline.syncOperations.handler(type: UpstreamIdentityCheck.self) else {
-                        connected(exchange, endpoint: endpoint, result: .failure(UpstreamHandler.SetupFailed()))
+                    guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
                         channel.close(promise: nil)
+                        connected(exchange, endpoint: endpoint, result: .failure(UpstreamHandler.SetupFailed()))
                         return
                     }
-                    // With mTLS the request waits until the upstream proved its identity.
-                    check.ready.futureResult.assumeIsolated().whenComplete { ready in
-                        switch ready {
-                        case .success: self.connected(exchange, endpoint: endpoint, result: .success((channel, handler)))
-                        case .failure(let error): self.connected(exchange, endpoint: endpoint, result: .failure(error))
-                        }
-                    }
+                    connected(exchange, endpoint: endpoint, result: .success((channel, handler)))
                 case .failure(let error):
                     connected(exchange, endpoint: endpoint, result: .failure(error))
                 }

@@ -82,31 +82,8 @@ final class TCPRelayHandler: ChannelInboundHandler {
         self.endpoint = endpoint
         loop.balancer.started(endpoint)
         let client = context.channel
-        let tls = route.upstreamTLS
-        let handshakeTimeout = ProxyServerHandler.amount(route.timeouts.connect)
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(ProxyServerHandler.amount(route.timeouts.connect))
-            .channelInitializer { channel in
-                let context: EventLoopFuture<NIOSSLContext?> = tls.map { $0.context(channel.eventLoop).map { Optional($0) } }
-                    ?? channel.eventLoop.makeSucceededFuture(nil)
-                return context.flatMapThrowing { context in
-                    let sync = channel.pipeline.syncOperations
-                    if let context {
-                        try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
-                    }
-                    try sync.addHandler(UpstreamIdentityCheck(expected: tls?.expected, eventLoop: channel.eventLoop,
-                                                              handshakeTimeout: handshakeTimeout))
-                    try sync.addHandler(TCPPeerHandler(client: client))
-                }
-            }
-            .connect(host: endpoint.host, port: endpoint.port)
-            .flatMap { channel in
-                // With mTLS nothing is relayed until the upstream proved its identity.
-                guard let check = try? channel.pipeline.syncOperations.handler(type: UpstreamIdentityCheck.self) else {
-                    return channel.close().flatMapThrowing { () throws -> any Channel in throw UpstreamHandler.SetupFailed() }
-                }
-                return check.ready.futureResult.map { channel }
-            }
+        UpstreamConnector.connect(to: endpoint, on: context.eventLoop, timeout: ProxyServerHandler.amount(route.timeouts.connect),
+                                  tls: route.upstreamTLS) { TCPPeerHandler(client: client) }
             .assumeIsolated()
             .whenComplete { [self] result in
                 switch result {
@@ -223,71 +200,5 @@ final class TCPPeerHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
-    }
-}
-
-/// Resolves `ready` when a connection may carry bytes: at once for plaintext; for mTLS after the
-/// handshake, and only if the upstream proved the expected SPIFFE identity (else it closes).
-final class UpstreamIdentityCheck: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-
-    let expected: SPIFFEID?
-    let ready: EventLoopPromise<Void>
-    /// How long the TLS handshake may take (the connect timeout again): an upstream that accepts
-    /// and never answers must not hold the request forever.
-    let handshakeTimeout: TimeAmount
-    private var timer: Scheduled<Void>?
-
-    init(expected: SPIFFEID?, eventLoop: any EventLoop, handshakeTimeout: TimeAmount = .seconds(2)) {
-        self.expected = expected
-        self.handshakeTimeout = handshakeTimeout
-        ready = eventLoop.makePromise()
-    }
-
-    struct HandshakeTimeout: Error, CustomStringConvertible {
-        var description: String { "the TLS handshake did not finish in time" }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if expected == nil {
-            ready.succeed()
-        } else {
-            timer = context.eventLoop.assumeIsolated().scheduleTask(in: handshakeTimeout) { [ready] in
-                ready.fail(HandshakeTimeout())
-                context.close(promise: nil)
-            }
-        }
-        context.fireChannelActive()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event, let expected {
-            let cert = (try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self))?.peerCertificate
-            let actual = cert.flatMap(TLSConfigurations.peerIdentity)
-            timer?.cancel()
-            if actual == expected {
-                ready.succeed()
-            } else {
-                ready.fail(UpstreamHandler.IdentityMismatch(expected: expected, actual: actual))
-                context.close(promise: nil)
-            }
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        ready.fail(ChannelError.ioOnClosedChannel)
-        context.fireChannelInactive()
-    }
-
-    /// A connection that never became active (connect failed) ends here without `channelInactive`.
-    func handlerRemoved(context: ChannelHandlerContext) {
-        ready.fail(ChannelError.ioOnClosedChannel)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        ready.fail(error)
-        context.fireErrorCaught(error)
     }
 }
