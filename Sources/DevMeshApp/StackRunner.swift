@@ -121,19 +121,17 @@ public struct StackRunner: Sendable {
         let authority = try loadAuthority()
         var planner = StackPlanner(loaded: loaded, environment: options.environment)
         planner.gatewayPortOverrides = (options.httpsPort, options.httpPort)
-        if let authority {
-            let bundle = CABundle.path(caDirectory: (authority.certificatePath as NSString).deletingLastPathComponent)
-            do {
-                _ = try CABundle.update(ca: authority, bundlePath: bundle)
-                planner.trustEnvironment = Dictionary(CABundle.trustEnvironment(ca: authority, bundlePath: bundle), uniquingKeysWith: { a, _ in a })
-            } catch {
-                output.announce("could not write the CA bundle for child services (\(error)); they will not trust the devmesh CA", severity: .warning)
-            }
+        let bundle = CABundle.path(caDirectory: (authority.certificatePath as NSString).deletingLastPathComponent)
+        do {
+            _ = try CABundle.update(ca: authority, bundlePath: bundle)
+            planner.trustEnvironment = Dictionary(CABundle.trustEnvironment(ca: authority, bundlePath: bundle), uniquingKeysWith: { a, _ in a })
+        } catch {
+            output.announce("could not write the CA bundle for child services (\(error)); they will not trust the devmesh CA", severity: .warning)
         }
         let plan = try planner.plan(services: services, reserved: [adminPort])
         for notice in plan.notices { output.announce(notice) }
         var security: MeshSecurity?
-        if let authority, plan.gateway != nil || config.mtls != .off {
+        if plan.gateway != nil || config.mtls != .off {
             do {
                 security = try await MeshSecurity.make(services: services, gateway: plan.gateway, mode: config.mtls,
                                                        store: CertificateStore(authority: authority))
@@ -163,8 +161,9 @@ public struct StackRunner: Sendable {
         return 1
     }
 
-    /// The CA, when anything needs it (it always does but with `mtls: off` and no gateway).
-    private func loadAuthority() throws -> CertificateAuthority? {
+    /// The user's CA (created on first use): every child trusts it (PRODUCT.md), and the gateway
+    /// and mTLS issue their certificates from it.
+    private func loadAuthority() throws -> CertificateAuthority {
         let directory = DevMeshHome.caDirectory(home: DevMeshHome.resolve(environment: options.environment))
         do {
             return try CertificateAuthority.loadOrCreate(directory: directory)

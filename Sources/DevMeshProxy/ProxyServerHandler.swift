@@ -333,7 +333,6 @@ final class ProxyServerHandler: ChannelInboundHandler {
             attach(conn, to: exchange)
             return
         }
-        exchange.connecting = true
         UpstreamConnector.connect(to: endpoint, on: context.eventLoop, timeout: Self.amount(route.timeouts.connect),
                                   tls: exchange.upstreamTLS) { UpstreamHandler() }
             .assumeIsolated()
@@ -353,7 +352,6 @@ final class ProxyServerHandler: ChannelInboundHandler {
     }
 
     private func connected(_ exchange: Exchange, endpoint: Endpoint, result: Result<(any Channel, UpstreamHandler), any Error>) {
-        exchange.connecting = false
         guard self.exchange === exchange, !closing else {
             if case .success(let (channel, _)) = result { channel.close(promise: nil) }
             return
@@ -888,7 +886,6 @@ final class Exchange {
     var endpoint: Endpoint?
     var failedEndpoint: Endpoint?
     var upstream: UpstreamConnection?
-    var connecting = false
     var requestComplete = false
     var responseBuffer = ByteBuffer()
     var responseHead: HTTP1ResponseHead?
