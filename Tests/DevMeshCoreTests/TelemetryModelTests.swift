@@ -54,9 +54,21 @@ import Testing
         }
         // A future version may carry more fields.
         #expect(TraceContext.parse("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra") != nil)
+        let flagged = TraceContext.parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ab")
+        #expect(flagged?.flags == 0xAB)
+        #expect(flagged?.header(spanID: "00f067aa0ba902b7") == "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-ab")
+        #expect(TraceContext(traceID: "0af7651916cd43dd8448eb211c80319c", spanID: "b7ad6b7169203331", flags: 0)
+            .header(spanID: "00f067aa0ba902b7") == "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-00")
         var rng = SplitMix64(seed: 1)
-        let id = TraceIDGenerator().traceID(using: &rng)
-        #expect(id.count == 32 && id != String(repeating: "0", count: 32))
+        let generator = TraceIDGenerator()
+        for _ in 0..<100 {
+            let id = generator.traceID(using: &rng), span = generator.spanID(using: &rng)
+            #expect(id.count == 32 && id != String(repeating: "0", count: 32))
+            #expect(span.count == 16 && span.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+            // What devmesh generates, it parses back.
+            let ctx = TraceContext(traceID: id, spanID: span)
+            #expect(TraceContext.parse(ctx.header(spanID: span)) == ctx)
+        }
     }
 }
 

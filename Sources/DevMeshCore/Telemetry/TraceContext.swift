@@ -14,29 +14,53 @@ public struct TraceContext: Sendable, Equatable {
     }
 
     /// Parses a `traceparent` value; `nil` for anything malformed (then a new trace starts).
-    /// Future versions are read by their first four fields, as the spec asks.
+    /// Future versions are read by their first four fields, as the spec asks. Runs once per
+    /// request: it reads the bytes in place and allocates only the two id strings.
     public static func parse(_ value: String) -> TraceContext? {
-        let bytes = Array(value.utf8)
-        guard bytes.count >= 55 else { return nil }
-        func isHex(_ range: Range<Int>) -> Bool {
-            bytes[range].allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+        var value = value
+        return value.withUTF8 { b -> TraceContext? in
+            guard b.count >= 55 else { return nil }
+            func isHex(_ range: Range<Int>) -> Bool {
+                for i in range where !((b[i] >= 0x30 && b[i] <= 0x39) || (b[i] >= 0x61 && b[i] <= 0x66)) { return false }
+                return true
+            }
+            func allZero(_ range: Range<Int>) -> Bool {
+                for i in range where b[i] != 0x30 { return false }
+                return true
+            }
+            guard isHex(0..<2), b[2] == 0x2D, isHex(3..<35), b[35] == 0x2D, isHex(36..<52), b[52] == 0x2D,
+                  isHex(53..<55) else { return nil }
+            let isV00 = b[0] == 0x30 && b[1] == 0x30
+            if b[0] == 0x66 && b[1] == 0x66 { return nil }  // version ff is invalid
+            if isV00, b.count != 55 { return nil }
+            if !isV00, b.count > 55, b[55] != 0x2D { return nil }
+            guard !allZero(3..<35), !allZero(36..<52) else { return nil }
+            let trace = String(decoding: UnsafeBufferPointer(rebasing: b[3..<35]), as: UTF8.self)
+            let span = String(decoding: UnsafeBufferPointer(rebasing: b[36..<52]), as: UTF8.self)
+            let flags = TraceIDGenerator.hexValue(b[53]) << 4 | TraceIDGenerator.hexValue(b[54])
+            return TraceContext(traceID: trace, spanID: span, flags: flags)
         }
-        guard isHex(0..<2), bytes[2] == 0x2D, isHex(3..<35), bytes[35] == 0x2D, isHex(36..<52), bytes[52] == 0x2D,
-              isHex(53..<55) else { return nil }
-        let version = String(decoding: bytes[0..<2], as: UTF8.self)
-        if version == "ff" { return nil }
-        if version == "00", bytes.count != 55 { return nil }
-        if version != "00", bytes.count > 55, bytes[55] != 0x2D { return nil }
-        let trace = String(decoding: bytes[3..<35], as: UTF8.self)
-        let span = String(decoding: bytes[36..<52], as: UTF8.self)
-        guard trace != String(repeating: "0", count: 32), span != String(repeating: "0", count: 16) else { return nil }
-        let flags = UInt8(String(decoding: bytes[53..<55], as: UTF8.self), radix: 16) ?? 0
-        return TraceContext(traceID: trace, spanID: span, flags: flags)
     }
 
-    /// The `traceparent` value for a child whose span id is `spanID`.
+    /// The `traceparent` value for a child whose span id is `spanID`, built in one allocation.
     public func header(spanID: String) -> String {
-        "00-\(traceID)-\(spanID)-\(flags < 16 ? "0" : "")\(String(flags, radix: 16))"
+        var trace = traceID, span = spanID
+        return trace.withUTF8 { t in
+            span.withUTF8 { s in
+                String(unsafeUninitializedCapacity: 5 + t.count + s.count + 2) { out in
+                    var i = 0
+                    func put(_ byte: UInt8) { out[i] = byte; i += 1 }
+                    put(0x30); put(0x30); put(0x2D)
+                    for c in t { put(c) }
+                    put(0x2D)
+                    for c in s { put(c) }
+                    put(0x2D)
+                    put(TraceIDGenerator.digits[Int(flags >> 4)])
+                    put(TraceIDGenerator.digits[Int(flags & 0xF)])
+                    return i
+                }
+            }
+        }
     }
 }
 
@@ -48,7 +72,12 @@ public struct TraceIDGenerator: Sendable {
         var high = rng.next() as UInt64
         let low = rng.next() as UInt64
         if high == 0 && low == 0 { high = 1 }
-        return Self.hex(high) + Self.hex(low)
+        // One allocation per id: the digits go straight into the string's storage.
+        return String(unsafeUninitializedCapacity: 32) { out in
+            Self.writeHex(high, into: out, at: 0)
+            Self.writeHex(low, into: out, at: 16)
+            return 32
+        }
     }
 
     public func spanID<G: RandomNumberGenerator>(using rng: inout G) -> String {
@@ -57,15 +86,25 @@ public struct TraceIDGenerator: Sendable {
         return Self.hex(v)
     }
 
-    static let digits = Array("0123456789abcdef".utf8)
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     static func hex(_ v: UInt64) -> String {
-        var out = [UInt8](repeating: 0, count: 16)
+        String(unsafeUninitializedCapacity: 16) { out in
+            writeHex(v, into: out, at: 0)
+            return 16
+        }
+    }
+
+    private static func writeHex(_ v: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
         var x = v
-        for i in stride(from: 15, through: 0, by: -1) {
+        for i in stride(from: offset + 15, through: offset, by: -1) {
             out[i] = digits[Int(x & 0xF)]
             x >>= 4
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The value of one lower-case hex digit (already validated).
+    static func hexValue(_ c: UInt8) -> UInt8 {
+        c <= 0x39 ? c - 0x30 : c - 0x61 + 10
     }
 }
