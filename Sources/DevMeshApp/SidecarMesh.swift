@@ -88,12 +88,14 @@ final class SidecarMesh: Sendable {
             https.gateway = routing
             https.forwardedProto = "https"
             if let edge = security?.edge {
-                listeners.append(ProxyListener(route: https, port: gateway.httpsPort, group: group, tls: .edge(edge, HTTP2Limits())))
+                listeners.append(ProxyListener(route: https, port: gateway.httpsPort, group: group, tls: .edge(edge, HTTP2Limits()),
+                                               fallbackToFreePort: !gateway.portsAreExplicit.https))
             }
             if gateway.config.httpMode == .redirect { routing.redirectToHTTPSPort = gateway.httpsPort }
             var http = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
             http.gateway = routing
-            listeners.append(ProxyListener(route: http, port: gateway.httpPort, group: group))
+            listeners.append(ProxyListener(route: http, port: gateway.httpPort, group: group,
+                                           fallbackToFreePort: !gateway.portsAreExplicit.http))
         }
         self.listeners = listeners
     }
@@ -110,6 +112,12 @@ final class SidecarMesh: Sendable {
                     hint: "another process took the port; free it or change `port:`")
             }
         }
+    }
+
+    /// The gateway's ports as bound (a default port may have moved at bind time).
+    var gatewayPorts: (https: Int?, http: Int?) {
+        let gateway = listeners.filter { $0.route.role == .gateway }
+        return (gateway.first { $0.tls != nil }?.boundPort, gateway.first { $0.tls == nil }?.boundPort)
     }
 
     func stop() async {

@@ -85,12 +85,15 @@ public struct StackPlanner: Sendable {
                 plan.notices.append("port \(fallback) is taken; the gateway's \(what) port is \(port) instead")
                 return port
             }
-            let https = try gatewayPort(gatewayPortOverrides.https ?? config.gateway.httpsPort, default: GatewayConfig.defaultHTTPSPort,
+            let explicitHTTPS = gatewayPortOverrides.https ?? config.gateway.httpsPort
+            let explicitHTTP = gatewayPortOverrides.http ?? config.gateway.httpPort
+            let https = try gatewayPort(explicitHTTPS, default: GatewayConfig.defaultHTTPSPort,
                                         what: "HTTPS", key: "https_port", flag: "--https-port")
-            let http = try gatewayPort(gatewayPortOverrides.http ?? config.gateway.httpPort, default: GatewayConfig.defaultHTTPPort,
+            let http = try gatewayPort(explicitHTTP, default: GatewayConfig.defaultHTTPPort,
                                        what: "HTTP", key: "http_port", flag: "--http-port")
             plan.gateway = .init(httpsPort: https, httpPort: http, config: config.gateway,
-                                 services: services.filter { $0.protocol == .http }.map(\.name))
+                                 services: services.filter { $0.protocol == .http }.map(\.name),
+                                 portsAreExplicit: (explicitHTTPS != nil, explicitHTTP != nil))
         }
         var appPorts: [String: [Int]] = [:]
         for s in services {
@@ -224,6 +227,9 @@ public struct MeshPlan: Sendable {
         public var config: GatewayConfig
         /// The HTTP services it can route to.
         public var services: [String]
+        /// Ports the user chose must be bound as they are; the others may move to a free port
+        /// if another process takes them between planning and binding.
+        public var portsAreExplicit: (https: Bool, http: Bool) = (false, false)
     }
 
     public init() {}

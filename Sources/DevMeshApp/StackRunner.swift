@@ -217,13 +217,27 @@ public struct StackRunner: Sendable {
         // The sidecars listen before any app starts, so every URL an app is given works.
         let telemetry = try TelemetryFileWriter(path: directory.path + "/telemetry.jsonl", terminal: options.accessLog ? output : nil)
         let sink: any TelemetrySink = options.telemetry || options.accessLog ? telemetry : NullTelemetrySink()
-        let gatewayPlan = mesh.gateway
+        var gatewayPlan = mesh.gateway
         let mesh = SidecarMesh(plan: mesh, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security)
         do {
             try await mesh.start()
         } catch {
             await telemetry.finish()
             throw error
+        }
+        // A default gateway port taken by another process at the last moment moved to a free one.
+        if var gateway = gatewayPlan {
+            let bound = mesh.gatewayPorts
+            if let https = bound.https, https != gateway.httpsPort {
+                output.announce("port \(gateway.httpsPort) was taken at the last moment; the gateway's HTTPS port is \(https)")
+                gateway.httpsPort = https
+            }
+            if let http = bound.http, http != gateway.httpPort {
+                output.announce("port \(gateway.httpPort) was taken at the last moment; the gateway's HTTP port is \(http)")
+                gateway.httpPort = http
+            }
+            gatewayPlan = gateway
+            writer.update(gatewayPorts: ["https": gateway.httpsPort, "http": gateway.httpPort])
         }
 
         // Log pipes get their own loop: a slow terminal slows log reading, nothing else.

@@ -16,6 +16,13 @@ final class StateWriter: Sendable {
         try state.withLockedValue { try directory.writeState($0) }
     }
 
+    func update(gatewayPorts: [String: Int]) {
+        state.withLockedValue { s in
+            s.ports.gateway = gatewayPorts
+            try? directory.writeState(s)
+        }
+    }
+
     func update(children: [StackState.Child]) {
         state.withLockedValue { s in
             s.children = children

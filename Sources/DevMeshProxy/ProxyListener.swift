@@ -15,14 +15,18 @@ public final class ProxyListener: Sendable {
     /// Connections beyond this are closed at once.
     public let maxConnections: Int
     public let tls: ListenerTLS?
+    /// A default port (not one the user chose): when another process takes it between planning
+    /// and binding, listen on a free port instead of failing (`boundPort` tells which).
+    public let fallbackToFreePort: Bool
     let group: any EventLoopGroup
     private let perLoop: PerLoop<ListenerLoopState>
     private let state = NIOLockedValueBox<(server: (any Channel)?, children: [ObjectIdentifier: any Channel])>((nil, [:]))
 
     public init(route: ProxyRoute, host: String = "127.0.0.1", port: Int, group: any EventLoopGroup, maxConnections: Int = 10_000,
-                tls: ListenerTLS? = nil) {
+                tls: ListenerTLS? = nil, fallbackToFreePort: Bool = false) {
         self.route = route
         self.tls = tls
+        self.fallbackToFreePort = fallbackToFreePort
         self.host = host
         requestedPort = port
         self.group = group
@@ -47,7 +51,7 @@ public final class ProxyListener: Sendable {
         let state = self.state
         let maxConnections = self.maxConnections
         let tls = self.tls
-        let server = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
@@ -90,8 +94,13 @@ public final class ProxyListener: Sendable {
                     }
                 }
             }
-            .bind(host: host, port: requestedPort)
-            .get()
+
+        let server: any Channel
+        do {
+            server = try await bootstrap.bind(host: host, port: requestedPort).get()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE && fallbackToFreePort {
+            server = try await bootstrap.bind(host: host, port: 0).get()
+        }
         state.withLockedValue { $0.server = server }
         return server.localAddress?.port ?? requestedPort
     }

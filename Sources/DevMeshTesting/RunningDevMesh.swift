@@ -103,12 +103,10 @@ public final class RunningUp: Sendable {
         let adminPort = try PortAllocator.freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: DevMeshBinary.path)
-        var ports = ["--admin-port", String(adminPort)]
-        // Tests run side by side: the gateway's default ports would be raced for.
-        let gateway = try PortAllocator.freePorts(2, excluding: [adminPort])
-        if !arguments.contains("--https-port") { ports += ["--https-port", String(gateway[0])] }
-        if !arguments.contains("--http-port") { ports += ["--http-port", String(gateway[1])] }
-        process.arguments = ["up", "--no-color"] + ports + arguments
+        // The gateway's ports are left to devmesh: tests run side by side, and a port picked here
+        // could be taken by another test's stack before this one binds it (an explicit port must
+        // then fail); default ports move to a free one instead (state.json tells which).
+        process.arguments = ["up", "--no-color", "--admin-port", String(adminPort)] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = TestHome.environment(environment)
         env["DEVMESH_TEST_RESTART_TUNING"] = env["DEVMESH_TEST_RESTART_TUNING"] ?? "100,1000,5000,5,60000,2000"

@@ -1,6 +1,7 @@
 import DevMeshCore
 @testable import DevMeshProxy
 import DevMeshTesting
+import NIOPosix
 import Testing
 
 /// The gateway role of the proxy core: routing by host and path, and what it refuses itself.
@@ -49,5 +50,20 @@ import Testing
         #expect(reply.statuses.count == n)
         #expect(reply.statuses.allSatisfy { $0 == 421 })
         await f.stop()
+    }
+
+    @Test func aTakenDefaultPortMovesToAFreeOneAndATakenExplicitPortFails() async throws {
+        let holder = ProxyListener(route: ProxyRoute(role: .gateway, service: "g", endpoints: EndpointSource()), port: 0,
+                                   group: MultiThreadedEventLoopGroup.singleton)
+        let taken = try await holder.start()
+        let route = ProxyRoute(role: .gateway, service: "g", endpoints: EndpointSource())
+        let moved = ProxyListener(route: route, port: taken, group: MultiThreadedEventLoopGroup.singleton, fallbackToFreePort: true)
+        let port = try await moved.start()
+        #expect(port != taken && port > 0)
+        #expect(moved.boundPort == port)
+        let strict = ProxyListener(route: route, port: taken, group: MultiThreadedEventLoopGroup.singleton)
+        await #expect(throws: (any Error).self) { try await strict.start() }
+        await moved.stop()
+        await holder.stop()
     }
 }
