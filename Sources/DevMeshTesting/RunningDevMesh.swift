@@ -140,9 +140,27 @@ public final class RunningUp: Sendable {
     public var output: [String] { lines.items }
     public var pid: Int32 { process.processIdentifier }
 
-    /// Waits until a line containing `fragment` has been printed (or `timeout` passes).
+    /// Waits until a line containing `fragment` has been printed (or `timeout` passes, or the
+    /// output ends: a devmesh that exited prints nothing more). On failure the last lines go to
+    /// stderr, so a CI log shows why.
     public func waitFor(_ fragment: String, timeout: Duration = .seconds(30)) async -> Bool {
-        await lines.first(timeout: timeout) { $0.contains(fragment) } != nil
+        let lines = self.lines, outputClosed = self.outputClosed
+        let found = await withTaskGroup(of: Bool?.self) { group -> Bool in
+            group.addTask { await lines.first(timeout: timeout) { $0.contains(fragment) } != nil }
+            group.addTask {
+                _ = await outputClosed.first(timeout: timeout) { _ in true }
+                return nil
+            }
+            // nil: the output ended first; the line can then only be among what was read.
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? lines.items.contains { $0.contains(fragment) }
+        }
+        if !found {
+            let tail = output.suffix(30).map { "  | " + $0 }.joined(separator: "\n")
+            FileHandle.standardError.write(Data("RunningUp: no line with `\(fragment)`; the last lines were:\n\(tail)\n".utf8))
+        }
+        return found
     }
 
     /// Waits for the process to exit (and for its output to be read to the end); nil if it is
