@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Pure: config model, adapters, diagnostics, supervision state machine. No I/O.
@@ -61,6 +62,18 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The telemetry store: spans, logs (and later recorded requests) in `.devmesh/devmesh.db`,
+        // GRDB on the system libsqlite3; one writer thread, readers for the CLI and API.
+        .target(
+            name: "DevMeshStore",
+            dependencies: [
+                "DevMeshCore",
+                "CDevMeshShims",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // GNU libc calls Swift's Glibc module does not expose (pipe2, addchdir_np).
         .target(name: "CDevMeshShims"),
         // Child processes: spawn, log capture, health checks, restart, stop.
@@ -97,6 +110,7 @@ let package = Package(
                 "DevMeshAPI",
                 "DevMeshProxy",
                 "DevMeshTLS",
+                "DevMeshStore",
                 "CDevMeshShims",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -145,6 +159,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .testTarget(name: "DevMeshStoreTests", dependencies: ["DevMeshStore", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshTLSTests", dependencies: ["DevMeshTLS", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(

@@ -209,7 +209,6 @@ public enum ConfigValidation {
                                     hint: "leave it in place; it takes effect once this devmesh version supports it"))
             }
         }
-        warn("telemetry", "OTLP ingest and export")
         for s in config.services {
         }
         return out

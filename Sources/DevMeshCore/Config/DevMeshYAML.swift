@@ -23,7 +23,8 @@ public enum DevMeshYAML {
     static let authKeys = ["api_keys", "jwt", "basic"]
     static let externalKeys = ["url", "headers", "mode"]
     static let adminKeys = ["port"]
-    static let telemetryKeys = ["otlp_port", "otlp_export"]
+    static let telemetryKeys = ["otlp_port", "otlp_export", "retention"]
+    static let retentionKeys = ["max_age", "max_size"]
 
     /// Parses the text of a devmesh.yaml. `root` becomes `StackConfig.root`.
     public static func parse(_ text: String, file: String, root: String) -> (StackConfig, [Diagnostic]) {
@@ -69,8 +70,25 @@ public enum DevMeshYAML {
                         case "otlp_port":
                             config.telemetry.otlpPort = reader.port(v, what: "`telemetry.otlp_port`")
                             config.origin.otlpPort = reader.location(of: kn)
+                        case "retention":
+                            if let pairs = reader.mapping(v, what: "`telemetry.retention`", allowed: retentionKeys) {
+                                for (rk, _, rv) in pairs {
+                                    if rk == "max_age" {
+                                        config.telemetry.retentionMaxAge = reader.duration(rv, what: "`telemetry.retention.max_age`")
+                                    } else {
+                                        config.telemetry.retentionMaxBytes = reader.byteSize(rv, what: "`telemetry.retention.max_size`")
+                                    }
+                                }
+                            }
                         default:
-                            config.telemetry.otlpExport = reader.string(v, what: "`telemetry.otlp_export`")
+                            if let url = reader.string(v, what: "`telemetry.otlp_export`") {
+                                if OTLPEndpoint(url) == nil {
+                                    reader.error(v, "`telemetry.otlp_export` must be an http:// or https:// URL of an OTLP/HTTP collector, not `\(url)`",
+                                                 hint: "e.g. `http://127.0.0.1:4318` (devmesh posts to /v1/traces and /v1/logs under it)")
+                                } else {
+                                    config.telemetry.otlpExport = url
+                                }
+                            }
                         }
                     }
                 }

@@ -1,4 +1,5 @@
-/// Durations written as in Go and Kubernetes: `500ms`, `2s`, `1m30s`, `1h`.
+/// Durations written as in Go and Kubernetes: `500ms`, `2s`, `1m30s`, `1h`, and days (`7d`) for
+/// retention.
 public enum DurationParser {
     public static func parse(_ text: String) -> Duration? {
         var rest = Substring(text.trimmingWhitespace())
@@ -16,6 +17,7 @@ public enum DurationParser {
             case "s": scale = 1
             case "m": scale = 60
             case "h": scale = 3600
+            case "d": scale = 86_400
             default: return nil
             }
             let seconds = value * scale

@@ -88,10 +88,16 @@ public struct TelemetryConfig: Sendable, Equatable {
     public var otlpPort: Int?
     /// `telemetry.otlp_export`: a collector URL to forward to.
     public var otlpExport: String?
+    /// `telemetry.retention.max_age` (default 7d).
+    public var retentionMaxAge: Duration?
+    /// `telemetry.retention.max_size` in bytes (default 1 GiB).
+    public var retentionMaxBytes: Int64?
 
-    public init(otlpPort: Int? = nil, otlpExport: String? = nil) {
+    public init(otlpPort: Int? = nil, otlpExport: String? = nil, retentionMaxAge: Duration? = nil, retentionMaxBytes: Int64? = nil) {
         self.otlpPort = otlpPort
         self.otlpExport = otlpExport
+        self.retentionMaxAge = retentionMaxAge
+        self.retentionMaxBytes = retentionMaxBytes
     }
 }
 

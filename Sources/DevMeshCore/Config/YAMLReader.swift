@@ -138,6 +138,15 @@ struct YAMLReader {
         return d
     }
 
+    mutating func byteSize(_ node: Node, what: String) -> Int64? {
+        guard case .scalar(let s) = node, let bytes = ByteSize.parse(s.string), bytes > 0 else {
+            error(node, "\(what) must be a size such as 512MB or 2GB, not \(Self.describe(node))",
+                  hint: "write a number followed by KB, MB or GB (KiB, MiB, GiB also work)")
+            return nil
+        }
+        return bytes
+    }
+
     mutating func enumValue<E: RawRepresentable & CaseIterable>(_ node: Node, what: String, as _: E.Type) -> E? where E.RawValue == String {
         let allowed = E.allCases.map(\.rawValue)
         guard case .scalar(let s) = node, !isNull(node) else {

@@ -23,12 +23,28 @@ public struct StackStatus: Sendable, Codable, Equatable {
 /// Telemetry is best effort (PRODUCT.md, "Durability"): what was kept, and what was dropped so
 /// that traffic never slowed down.
 public struct TelemetryCounters: Sendable, Codable, Equatable {
+    /// Spans and log records stored.
     public var recorded: Int
+    /// Best-effort records dropped (a full queue, a failed write).
     public var dropped: Int
+    public var spans: Int?
+    public var logs: Int?
+    /// OTLP requests answered 503 because the store's queue was full.
+    public var otlpRejected: Int?
+    /// Spans and logs the OTLP exporter could not deliver (`telemetry.otlp_export`).
+    public var exportDropped: Int?
+    /// The last error writing the store, if any.
+    public var lastError: String?
 
-    public init(recorded: Int, dropped: Int) {
+    public init(recorded: Int, dropped: Int, spans: Int? = nil, logs: Int? = nil, otlpRejected: Int? = nil,
+                exportDropped: Int? = nil, lastError: String? = nil) {
         self.recorded = recorded
         self.dropped = dropped
+        self.spans = spans
+        self.logs = logs
+        self.otlpRejected = otlpRejected
+        self.exportDropped = exportDropped
+        self.lastError = lastError
     }
 }
 

@@ -96,12 +96,17 @@ public struct HopRecord: Sendable, Equatable {
         if let endpointPort { attributes["network.peer.port"] = String(endpointPort) }
         if let upstreamName { attributes["peer.service"] = upstreamName }
         if let error { attributes["error.type"] = error } else if status >= 500 { attributes["error.type"] = String(status) }
-        let isError = error != nil || status >= 500 || (kind == .client && status >= 400)
         return SpanRecord(
             traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, service: service, instance: instance,
-            kind: kind, name: "\(method) \(path)", startNanos: startNanos, durationNanos: durationNanos,
+            kind: kind, name: spanName, startNanos: startNanos, durationNanos: durationNanos,
             status: isError ? .error : .unset, attributes: attributes)
     }
+
+    /// Server spans are errors on 5xx only, client spans on 4xx too (the conventions' rule), and
+    /// every request devmesh failed itself is one.
+    public var isError: Bool { error != nil || status >= 500 || (kind == .client && status >= 400) }
+
+    public var spanName: String { "\(method) \(path)" }
 
     public func access() -> AccessLogRecord {
         AccessLogRecord(

@@ -4,6 +4,30 @@ public struct SpanRecord: Sendable, Equatable, Codable {
         case server
         case client
         case `internal`
+        case producer
+        case consumer
+
+        /// OpenTelemetry's `SpanKind` number (OTLP): 1 internal … 5 consumer.
+        public var otlpNumber: Int {
+            switch self {
+            case .internal: return 1
+            case .server: return 2
+            case .client: return 3
+            case .producer: return 4
+            case .consumer: return 5
+            }
+        }
+
+        /// Unspecified (0) and unknown numbers are `internal`, as the OTLP spec says.
+        public init(otlpNumber: Int) {
+            switch otlpNumber {
+            case 2: self = .server
+            case 3: self = .client
+            case 4: self = .producer
+            case 5: self = .consumer
+            default: self = .internal
+            }
+        }
     }
 
     public enum Status: String, Sendable, Codable {

@@ -1,0 +1,103 @@
+import DevMeshCore
+import Foundation
+
+/// What the writer thread takes in one go: best-effort records from the data plane and the
+/// supervisor, and acknowledged batches (OTLP requests waiting for their commit).
+struct TelemetryIntake {
+    var records: [TelemetryRecord] = []
+    var acknowledged: [AcknowledgedBatch] = []
+    var dropped = 0
+    var isEmpty: Bool { records.isEmpty && acknowledged.isEmpty && dropped == 0 }
+}
+
+/// A record made inside devmesh: best effort (PRODUCT.md, "Durability").
+enum TelemetryRecord: Sendable {
+    case hop(HopRecord)
+    case span(SpanRecord)
+    case log(LogLine)
+}
+
+/// An OTLP request's spans and logs: answered 200 only after `completion(true)`, which the writer
+/// calls once the transaction holding them committed.
+struct AcknowledgedBatch: Sendable {
+    var spans: [TelemetrySpan]
+    var logs: [TelemetryLog]
+    var completion: @Sendable (Bool) -> Void
+
+    var size: Int { spans.count + logs.count }
+}
+
+/// Between producers (event loops, pipe readers, OTLP handlers) and the writer thread. Producers
+/// never wait: a full inbox drops best-effort records (counted) and refuses acknowledged batches
+/// (the OTLP client is told 503 and retries).
+///
+/// `@unchecked Sendable` is sound: every mutable stored property is read and written only between
+/// `condition.lock()` and `condition.unlock()`; the capacities are immutable; elements are Sendable.
+final class TelemetryInbox: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var intake = TelemetryIntake()
+    private var acknowledgedSize = 0
+    private var closed = false
+    let capacity: Int
+    let acknowledgedCapacity: Int
+
+    init(capacity: Int, acknowledgedCapacity: Int) {
+        self.capacity = capacity
+        self.acknowledgedCapacity = acknowledgedCapacity
+    }
+
+    /// `false` when the record was dropped.
+    @discardableResult
+    func push(_ record: TelemetryRecord) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed else { return false }
+        guard intake.records.count < capacity else {
+            intake.dropped += 1
+            return false
+        }
+        intake.records.append(record)
+        // Only the writer waits on an empty inbox: wake it only then (a wake is a syscall).
+        if intake.records.count == 1 { condition.broadcast() }
+        return true
+    }
+
+    /// `false` when there is no room (or the store is closing): nothing was taken.
+    func push(_ batch: AcknowledgedBatch) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed, acknowledgedSize + batch.size <= acknowledgedCapacity || acknowledgedSize == 0 else { return false }
+        intake.acknowledged.append(batch)
+        acknowledgedSize += batch.size
+        condition.broadcast()
+        return true
+    }
+
+    /// Everything queued, waiting up to `timeout` for something; `nil` once closed and drained.
+    func take(timeout: Double) -> TelemetryIntake? {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while intake.isEmpty, !closed {
+            if !condition.wait(until: deadline) { break }
+        }
+        if intake.isEmpty, closed { return nil }
+        let out = intake
+        intake = TelemetryIntake()
+        acknowledgedSize = 0
+        return out
+    }
+
+    var droppedSoFar: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return intake.dropped
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

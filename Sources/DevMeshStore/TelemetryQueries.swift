@@ -1,0 +1,148 @@
+import DevMeshCore
+import Foundation
+import GRDB
+
+/// What the CLI, the API and the web UI ask the store. Every query is bounded (`limit`) and runs
+/// on a reader connection: it never waits for the writer, nor makes it wait.
+extension TelemetryDatabase {
+    /// Newest first.
+    public func traces(_ filter: TraceFilter) throws -> [TraceSummary] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let since = filter.sinceNanos {
+            conditions.append("start_ns >= ?")
+            _ = arguments.append(contentsOf: [Int64(clamping: since)])
+        }
+        if let service = filter.service {
+            conditions.append("services LIKE ? ESCAPE '\\'")
+            _ = arguments.append(contentsOf: ["%," + Self.likeEscaped(service) + ",%"])
+        }
+        if let path = filter.path {
+            if path.contains("*") || path.contains("?") {
+                conditions.append("root_path GLOB ?")
+                _ = arguments.append(contentsOf: [path])
+            } else {
+                // A whole-segment prefix: `/users` matches `/users` and `/users/1`, not `/usersx`.
+                let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+                conditions.append("(root_path = ? OR root_path LIKE ? ESCAPE '\\')")
+                _ = arguments.append(contentsOf: [trimmed, Self.likeEscaped(trimmed == "/" ? "" : trimmed) + "/%"])
+            }
+        }
+        switch filter.status {
+        case .error?: conditions.append("error_count > 0")
+        case .code(let code)?:
+            conditions.append("root_status = ?")
+            _ = arguments.append(contentsOf: [code])
+        case nil: break
+        }
+        if let min = filter.minDurationNanos {
+            conditions.append("end_ns - start_ns >= ?")
+            _ = arguments.append(contentsOf: [Int64(clamping: min)])
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = """
+            SELECT trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, root_method, root_path,
+                   root_status, services
+            FROM traces \(whereClause) ORDER BY start_ns DESC LIMIT \(max(1, min(filter.limit, 10_000)))
+            """
+        return try pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let start: Int64 = row[1]
+                let end: Int64 = row[2]
+                let services: String = row[10]
+                return TraceSummary(
+                    traceID: row[0], startNanos: UInt64(bitPattern: start), durationNanos: UInt64(max(0, end - start)),
+                    spanCount: row[3], errorCount: row[4], rootService: row[5], rootName: row[6], method: row[7],
+                    path: row[8], statusCode: row[9], services: services.split(separator: ",").map(String.init))
+            }
+        }
+    }
+
+    /// Every span of the trace (by start time) and the logs tied to it; `nil` when unknown.
+    /// A unique prefix of at least 8 hex digits finds the trace too (what `traces` prints).
+    public func trace(_ id: String) throws -> TraceDetail? {
+        let decoder = JSONDecoder()
+        return try pool.read { db in
+            var traceID = id.lowercased()
+            if traceID.count < 32 {
+                guard traceID.count >= 8, traceID.allSatisfy(\.isHexDigit) else { return nil }
+                let matches = try String.fetchAll(db, sql: "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? LIMIT 2",
+                                                  arguments: [traceID, traceID + "g"])
+                guard matches.count == 1 else { return nil }
+                traceID = matches[0]
+            }
+            let spans = try Row.fetchAll(db, sql: "SELECT \(SpanRow.selectColumns) FROM spans WHERE trace_id = ? ORDER BY start_ns, id LIMIT 10000",
+                                         arguments: [traceID]).map { SpanRow.decode($0, decoder: decoder) }
+            guard !spans.isEmpty else { return nil }
+            let logs = try Row.fetchAll(db, sql: "SELECT \(LogRow.selectColumns) FROM logs WHERE trace_id = ? ORDER BY id LIMIT 10000",
+                                        arguments: [traceID]).map { LogRow.decode($0, decoder: decoder) }
+            return TraceDetail(traceID: traceID, spans: spans, logs: logs)
+        }
+    }
+
+    /// Oldest first: the newest `limit` lines matching, or the first `limit` after `afterID`.
+    public func logs(_ filter: LogFilter) throws -> [TelemetryLog] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let after = filter.afterID {
+            conditions.append("logs.id > ?")
+            _ = arguments.append(contentsOf: [after])
+        }
+        if !filter.services.isEmpty {
+            conditions.append("(service IN (\(filter.services.map { _ in "?" }.joined(separator: ","))) OR instance IN (\(filter.services.map { _ in "?" }.joined(separator: ","))))")
+            _ = arguments.append(contentsOf: StatementArguments(filter.services + filter.services))
+        }
+        if let trace = filter.traceID {
+            conditions.append("trace_id = ?")
+            _ = arguments.append(contentsOf: [trace.lowercased()])
+        }
+        if let since = filter.sinceNanos {
+            conditions.append("time_ns >= ?")
+            _ = arguments.append(contentsOf: [Int64(clamping: since)])
+        }
+        if let grep = filter.grep, !grep.isEmpty {
+            if grep.unicodeScalars.count >= 3 {
+                // The trigram index finds substrings (case-insensitively) without scanning.
+                conditions.append("logs.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)")
+                _ = arguments.append(contentsOf: ["\"" + grep.replacingOccurrences(of: "\"", with: "\"\"") + "\""])
+            } else {
+                conditions.append("body LIKE ? ESCAPE '\\'")
+                _ = arguments.append(contentsOf: ["%" + Self.likeEscaped(grep) + "%"])
+            }
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let limit = max(1, min(filter.limit, 100_000))
+        let order = filter.afterID == nil ? "DESC" : "ASC"
+        let sql = "SELECT \(LogRow.selectColumns) FROM logs \(whereClause) ORDER BY logs.id \(order) LIMIT \(limit)"
+        let decoder = JSONDecoder()
+        let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map { LogRow.decode($0, decoder: decoder) } }
+        return filter.afterID == nil ? rows.reversed() : rows
+    }
+
+    /// The id of the newest log line (where `logs -f` starts following).
+    public func lastLogID() throws -> Int64 {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(id) FROM logs") ?? 0 }
+    }
+
+    public func spanCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM spans") ?? 0 }
+    }
+
+    public func logCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM logs") ?? 0 }
+    }
+
+    /// Whether a span with this id is stored (the durability test's probe).
+    public func spanIDs(inTrace traceID: String) throws -> Set<String> {
+        try pool.read { db in Set(try String.fetchAll(db, sql: "SELECT span_id FROM spans WHERE trace_id = ?", arguments: [traceID])) }
+    }
+
+    static func likeEscaped(_ text: String) -> String {
+        var out = ""
+        for c in text {
+            if c == "%" || c == "_" || c == "\\" { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+}

@@ -1,0 +1,128 @@
+import DevMeshCore
+import Foundation
+import GRDB
+import NIOConcurrencyHelpers
+
+/// The body of the writer thread (see `TelemetryWriter`).
+struct WriterLoop: Sendable {
+    let database: TelemetryDatabase
+    let inbox: TelemetryInbox
+    let options: TelemetryWriter.Options
+    let runID: Int64?
+    let counters: NIOLockedValueBox<TelemetryWriter.Counts>
+    let followers: NIOLockedValueBox<TelemetryWriter.Followers>
+    let observer: NIOLockedValueBox<TelemetryWriter.CommitObserver?>
+
+    func run() {
+        var lastRetention = Date()
+        retain()
+        while let intake = inbox.take(timeout: 1) {
+            options.beforeBatch?()
+            if !intake.isEmpty { write(intake) }
+            if Date().timeIntervalSince(lastRetention) >= options.retentionInterval {
+                retain()
+                lastRetention = Date()
+            }
+            // Linger a little after a small batch: records then arrive in bigger batches, with
+            // far fewer transactions (telemetry may lag by milliseconds; OTLP acks wait for it).
+            if intake.records.count < 1024, intake.acknowledged.isEmpty, !intake.records.isEmpty { usleep(5_000) }
+        }
+        if let runID {
+            try? database.pool.write { db in
+                try db.execute(sql: "UPDATE runs SET ended_ns = ? WHERE id = ?", arguments: [Self.nowNanos(), runID])
+            }
+        }
+    }
+
+    static func nowNanos() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
+
+    private func retain() {
+        do {
+            try options.retention.apply(to: database.pool, nowNanos: UInt64(Self.nowNanos()))
+        } catch {
+            counters.withLockedValue { $0.lastError = "retention: \(error)" }
+        }
+    }
+
+    private func write(_ intake: TelemetryIntake) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let observing = observer.withLockedValue { $0 } != nil
+        var exportedSpans: [TelemetrySpan] = []
+        var exportedLogs: [TelemetryLog] = []
+        var spanCount = 0
+        var logCount = 0
+        var lastLogID: Int64 = 0
+        do {
+            try database.pool.write { db in
+                let spans = SQLiteBinder(try db.cachedStatement(sql: SpanRow.insertSQL))
+                let logs = SQLiteBinder(try db.cachedStatement(sql: LogRow.insertSQL))
+                var rollup = TraceRollup()
+                for record in intake.records {
+                    switch record {
+                    case .hop(let hop):
+                        try SpanRow.insert(hop, run: runID, with: spans, db: db)
+                        rollup.add(hop)
+                        spanCount += 1
+                        if observing { exportedSpans.append(TelemetrySpan(hop.span())) }
+                    case .span(let record):
+                        let span = TelemetrySpan(record)
+                        try SpanRow.insert(span, run: runID, with: spans, db: db, encoder: encoder)
+                        rollup.add(span)
+                        spanCount += 1
+                        if observing { exportedSpans.append(span) }
+                    case .log(let line):
+                        let log = TelemetryLog(line)
+                        try LogRow.insert(log, run: runID, with: logs, db: db, encoder: encoder)
+                        lastLogID = db.lastInsertedRowID
+                        logCount += 1
+                        if observing { exportedLogs.append(log) }
+                    }
+                }
+                for batch in intake.acknowledged {
+                    for span in batch.spans {
+                        try SpanRow.insert(span, run: runID, with: spans, db: db, encoder: encoder)
+                        rollup.add(span)
+                    }
+                    for log in batch.logs {
+                        try LogRow.insert(log, run: runID, with: logs, db: db, encoder: encoder)
+                        lastLogID = db.lastInsertedRowID
+                    }
+                    spanCount += batch.spans.count
+                    logCount += batch.logs.count
+                    if observing {
+                        exportedSpans += batch.spans
+                        exportedLogs += batch.logs
+                    }
+                }
+                try rollup.flush(db, run: runID)
+            }
+        } catch {
+            counters.withLockedValue {
+                $0.dropped += intake.records.count + intake.dropped
+                $0.failedBatches += 1
+                $0.lastError = "\(error)"
+            }
+            for batch in intake.acknowledged { batch.completion(false) }
+            return
+        }
+        counters.withLockedValue {
+            $0.spans += spanCount
+            $0.logs += logCount
+            $0.dropped += intake.dropped
+        }
+        for batch in intake.acknowledged { batch.completion(true) }
+        if lastLogID > 0 {
+            let wake = followers.withLockedValue { f -> [CheckedContinuation<Void, Never>] in
+                f.lastLogID = max(f.lastLogID, lastLogID)
+                let ready = f.waiting.filter { $0.after < f.lastLogID }.map(\.continuation)
+                f.waiting.removeAll { $0.after < f.lastLogID }
+                return ready
+            }
+            for c in wake { c.resume() }
+        }
+        if observing, !(exportedSpans.isEmpty && exportedLogs.isEmpty), let observe = observer.withLockedValue({ $0 }) {
+            observe(exportedSpans, exportedLogs)
+        }
+    }
+}
