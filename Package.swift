@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // Pure: config model, adapters, diagnostics, supervision state machine. No I/O.
@@ -74,6 +75,18 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // OTLP/HTTP bodies (protobuf with committed generated code — scripts/regen-otlp.sh — and
+        // JSON, gzip) to and from the store's model, with limits on untrusted input.
+        .target(
+            name: "DevMeshOTLP",
+            dependencies: [
+                "DevMeshCore",
+                "CZlib",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // The system zlib (gzip request bodies).
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // GNU libc calls Swift's Glibc module does not expose (pipe2, addchdir_np).
         .target(name: "CDevMeshShims"),
         // Child processes: spawn, log capture, health checks, restart, stop.
@@ -111,6 +124,7 @@ let package = Package(
                 "DevMeshProxy",
                 "DevMeshTLS",
                 "DevMeshStore",
+                "DevMeshOTLP",
                 "CDevMeshShims",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -159,6 +173,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .testTarget(name: "DevMeshOTLPTests", dependencies: ["DevMeshOTLP", "DevMeshCore"]),
         .testTarget(name: "DevMeshStoreTests", dependencies: ["DevMeshStore", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshTLSTests", dependencies: ["DevMeshTLS", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore", "DevMeshTesting"]),

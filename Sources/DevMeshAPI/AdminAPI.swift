@@ -10,7 +10,7 @@ public enum AdminAPI {
     /// `POST` bodies are tiny; anything bigger is refused.
     static let maxBodySize = 64 * 1024
 
-    public static func router(control: any StackControl, token: String) -> Router<BasicRequestContext> {
+    public static func router(control: any StackControl, token: String, telemetry: (any TelemetryQuerying)? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: AdminGuard(token: token))
 
@@ -40,17 +40,20 @@ public enum AdminAPI {
             await control.shutdown()
             return try json(Accepted(accepted: "shutdown"), status: .accepted)
         }
+        if let telemetry {
+            TelemetryRoutes.add(to: router, telemetry: telemetry)
+        }
         return router
     }
 
     /// The admin server as a `Service`, bound to 127.0.0.1:`port` (0 = any free port).
     /// `onListening` receives the port actually bound.
-    public static func server(control: any StackControl, token: String, port: Int,
+    public static func server(control: any StackControl, token: String, port: Int, telemetry: (any TelemetryQuerying)? = nil,
                               onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
         var logger = Logger(label: "devmesh.admin")
         logger.logLevel = .error
         return Application(
-            router: router(control: control, token: token),
+            router: router(control: control, token: token, telemetry: telemetry),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "devmesh"),
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? port)

@@ -8,6 +8,12 @@ import NIOHTTP1
 public struct AdminClient: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        var notFound = false
+
+        init(description: String, notFound: Bool = false) {
+            self.description = description
+            self.notFound = notFound
+        }
     }
 
     public let state: StackState
@@ -45,13 +51,31 @@ public struct AdminClient: Sendable {
         _ = try await send(.POST, "/api/v1/shutdown")
     }
 
-    private func send(_ method: HTTPMethod, _ path: String) async throws -> Data {
+    /// `GET path?query`, decoded; `nil` on 404.
+    func get<T: Decodable>(_ path: String, query: [(String, String)] = [], as _: T.Type, timeout: TimeAmount? = nil) async throws -> T? {
+        var components = URLComponents()
+        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let suffix = query.isEmpty ? "" : "?" + (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
+        let body: Data
+        do {
+            body = try await send(.GET, path + suffix, timeout: timeout)
+        } catch let failure as Failure where failure.notFound {
+            return nil
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: body)
+        } catch {
+            throw Failure(description: "the admin API answered something unexpected: \(error)")
+        }
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, timeout: TimeAmount? = nil) async throws -> Data {
         var request = HTTPClientRequest(url: state.adminURL + path)
         request.method = method
         request.headers.add(name: "X-Devmesh-Token", value: state.token)
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            response = try await HTTPClient.shared.execute(request, timeout: timeout ?? self.timeout)
         } catch {
             throw Failure(description: "cannot reach the running devmesh at \(state.adminURL): \(error)")
         }
@@ -60,7 +84,7 @@ public struct AdminClient: Sendable {
         guard (200..<300).contains(response.status.code) else {
             struct ErrorBody: Decodable { var error: String }
             let message = (try? JSONDecoder().decode(ErrorBody.self, from: data).error) ?? "HTTP \(response.status.code)"
-            throw Failure(description: message)
+            throw Failure(description: message, notFound: response.status.code == 404)
         }
         return data
     }

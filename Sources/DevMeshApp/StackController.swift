@@ -9,6 +9,7 @@ final class StackController: StackControl {
     let supervisor: Supervisor
     let info: Info
     let telemetry: @Sendable () -> TelemetryCounters?
+    let telemetryQueries: (any TelemetryQuerying)?
     private let group = NIOLockedValueBox<ServiceGroup?>(nil)
 
     struct Info: Sendable {
@@ -18,10 +19,12 @@ final class StackController: StackControl {
         var adminURL: String
     }
 
-    init(supervisor: Supervisor, info: Info, telemetry: @escaping @Sendable () -> TelemetryCounters? = { nil }) {
+    init(supervisor: Supervisor, info: Info, telemetry: @escaping @Sendable () -> TelemetryCounters? = { nil },
+         telemetryQueries: (any TelemetryQuerying)? = nil) {
         self.supervisor = supervisor
         self.info = info
         self.telemetry = telemetry
+        self.telemetryQueries = telemetryQueries
     }
 
     func attach(_ serviceGroup: ServiceGroup) {

@@ -17,6 +17,8 @@ public struct StackPlanner: Sendable {
     public var trustEnvironment: [String: String] = [:]
     /// `up --https-port/--http-port`: override `gateway.https_port/http_port`.
     public var gatewayPortOverrides: (https: Int?, http: Int?) = (nil, nil)
+    /// `up --otlp-port`: overrides `telemetry.otlp_port`.
+    public var otlpPortOverride: Int?
 
     public init(loaded: LoadedConfig, environment: [String: String],
                 isPortFree: @escaping @Sendable (Int) -> Bool = PortAllocator.isFree,
@@ -95,6 +97,22 @@ public struct StackPlanner: Sendable {
                                  services: services.filter { $0.protocol == .http }.map(\.name),
                                  portsAreExplicit: (explicitHTTPS != nil, explicitHTTP != nil))
         }
+        // OTLP/HTTP ingest: an explicit port must be free; a taken default moves to a free port.
+        if let explicit = otlpPortOverride ?? config.telemetry.otlpPort {
+            guard !taken.contains(explicit), isPortFree(explicit) else {
+                throw Failure(description: "the OTLP port \(explicit) is taken",
+                              hint: "free it, or choose another with `--otlp-port` or `telemetry.otlp_port`")
+            }
+            taken.insert(explicit)
+            plan.otlpPort = explicit
+            plan.otlpPortIsExplicit = true
+        } else if !taken.contains(TelemetryConfig.defaultOTLPPort), isPortFree(TelemetryConfig.defaultOTLPPort) {
+            taken.insert(TelemetryConfig.defaultOTLPPort)
+            plan.otlpPort = TelemetryConfig.defaultOTLPPort
+        } else {
+            plan.otlpPort = try take(1)[0]
+            plan.notices.append("port \(TelemetryConfig.defaultOTLPPort) is taken; OTLP ingest is on port \(plan.otlpPort) instead")
+        }
         var appPorts: [String: [Int]] = [:]
         for s in services {
             if s.protocol == .http || s.protocol == .tcp {
@@ -157,7 +175,8 @@ public struct StackPlanner: Sendable {
             for (i, port) in (appPorts[s.name] ?? []).enumerated() {
                 var env: [String: String]
                 do {
-                    env = try builder.build(service: s, replica: i + 1, port: port, upstreamURLs: urls[s.name] ?? [:])
+                    env = try builder.build(service: s, replica: i + 1, port: port, upstreamURLs: urls[s.name] ?? [:],
+                                            otlpEndpoint: "http://127.0.0.1:\(plan.otlpPort)")
                     env.merge(proxyEnv[s.name] ?? [:]) { _, proxy in proxy }
                     for (name, value) in trustEnvironment where !s.env.contains(where: { $0.name == name }) {
                         env[name] = value
@@ -218,6 +237,9 @@ public struct MeshPlan: Sendable {
     public var mtls: MTLSMode = .permissive
     /// The edge gateway, when the stack has an HTTP service.
     public var gateway: Gateway?
+    /// OTLP/HTTP ingest (`telemetry.otlp_port`, default 4318).
+    public var otlpPort = TelemetryConfig.defaultOTLPPort
+    public var otlpPortIsExplicit = false
     /// Things `up` should tell the user (ports moved off their defaults).
     public var notices: [String] = []
 
@@ -241,4 +263,16 @@ public enum ProxyRole: String, Sendable {
     case egress
     case service
     case gateway
+}
+
+extension MeshPlan {
+    /// OTLP ingest bound elsewhere than planned: the apps' `OTEL_EXPORTER_OTLP_ENDPOINT` follows
+    /// (unless a service set its own).
+    mutating func moveOTLP(to port: Int) {
+        let old = "http://127.0.0.1:\(otlpPort)"
+        otlpPort = port
+        for i in supervision.replicas.indices where supervision.replicas[i].environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == old {
+            supervision.replicas[i].environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:\(port)"
+        }
+    }
 }

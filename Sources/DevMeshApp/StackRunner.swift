@@ -1,5 +1,6 @@
 import DevMeshAPI
 import DevMeshCore
+import DevMeshStore
 import DevMeshSupervisor
 import DevMeshTLS
 import Foundation
@@ -31,6 +32,8 @@ public struct StackRunner: Sendable {
         /// `--https-port` / `--http-port`: the gateway's ports.
         public var httpsPort: Int?
         public var httpPort: Int?
+        /// `--otlp-port`: OTLP/HTTP ingest.
+        public var otlpPort: Int?
 
         public init(file: String?, workingDirectory: String, environment: [String: String]) {
             self.file = file
@@ -71,18 +74,22 @@ public struct StackRunner: Sendable {
             let directory = StateDirectory(root: root)
             let lockFD = try acquireLock(directory)
             defer { close(lockFD) }
+            let store = try openStore(directory: directory, config: config)
             let output = LogOutput(formatter: LogFormatter(
                 instances: services.flatMap(\.instanceIDs), services: services.map(\.name),
                 useColor: options.color ?? Terminal.wantsColor(fd: 1),
-                timestamps: options.timestamps, utcOffset: Terminal.utcOffset))
+                timestamps: options.timestamps, utcOffset: Terminal.utcOffset), sink: store)
             let code: Int32
             do {
-                code = try await runLocked(config: config, loaded: loaded, services: services, directory: directory, output: output)
+                code = try await runLocked(config: config, loaded: loaded, services: services, directory: directory,
+                                           output: output, store: store)
             } catch {
                 await output.finish()
+                await store.finish()
                 throw error
             }
             await output.finish()
+            await store.finish()
             return code
         } catch let refusal as Refusal {
             Terminal.printError("devmesh: \(refusal.message)" + (refusal.hint.map { "\n  hint: \($0)" } ?? ""))
@@ -106,8 +113,24 @@ public struct StackRunner: Sendable {
         }
     }
 
+    /// `.devmesh/devmesh.db` and its writer: every log line, span and OTLP request of this run.
+    private func openStore(directory: StateDirectory, config: StackConfig) throws -> TelemetryWriter {
+        let path = directory.path + "/devmesh.db"
+        do {
+            let database = try TelemetryDatabase.open(path: path)
+            var writerOptions = TelemetryWriter.Options()
+            writerOptions.retention = TelemetryRetention(config.telemetry)
+            writerOptions.version = BuildInfo.version
+            writerOptions.root = config.root
+            return try TelemetryWriter(database: database, options: writerOptions)
+        } catch {
+            throw Refusal(message: "\(error)",
+                          hint: "if the file is damaged, move it away (`mv \(path) \(path).broken`); devmesh creates a new one")
+        }
+    }
+
     private func runLocked(config: StackConfig, loaded: LoadedConfig, services: [ServiceConfig],
-                           directory: StateDirectory, output: LogOutput) async throws -> Int32 {
+                           directory: StateDirectory, output: LogOutput, store: TelemetryWriter) async throws -> Int32 {
         let leftovers = directory.cleanUpLeftovers()
         if !leftovers.isEmpty {
             output.announce("stopped \(leftovers.count) process group\(leftovers.count == 1 ? "" : "s") left running by a previous devmesh that did not shut down: \(leftovers.joined(separator: ", "))", severity: .warning)
@@ -121,6 +144,7 @@ public struct StackRunner: Sendable {
         let authority = try loadAuthority()
         var planner = StackPlanner(loaded: loaded, environment: options.environment)
         planner.gatewayPortOverrides = (options.httpsPort, options.httpPort)
+        planner.otlpPortOverride = options.otlpPort
         let bundle = CABundle.path(caDirectory: (authority.certificatePath as NSString).deletingLastPathComponent)
         do {
             _ = try CABundle.update(ca: authority, bundlePath: bundle)
@@ -145,7 +169,7 @@ public struct StackRunner: Sendable {
         // nothing has started yet (the supervisor waits for the admin listener) and we try again.
         for attempt in 1...3 {
             switch try await runStack(config: config, plan: plan, directory: directory, output: output, adminPort: adminPort,
-                                      security: security) {
+                                      security: security, store: store) {
             case .finished(let code):
                 return code
             case .adminPortTaken where explicitAdmin == nil && attempt < 3:
@@ -198,9 +222,31 @@ public struct StackRunner: Sendable {
         case adminPortTaken
     }
 
-    private func runStack(config: StackConfig, plan mesh: MeshPlan, directory: StateDirectory,
-                          output: LogOutput, adminPort: Int, security: MeshSecurity?) async throws -> Outcome {
-        let plan = mesh.supervision
+    private func runStack(config: StackConfig, plan meshPlan: MeshPlan, directory: StateDirectory,
+                          output: LogOutput, adminPort: Int, security: MeshSecurity?, store: TelemetryWriter) async throws -> Outcome {
+        var planned = meshPlan
+        // OTLP ingest listens before any app starts (apps get its URL). A default port taken since
+        // planning moves to a free one, and the apps' environment follows.
+        let ingest: OTLPIngestServer
+        do {
+            ingest = try await OTLPIngestServer.start(port: planned.otlpPort, fallbackToFreePort: !planned.otlpPortIsExplicit,
+                                                      store: store, group: MultiThreadedEventLoopGroup.singleton)
+        } catch {
+            throw Refusal(message: "cannot listen for OTLP on 127.0.0.1:\(planned.otlpPort): \(error)",
+                          hint: "free the port, or choose another with `--otlp-port` or `telemetry.otlp_port`")
+        }
+        if ingest.port != planned.otlpPort {
+            output.announce("port \(planned.otlpPort) was taken at the last moment; OTLP ingest is on port \(ingest.port)")
+            planned.moveOTLP(to: ingest.port)
+        }
+        let exporter = config.telemetry.otlpExport.flatMap(OTLPEndpoint.init).map { OTLPExporter(endpoint: $0) }
+        if let exporter {
+            store.setCommitObserver { spans, logs in exporter.enqueue(spans: spans, logs: logs) }
+        }
+        defer {
+            store.setCommitObserver(nil)
+        }
+        let plan = planned.supervision
         let startedAt = WallClock.system.now()
         let adminURL = "http://127.0.0.1:\(adminPort)"
         let state = StackState(
@@ -208,21 +254,22 @@ public struct StackRunner: Sendable {
             startedAt: startedAt, token: Self.makeToken(),
             ports: .init(admin: adminPort, services: plan.servicePorts,
                          replicas: Dictionary(plan.replicas.map { ($0.instanceID, $0.port) }, uniquingKeysWith: { a, _ in a }),
-                         inbound: mesh.inboundPorts, egress: mesh.egressPorts,
-                         gateway: mesh.gateway.map { ["https": $0.httpsPort, "http": $0.httpPort] }))
+                         inbound: planned.inboundPorts, egress: planned.egressPorts,
+                         gateway: planned.gateway.map { ["https": $0.httpsPort, "http": $0.httpPort] }, otlp: ingest.port))
         let writer = StateWriter(directory: directory, initial: state)
         try writer.write()
         defer { directory.removeState() }
 
         // The sidecars listen before any app starts, so every URL an app is given works.
-        let telemetry = try TelemetryFileWriter(path: directory.path + "/telemetry.jsonl", terminal: options.accessLog ? output : nil)
-        let sink: any TelemetrySink = options.telemetry || options.accessLog ? telemetry : NullTelemetrySink()
-        var gatewayPlan = mesh.gateway
-        let mesh = SidecarMesh(plan: mesh, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security)
+        var sink: any TelemetrySink = options.telemetry ? store : NullTelemetrySink()
+        if options.accessLog { sink = AccessLogPrinter(next: sink, output: output) }
+        var gatewayPlan = planned.gateway
+        let mesh = SidecarMesh(plan: planned, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security)
         do {
             try await mesh.start()
         } catch {
-            await telemetry.finish()
+            await ingest.stop()
+            await exporter?.finish()
             throw error
         }
         // A default gateway port taken by another process at the last moment moved to a free one.
@@ -251,9 +298,16 @@ public struct StackRunner: Sendable {
         let controller = StackController(
             supervisor: supervisor,
             info: .init(pid: getpid(), root: config.root, startedAt: startedAt, adminURL: adminURL),
-            telemetry: { [telemetryOn = options.telemetry || options.accessLog] in telemetryOn ? telemetry.counters : nil })
-        let banner = bannerLines(root: config.root, adminURL: adminURL, plan: plan, gateway: gatewayPlan, mtls: security?.mode ?? .off)
-        let admin = AdminAPI.server(control: controller, token: state.token, port: adminPort) { _ in
+            telemetry: {
+                var counters = store.telemetryCounters
+                counters.exportDropped = exporter?.droppedCount
+                return counters
+            },
+            telemetryQueries: StoreQueries(writer: store))
+        let banner = bannerLines(root: config.root, adminURL: adminURL, plan: plan, gateway: gatewayPlan, mtls: security?.mode ?? .off,
+                                  otlpPort: ingest.port)
+        let admin = AdminAPI.server(control: controller, token: state.token, port: adminPort,
+                                    telemetry: StoreQueries(writer: store)) { _ in
             for line in banner { output.announce(line) }
             adminListening.open()
         }
@@ -283,8 +337,9 @@ public struct StackRunner: Sendable {
             }
         }
         await mesh.stop()
-        await telemetry.finish()
+        await ingest.stop()
         try? await logGroup.shutdownGracefully()
+        await exporter?.finish()
         return outcome
     }
 
@@ -293,7 +348,8 @@ public struct StackRunner: Sendable {
         return "\(error)".contains("Address already in use")
     }
 
-    private func bannerLines(root: String, adminURL: String, plan: SupervisionPlan, gateway: MeshPlan.Gateway?, mtls: MTLSMode) -> [String] {
+    private func bannerLines(root: String, adminURL: String, plan: SupervisionPlan, gateway: MeshPlan.Gateway?, mtls: MTLSMode,
+                             otlpPort: Int) -> [String] {
         let shown = Path.display(root, relativeTo: options.workingDirectory)
         var lines = ["devmesh \(BuildInfo.version) — \(plan.services.count) service\(plan.services.count == 1 ? "" : "s") in \(shown)"]
         let listed = plan.services.filter { $0.protocol != .none && plan.servicePorts[$0.name] != nil }
@@ -308,6 +364,7 @@ public struct StackRunner: Sendable {
             }
         }
         if mtls != .off { lines.append("\(pad("mtls"))  \(mtls.rawValue) between sidecars") }
+        lines.append("\(pad("otlp"))  http://127.0.0.1:\(otlpPort) (OTLP/HTTP; traces and logs in .devmesh/devmesh.db)")
         for s in listed {
             lines.append("\(pad(s.name))  \(s.protocol == .tcp ? "tcp" : "http")://127.0.0.1:\(plan.servicePorts[s.name]!)")
         }

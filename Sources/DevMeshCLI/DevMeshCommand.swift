@@ -9,7 +9,8 @@ public struct DevMeshCommand: AsyncParsableCommand {
         version: "\(BuildInfo.version) (\(BuildInfo.commit))",
         subcommands: [
             UpCommand.self, DownCommand.self, StatusCommand.self, RestartCommand.self, StopCommand.self,
-            StartCommand.self, CheckCommand.self, CACommand.self, VersionCommand.self,
+            StartCommand.self, CheckCommand.self, LogsCommand.self, TracesCommand.self, TraceCommand.self,
+            CACommand.self, VersionCommand.self,
         ])
 
     public init() {}

@@ -45,7 +45,10 @@ enum StatusTable {
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
         var out = "stack \(status.root) — pid \(status.pid), up \(duration(now - status.startedAt)), admin \(status.adminURL)\n"
         if let t = status.telemetry {
-            out += "telemetry: \(t.recorded) sidecar hops recorded, \(t.dropped) dropped under overload\n"
+            out += "telemetry: \(t.spans ?? t.recorded) spans and \(t.logs ?? 0) log lines stored, \(t.dropped) dropped under overload"
+            if let rejected = t.otlpRejected, rejected > 0 { out += ", \(rejected) OTLP requests refused (store busy)" }
+            if let lost = t.exportDropped, lost > 0 { out += ", \(lost) not exported" }
+            out += "\n"
         }
         for row in rows {
             out += row.enumerated().map { c, cell in

@@ -27,6 +27,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "Plain-HTTP port of the gateway (default 8080, or a free one if taken).")
     var httpPort: Int?
 
+    @Option(name: .customLong("otlp-port"), help: "Port of OTLP/HTTP ingest (default 4318, or a free one if taken).")
+    var otlpPort: Int?
+
     @Flag(name: .shortAndLong, help: "Prefix log lines with the time.")
     var timestamps = false
 
@@ -43,7 +46,7 @@ struct UpCommand: AsyncParsableCommand {
     var services: [String] = []
 
     func validate() throws {
-        for (flag, value) in [("--admin-port", adminPort), ("--https-port", httpsPort), ("--http-port", httpPort)] {
+        for (flag, value) in [("--admin-port", adminPort), ("--https-port", httpsPort), ("--http-port", httpPort), ("--otlp-port", otlpPort)] {
             if let value, !(1...65535).contains(value) {
                 throw ValidationError("\(flag) must be between 1 and 65535")
             }
@@ -59,6 +62,7 @@ struct UpCommand: AsyncParsableCommand {
         options.adminPort = adminPort
         options.httpsPort = httpsPort
         options.httpPort = httpPort
+        options.otlpPort = otlpPort
         options.timestamps = timestamps
         options.accessLog = accessLog
         options.telemetry = !noTelemetry

@@ -26,10 +26,13 @@ public struct StackState: Sendable, Codable, Equatable {
         public var egress: [String: Int]
         /// The gateway's `https` and `http` ports (absent without a gateway).
         public var gateway: [String: Int]?
+        /// OTLP/HTTP ingest.
+        public var otlp: Int?
 
         public init(admin: Int, services: [String: Int] = [:], replicas: [String: Int] = [:],
-                    inbound: [String: Int] = [:], egress: [String: Int] = [:], gateway: [String: Int]? = nil) {
+                    inbound: [String: Int] = [:], egress: [String: Int] = [:], gateway: [String: Int]? = nil, otlp: Int? = nil) {
             self.gateway = gateway
+            self.otlp = otlp
             self.admin = admin
             self.services = services
             self.replicas = replicas

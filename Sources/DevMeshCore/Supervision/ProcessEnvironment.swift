@@ -16,11 +16,18 @@ public struct ProcessEnvironment: Sendable {
     /// Layers, later wins: inherited, the service's env_file, `OTEL_*` identity defaults, `env:`
     /// (with `${VAR}` expanded), then the variables devmesh owns (`PORT`, `DEVMESH_*`, `<NAME>_URL`).
     /// Throws when a `${VAR}` is unset (the check at load time reports it with its location).
-    public func build(service: ServiceConfig, replica: Int, port: Int, upstreamURLs: [String: String]) throws -> [String: String] {
+    /// `otlpEndpoint`: devmesh's OTLP/HTTP ingest, so an app's OpenTelemetry SDK sends its spans
+    /// and logs there (they join the sidecars' traces).
+    public func build(service: ServiceConfig, replica: Int, port: Int, upstreamURLs: [String: String],
+                      otlpEndpoint: String? = nil) throws -> [String: String] {
         var env = inherited
         for v in serviceEnvFiles[service.name] ?? [] { env[v.name] = v.value }
         env["OTEL_SERVICE_NAME"] = service.name
         env["OTEL_RESOURCE_ATTRIBUTES"] = "service.instance.id=\(service.name).\(replica)"
+        if let otlpEndpoint {
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpEndpoint
+            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+        }
         for v in service.env {
             env[v.name] = try SecretExpansion.expand(v.value) { name in
                 inherited[name] ?? stackEnvFile.last(where: { $0.name == name })?.value

@@ -90,7 +90,7 @@ public struct TraceReference: Sendable, Equatable {
         return nil
     }
 
-    static func normalizedLevel(_ word: String) -> String? {
+    public static func normalizedLevel(_ word: String) -> String? {
         switch word {
         case "TRACE": return "TRACE"
         case "DEBUG": return "DEBUG"
