@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(
             name: "DevMeshIntegrationTests",
-            dependencies: ["devmesh", "DevMeshCore", "DevMeshSupervisor", "DevMeshTesting"]
+            dependencies: ["devmesh", "DevMeshCore", "DevMeshSupervisor", "DevMeshTesting", "DevMeshStore", "DevMeshOTLP"]
         ),
     ]
 )

@@ -2,8 +2,18 @@
 # Builds devmesh (release, Swift stdlib linked statically) and installs it on PATH.
 # Idempotent: installs only missing Debian packages, rebuilds only what changed.
 #   PREFIX=/usr/local (default when writable or root; else ~/.local)
+#   --test-tools   also the test suite's clients: a Python venv in .venv-test with a real
+#                  OpenTelemetry SDK (the OTLP tests send spans and logs with it)
 set -euo pipefail
 cd "$(dirname "$0")"
+
+test_tools=false
+for arg in "$@"; do
+  case "$arg" in
+    --test-tools) test_tools=true ;;
+    *) printf 'install.sh: unknown option %s (use --test-tools, or nothing)\n' "$arg"; exit 2 ;;
+  esac
+done
 
 say() { printf 'install.sh: %s\n' "$*"; }
 
@@ -11,6 +21,7 @@ say() { printf 'install.sh: %s\n' "$*"; }
 # tools: ca-certificates (the system bundle and update-ca-certificates), libnss3-tools
 # (certutil, for browsers' NSS trust), openssl and curl (the HTTPS gateway's tests and docs).
 packages=(libsqlite3-dev libssl-dev zlib1g-dev python3 git ca-certificates libnss3-tools openssl curl)
+$test_tools && packages+=(python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +40,17 @@ fi
 if ! command -v swift >/dev/null; then
   say "the Swift toolchain (6.x) is needed to build devmesh: https://www.swift.org/install/linux/"
   exit 1
+fi
+
+if $test_tools; then
+  # Pinned, in a venv of the clone: the system's Python stays as it was.
+  otel=1.45.2
+  if ! .venv-test/bin/python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" 2>/dev/null; then
+    say "installing the test clients (opentelemetry-sdk $otel) into .venv-test"
+    python3 -m venv .venv-test
+    .venv-test/bin/pip install --quiet --disable-pip-version-check \
+      "opentelemetry-sdk==$otel" "opentelemetry-exporter-otlp-proto-http==$otel"
+  fi
 fi
 
 scripts/build-release.sh

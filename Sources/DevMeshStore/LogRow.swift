@@ -19,17 +19,14 @@ enum LogRow {
         b.bind(7, log.body)
         b.bind(8, log.traceID)
         b.bind(9, log.spanID)
-        b.bind(10, log.attributes.isEmpty ? nil : SpanRow.json(log.attributes, encoder))
+        b.bind(10, log.attributes.isEmpty ? nil : TypedAttribute.encode(log.attributes, encoder))
         try b.step(db)
     }
 
     static let selectColumns = "id, time_ns, service, instance, stream, severity, body, trace_id, span_id, attributes"
 
     static func decode(_ row: Row, decoder: JSONDecoder) -> TelemetryLog {
-        var attributes: [String: AttributeValue] = [:]
-        if let text: String = row["attributes"], let decoded = try? decoder.decode([String: AttributeValue].self, from: Data(text.utf8)) {
-            attributes = decoded
-        }
+        let attributes = TypedAttribute.decode(row["attributes"], decoder)
         let time: Int64 = row["time_ns"]
         return TelemetryLog(id: row["id"], timeNanos: UInt64(bitPattern: time), service: row["service"], instance: row["instance"],
                             stream: row["stream"], severity: row["severity"], body: row["body"], traceID: row["trace_id"],

@@ -88,9 +88,9 @@ enum SpanRow {
         b.bind(15, http.target)
         b.bind(16, http.status)
         for i in Int32(17)...28 { b.bind(i, nil as String?) }
-        b.bind(29, span.attributes.isEmpty ? nil : json(span.attributes, encoder))
-        b.bind(30, span.events.isEmpty ? nil : json(span.events, encoder))
-        b.bind(31, span.resource.isEmpty ? nil : json(span.resource, encoder))
+        b.bind(29, span.attributes.isEmpty ? nil : TypedAttribute.encode(span.attributes, encoder))
+        b.bind(30, span.events.isEmpty ? nil : json(span.events.map(StoredEvent.init), encoder))
+        b.bind(31, span.resource.isEmpty ? nil : TypedAttribute.encode(span.resource, encoder))
         b.bind(32, span.scope)
         try b.step(db)
     }
@@ -104,10 +104,7 @@ enum SpanRow {
     /// A row of `SELECT selectColumns`: sidecar columns become the OpenTelemetry attributes they
     /// stand for (the same names `HopRecord.span()` uses).
     static func decode(_ row: Row, decoder: JSONDecoder) -> TelemetrySpan {
-        var attributes: [String: AttributeValue] = [:]
-        if let text: String = row["attributes"], let decoded = try? decoder.decode([String: AttributeValue].self, from: Data(text.utf8)) {
-            attributes = decoded
-        }
+        var attributes = TypedAttribute.decode(row["attributes"], decoder)
         let listener: String? = row["listener"]
         if let listener {
             let target: String = row["http_target"] ?? ""
@@ -135,9 +132,10 @@ enum SpanRow {
             }
         }
         var events: [SpanEvent] = []
-        if let text: String = row["events"], let decoded = try? decoder.decode([SpanEvent].self, from: Data(text.utf8)) { events = decoded }
-        var resource: [String: AttributeValue] = [:]
-        if let text: String = row["resource"], let decoded = try? decoder.decode([String: AttributeValue].self, from: Data(text.utf8)) { resource = decoded }
+        if let text: String = row["events"], let decoded = try? decoder.decode([StoredEvent].self, from: Data(text.utf8)) {
+            events = decoded.map(\.event)
+        }
+        let resource = TypedAttribute.decode(row["resource"], decoder)
         let start: Int64 = row["start_ns"]
         let duration: Int64 = row["duration_ns"]
         return TelemetrySpan(
@@ -170,8 +168,8 @@ struct HTTPFacts {
         }
         switch a["http.response.status_code"] ?? a["http.status_code"] {
         case .int(let i)?: status = i
-        case .string(let s)?: status = Int64(s)
-        case .double(let d)?: status = Int64(d)
+        case .string(let s)?: status = Int64(s).flatMap { (0..<1000).contains($0) ? $0 : nil }
+        case .double(let d)?: status = d.isFinite && d >= 0 && d < 1000 ? Int64(d) : nil
         default: status = nil
         }
     }

@@ -24,8 +24,8 @@ extension TelemetryDatabase {
             } else {
                 // A whole-segment prefix: `/users` matches `/users` and `/users/1`, not `/usersx`.
                 let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
-                conditions.append("(root_path = ? OR root_path LIKE ? ESCAPE '\\')")
-                _ = arguments.append(contentsOf: [trimmed, Self.likeEscaped(trimmed == "/" ? "" : trimmed) + "/%"])
+                conditions.append("(root_path = ? OR root_path GLOB ?)")
+                _ = arguments.append(contentsOf: [trimmed, Self.globEscaped(trimmed == "/" ? "" : trimmed) + "/*"])
             }
         }
         switch filter.status {
@@ -119,6 +119,15 @@ extension TelemetryDatabase {
         return filter.afterID == nil ? rows.reversed() : rows
     }
 
+    /// The newest spans, oldest first (the web UI's live view, tests).
+    public func recentSpans(limit: Int = 1000) throws -> [TelemetrySpan] {
+        let decoder = JSONDecoder()
+        return try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(SpanRow.selectColumns) FROM spans ORDER BY id DESC LIMIT ?", arguments: [max(1, limit)])
+                .map { SpanRow.decode($0, decoder: decoder) }.reversed()
+        }
+    }
+
     /// The id of the newest log line (where `logs -f` starts following).
     public func lastLogID() throws -> Int64 {
         try pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(id) FROM logs") ?? 0 }
@@ -135,6 +144,15 @@ extension TelemetryDatabase {
     /// Whether a span with this id is stored (the durability test's probe).
     public func spanIDs(inTrace traceID: String) throws -> Set<String> {
         try pool.read { db in Set(try String.fetchAll(db, sql: "SELECT span_id FROM spans WHERE trace_id = ?", arguments: [traceID])) }
+    }
+
+    /// GLOB is case-sensitive (LIKE is not): special characters become one-character classes.
+    static func globEscaped(_ text: String) -> String {
+        var out = ""
+        for c in text {
+            if c == "*" || c == "?" || c == "[" { out += "[\(c)]" } else { out.append(c) }
+        }
+        return out
     }
 
     static func likeEscaped(_ text: String) -> String {

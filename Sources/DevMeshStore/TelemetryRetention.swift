@@ -33,6 +33,9 @@ public struct TelemetryRetention: Sendable, Equatable {
             try db.execute(sql: "DELETE FROM traces WHERE end_ns < ?", arguments: [cutoff])
             return n
         }
+        // Deleting from an external-content FTS5 index adds delete markers (it grows) until the
+        // index is merged: merge it, or the size limit could never be met.
+        if removed > 0 { try Self.optimizeLogIndex(pool) }
         var rounds = 0
         while rounds < 30, try pool.read({ try TelemetryDatabase.usedBytes($0) }) > maxBytes {
             rounds += 1
@@ -48,11 +51,16 @@ public struct TelemetryRetention: Sendable, Equatable {
             }
             removed += n
             if n == 0 { break }
+            try Self.optimizeLogIndex(pool)
         }
         if removed > 0 {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA incremental_vacuum") }
         }
         return removed
+    }
+
+    static func optimizeLogIndex(_ pool: DatabasePool) throws {
+        try pool.write { db in try db.execute(sql: "INSERT INTO logs_fts(logs_fts) VALUES ('optimize')") }
     }
 
     /// Rows arrive in time order (give or take a batch), so the first row young enough to keep

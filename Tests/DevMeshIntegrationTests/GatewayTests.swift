@@ -113,7 +113,10 @@ import Testing
         #expect(good.out.contains("Verify return code: 0 (ok)"))
 
         // The gateway's span is the root; the inbound sidecar saw the gateway's identity.
-        let spans = try MeshTraceTests.spans(stack.root)
+        let spans = try await MeshTraceTests.spans(stack.root) { spans in
+            spans.filter { $0.attributes["devmesh.listener"] == "gateway" }.count >= 4
+                && spans.contains { $0.attributes["devmesh.source.principal"] == "cluster.local/ns/istio-system/sa/devmesh-gateway" }
+        }
         let gatewaySpans = spans.filter { $0.attributes["devmesh.listener"] == "gateway" }
         #expect(gatewaySpans.count >= 4)
         let inbound = spans.filter { $0.attributes["devmesh.listener"] == "inbound" }

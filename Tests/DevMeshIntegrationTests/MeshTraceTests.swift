@@ -1,4 +1,5 @@
 import DevMeshCore
+import DevMeshStore
 import DevMeshTesting
 import Foundation
 import Testing
@@ -29,14 +30,23 @@ import Glibc
         HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
         """
 
-    struct Envelope: Decodable {
-        var span: SpanRecord?
-        var access: AccessLogRecord?
+    /// Every span the stack stored (read after it stopped: the store is a plain SQLite file).
+    static func spans(_ root: String) throws -> [TelemetrySpan] {
+        let database = try TelemetryDatabase.openReadOnly(path: root + "/.devmesh/devmesh.db")
+        defer { try? database.close() }
+        return try database.recentSpans(limit: 100_000)
     }
 
-    static func spans(_ root: String) throws -> [SpanRecord] {
-        let text = try String(contentsOfFile: root + "/.devmesh/telemetry.jsonl", encoding: .utf8)
-        return try text.split(separator: "\n").compactMap { try JSONDecoder().decode(Envelope.self, from: Data($0.utf8)).span }
+    /// The stored spans once `ready` holds (the writer commits a few milliseconds after a request
+    /// was answered), or what is there after 10 s.
+    static func spans(_ root: String, until ready: ([TelemetrySpan]) -> Bool) async throws -> [TelemetrySpan] {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var spans = try Self.spans(root)
+        while !ready(spans), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            spans = try Self.spans(root)
+        }
+        return spans
     }
 
     @Test func aRequestThroughTheServicePortIsOneTraceAcrossAllHops() async throws {

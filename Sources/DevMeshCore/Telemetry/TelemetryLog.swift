@@ -35,10 +35,10 @@ public struct TelemetryLog: Sendable, Equatable, Codable {
     public init(_ line: LogLine) {
         let reference = TraceReference.find(in: line.text)
         var severity: String?
-        if let s = line.severity {
-            severity = s.rawValue.uppercased()
-        } else if line.stream == .stderr {
-            severity = nil
+        switch line.severity {
+        case .warning?: severity = "WARN"
+        case .error?: severity = "ERROR"
+        case nil: severity = nil
         }
         if severity == nil, let level = reference?.level { severity = level.uppercased() }
         self.init(timeNanos: UInt64(max(0, line.timestamp) * 1e9), service: line.service,

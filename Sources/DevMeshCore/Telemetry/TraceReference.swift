@@ -39,7 +39,7 @@ public struct TraceReference: Sendable, Equatable {
         while i + total <= b.count {
             if b[i] == 0x30, b[i + 1] == 0x30, b[i + 2] == 0x2D, b[i + 35] == 0x2D, b[i + 52] == 0x2D,
                (i == 0 || !isHex(b[i - 1])),
-               let trace = hex(b, i + 3, 32), let span = hex(b, i + 36, 16), hex(b, i + 53, 2) != nil {
+               let trace = hex(b, i + 3, 32), let span = hex(b, i + 36, 16), hex(b, i + 53, 2, allowZero: true) != nil {
                 return (trace, span)
             }
             i += 1
@@ -117,7 +117,8 @@ public struct TraceReference: Sendable, Equatable {
         return nil
     }
 
-    private static func hex(_ b: [UInt8], _ at: Int, _ length: Int) -> String? {
+    /// Ids may not be all zeros (W3C: invalid); flags may.
+    private static func hex(_ b: [UInt8], _ at: Int, _ length: Int, allowZero: Bool = false) -> String? {
         guard at >= 0, at + length <= b.count else { return nil }
         var out = [UInt8]()
         out.reserveCapacity(length)
@@ -128,7 +129,7 @@ public struct TraceReference: Sendable, Equatable {
             if c != 0x30 { nonZero = true }
             out.append(c)
         }
-        return nonZero ? String(decoding: out, as: UTF8.self) : nil
+        return nonZero || allowZero ? String(decoding: out, as: UTF8.self) : nil
     }
 
     private static func lower(_ c: UInt8) -> UInt8 { (c >= 0x41 && c <= 0x5A) ? c | 0x20 : c }
