@@ -147,6 +147,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "devmesh", dependencies: ["DevMeshCLI"]),
+        // The store benchmark (bench/store.sh): writes per second and query latency at 1 M spans.
+        .executableTarget(name: "devmesh-store-bench", dependencies: ["DevMeshStore", "DevMeshCore"], path: "bench/store"),
         // Test helpers (a product of their own, per STYLE.md): fixtures, recorders, waiting without sleeps.
         .target(
             name: "DevMeshTesting",

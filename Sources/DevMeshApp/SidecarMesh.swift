@@ -10,6 +10,8 @@ final class SidecarMesh: Sendable {
     /// Ready inbound sidecars per service.
     private let sources: [String: EndpointSource]
     private let inboundPorts: [String: Int]
+    /// Where the gateway's plain-HTTP port redirects (`http_mode: redirect`): the HTTPS port as bound.
+    private let redirectPort = HTTPSPort(0)
 
     init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?) {
         var sources: [String: EndpointSource] = [:]
@@ -91,7 +93,7 @@ final class SidecarMesh: Sendable {
                 listeners.append(ProxyListener(route: https, port: gateway.httpsPort, group: group, tls: .edge(edge, HTTP2Limits()),
                                                fallbackToFreePort: !gateway.portsAreExplicit.https))
             }
-            if gateway.config.httpMode == .redirect { routing.redirectToHTTPSPort = gateway.httpsPort }
+            if gateway.config.httpMode == .redirect { routing.redirectTo = redirectPort }
             var http = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
             http.gateway = routing
             listeners.append(ProxyListener(route: http, port: gateway.httpPort, group: group,
@@ -112,6 +114,7 @@ final class SidecarMesh: Sendable {
                     hint: "another process took the port; free it or change `port:`")
             }
         }
+        if let https = gatewayPorts.https { redirectPort.set(https) }
     }
 
     /// The gateway's ports as bound (a default port may have moved at bind time).

@@ -114,7 +114,7 @@ public enum OTLPJSON {
         guard let key = keys.first(where: { object[$0] != nil }), let raw = object[key] as? String else { return nil }
         if raw.isEmpty { return nil }
         let id = raw.lowercased()
-        guard id.utf8.count == length, id.allSatisfy(\.isHexDigit) else {
+        guard id.utf8.count == length, id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
             throw OTLPPayloadError("item \(index): `\(key)` must be \(length) hex digits (OTLP JSON ids are hex, not base64), not `\(raw.prefix(64))`")
         }
         guard id.contains(where: { $0 != "0" }) else {
@@ -130,8 +130,13 @@ public enum OTLPJSON {
             guard let v = UInt64(s) else { throw OTLPPayloadError("item \(index): `\(key)` must be an unsigned integer, not `\(s.prefix(32))`") }
             return v
         case let n as NSNumber:
-            guard n.doubleValue >= 0, n.doubleValue < 1.9e19 else { throw OTLPPayloadError("item \(index): `\(key)` is out of range") }
-            return n.uint64Value
+            // Exact integers through their digits (a wrapped `uint64Value` would be silently wrong).
+            if let exact = UInt64(n.stringValue) { return exact }
+            let d = n.doubleValue
+            guard d.isFinite, d >= 0, d < 18_446_744_073_709_549_568 else {
+                throw OTLPPayloadError("item \(index): `\(key)` is out of range for Unix nanoseconds")
+            }
+            return UInt64(d)
         default:
             throw OTLPPayloadError("item \(index): `\(key)` must be a number or a string of digits")
         }

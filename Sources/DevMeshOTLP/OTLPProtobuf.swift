@@ -115,7 +115,8 @@ public enum OTLPProtobuf {
         var request = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
         var groups: [String: Int] = [:]
         for span in spans {
-            let key = span.service + "\u{0}" + (span.instance ?? "") + "\u{0}" + (span.scope ?? "")
+            let resourceKey = span.resource.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.text)" }.joined(separator: "\u{1}")
+            let key = span.service + "\u{0}" + (span.instance ?? "") + "\u{0}" + (span.scope ?? "") + "\u{0}" + resourceKey
             let index: Int
             if let existing = groups[key] {
                 index = existing

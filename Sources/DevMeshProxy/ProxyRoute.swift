@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import DevMeshCore
 import DevMeshHTTP1
 
@@ -115,15 +116,30 @@ public struct GatewayRouting: Sendable {
     public var table: GatewayRouteTable
     public var services: [String: EndpointSource]
     /// `http_mode: redirect` on the plain-HTTP port: answer 308 to `https://host:<port>` instead.
-    public var redirectToHTTPSPort: Int?
+    /// A reference, because the HTTPS port is known for sure only once bound (a default port may
+    /// move to a free one at bind time).
+    public var redirectTo: HTTPSPort?
     /// The upstream TLS (mTLS) per service, when the mesh uses it.
     public var upstreamTLS: [String: UpstreamTLS]
+
+    public var redirectToHTTPSPort: Int? { redirectTo?.value }
 
     public init(table: GatewayRouteTable, services: [String: EndpointSource], redirectToHTTPSPort: Int? = nil,
                 upstreamTLS: [String: UpstreamTLS] = [:]) {
         self.table = table
         self.services = services
-        self.redirectToHTTPSPort = redirectToHTTPSPort
+        self.redirectTo = redirectToHTTPSPort.map(HTTPSPort.init)
         self.upstreamTLS = upstreamTLS
     }
+}
+
+/// The gateway's HTTPS port as bound, read by the plain-HTTP listener's redirects.
+public final class HTTPSPort: Sendable {
+    private let port: NIOLockedValueBox<Int>
+
+    public init(_ port: Int) { self.port = NIOLockedValueBox(port) }
+
+    public var value: Int { port.withLockedValue { $0 } }
+
+    public func set(_ port: Int) { self.port.withLockedValue { $0 = port } }
 }

@@ -115,7 +115,9 @@ import Testing
             writer.append(Fixtures.line("wake up", service: "web"))
             await waited
             let elapsed = clock.now - start
-            #expect(elapsed < .seconds(5), "waited \(elapsed)")
+            // Well before the 10 s timeout: the commit woke it (the writer runs at nice 10, so a loaded
+            // machine may delay it by seconds).
+            #expect(elapsed < .seconds(9), "waited \(elapsed)")
             #expect(try db.logs(LogFilter(afterID: after)).map(\.body) == ["wake up"], "the line is committed when it returns")
             await writer.finish()
         }

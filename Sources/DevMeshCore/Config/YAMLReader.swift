@@ -131,8 +131,8 @@ struct YAMLReader {
         guard case .scalar(let s) = node, let d = DurationParser.parse(s.string), d > .zero else {
             let extra: String
             if case .scalar(let s) = node, Int(s.string) != nil { extra = " (a number needs a unit)" } else { extra = "" }
-            error(node, "\(what) must be a duration such as 500ms, 2s, 1m or 1h, not \(Self.describe(node))\(extra)",
-                  hint: "write a number followed by ms, s, m or h")
+            error(node, "\(what) must be a duration such as 500ms, 2s, 1m, 1h or 7d, not \(Self.describe(node))\(extra)",
+                  hint: "write a number followed by ms, s, m, h or d")
             return nil
         }
         return d
