@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sched.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <spawn.h>
@@ -56,6 +57,18 @@ void cdevmesh_reap(int pid) {
 
 int cdevmesh_set_thread_nice(int nice) {
     return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+int cdevmesh_set_thread_idle(int idle, int nice) {
+    struct sched_param param = { .sched_priority = 0 };
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+#ifdef SCHED_IDLE
+    if (idle) return sched_setscheduler(tid, SCHED_IDLE, &param);
+#else
+    if (idle) return -1;
+#endif
+    if (sched_setscheduler(tid, SCHED_OTHER, &param) != 0) return -1;
+    return setpriority(PRIO_PROCESS, (id_t)tid, nice);
 }
 
 #ifndef DEVMESH_GIT_COMMIT

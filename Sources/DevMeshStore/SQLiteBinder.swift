@@ -33,6 +33,18 @@ struct SQLiteBinder {
 
     func bind(_ index: Int32, _ value: UInt64) { bind(index, Int64(bitPattern: value)) }
 
+    /// Runs a statement that returns one integer (`RETURNING seq`).
+    func stepReturningInt64(_ db: Database) throws -> Int64 {
+        let code = sqlite3_step(handle)
+        let value = code == SQLITE_ROW ? sqlite3_column_int64(handle, 0) : 0
+        if code == SQLITE_ROW { _ = sqlite3_step(handle) }
+        sqlite3_reset(handle)
+        guard code == SQLITE_ROW else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+        return value
+    }
+
     /// Runs the statement once; its bindings are all replaced before the next run.
     func step(_ db: Database) throws {
         let code = sqlite3_step(handle)

@@ -10,6 +10,7 @@ enum SpanRow {
         "duration_ns", "status", "status_message", "listener", "http_method", "http_target", "http_status",
         "error_type", "host", "user_agent", "protocol_version", "peer_service", "upstream", "peer_address",
         "peer_port", "attempts", "bytes_in", "bytes_out", "source_principal", "attributes", "events", "resource", "scope",
+        "trace_seq",
     ]
 
     static let insertSQL = "INSERT INTO spans (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
@@ -31,7 +32,7 @@ enum SpanRow {
     }
 
     /// A sidecar hop: values bound as they are, nothing encoded.
-    static func insert(_ hop: HopRecord, run: Int64?, with b: SQLiteBinder, db: Database) throws {
+    static func insert(_ hop: HopRecord, run: Int64?, traceSeq: Int64, with b: SQLiteBinder, db: Database) throws {
         b.bind(1, run)
         b.bind(2, hop.traceID)
         b.bind(3, hop.spanID)
@@ -64,12 +65,13 @@ enum SpanRow {
         b.bind(30, nil as String?)
         b.bind(31, nil as String?)
         b.bind(32, "devmesh")
+        b.bind(33, traceSeq)
         try b.step(db)
     }
 
     /// A span an app sent (or a sidecar span in full form). The HTTP columns are filled from the
     /// attributes too, for the trace roll-up; the attributes stay as sent.
-    static func insert(_ span: TelemetrySpan, run: Int64?, with b: SQLiteBinder, db: Database, encoder: JSONEncoder) throws {
+    static func insert(_ span: TelemetrySpan, run: Int64?, traceSeq: Int64, with b: SQLiteBinder, db: Database, encoder: JSONEncoder) throws {
         let http = HTTPFacts(span)
         b.bind(1, run)
         b.bind(2, span.traceID)
@@ -92,6 +94,7 @@ enum SpanRow {
         b.bind(30, span.events.isEmpty ? nil : json(span.events.map(StoredEvent.init), encoder))
         b.bind(31, span.resource.isEmpty ? nil : TypedAttribute.encode(span.resource, encoder))
         b.bind(32, span.scope)
+        b.bind(33, traceSeq)
         try b.step(db)
     }
 

@@ -31,6 +31,14 @@ public final class TelemetryDatabase: Sendable {
             configuration.busyMode = .timeout(5)
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                // The writer's random index inserts (trace ids) stay in memory instead of
+                // re-reading pages from the OS: 8 MiB of cache per connection.
+                try db.execute(sql: "PRAGMA cache_size = -8192")
+                // Checkpoint every ~40 MB of WAL instead of every 4 MB: a page the writer dirties
+                // again and again (an index leaf) is copied back once per checkpoint, and the
+                // checkpoint's fsync happens a tenth as often.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
+                db.add(function: TraceRollup.mergeServices)
             }
             let pool = try DatabasePool(path: path, configuration: configuration)
             try TelemetrySchema.migrator.migrate(pool)

@@ -88,6 +88,12 @@ final class TelemetryInbox: @unchecked Sendable {
         return out
     }
 
+    var isClosed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closed
+    }
+
     var droppedSoFar: Int {
         condition.lock()
         defer { condition.unlock() }

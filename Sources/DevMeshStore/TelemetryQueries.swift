@@ -5,7 +5,7 @@ import GRDB
 /// What the CLI, the API and the web UI ask the store. Every query is bounded (`limit`) and runs
 /// on a reader connection: it never waits for the writer, nor makes it wait.
 extension TelemetryDatabase {
-    /// Newest first.
+    /// Newest first (by the trace's earliest span).
     public func traces(_ filter: TraceFilter) throws -> [TraceSummary] {
         var conditions: [String] = []
         var arguments: StatementArguments = []
@@ -63,16 +63,22 @@ extension TelemetryDatabase {
     public func trace(_ id: String) throws -> TraceDetail? {
         let decoder = JSONDecoder()
         return try pool.read { db in
-            var traceID = id.lowercased()
-            if traceID.count < 32 {
-                guard traceID.count >= 8, traceID.allSatisfy(\.isHexDigit) else { return nil }
-                let matches = try String.fetchAll(db, sql: "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? LIMIT 2",
-                                                  arguments: [traceID, traceID + "g"])
-                guard matches.count == 1 else { return nil }
-                traceID = matches[0]
+            let wanted = id.lowercased()
+            guard wanted.count >= 8, wanted.count <= 32, wanted.allSatisfy(\.isHexDigit) else { return nil }
+            let candidates: [Row]
+            if let key = TraceKey.key(wanted) {
+                candidates = try Row.fetchAll(db, sql: "SELECT seq, trace_id FROM traces WHERE trace_key = ? AND trace_id = ?",
+                                              arguments: [key, wanted])
+            } else {
+                // A prefix (what `traces` prints): rare and interactive, so a scan of the ids will do.
+                candidates = try Row.fetchAll(db, sql: "SELECT seq, trace_id FROM traces WHERE substr(trace_id, 1, ?) = ? LIMIT 2",
+                                              arguments: [wanted.count, wanted])
             }
-            let spans = try Row.fetchAll(db, sql: "SELECT \(SpanRow.selectColumns) FROM spans WHERE trace_id = ? ORDER BY start_ns, id LIMIT 10000",
-                                         arguments: [traceID]).map { SpanRow.decode($0, decoder: decoder) }
+            guard candidates.count == 1 else { return nil }
+            let traceID: String = candidates[0]["trace_id"]
+            let seq: Int64 = candidates[0]["seq"]
+            let spans = try Row.fetchAll(db, sql: "SELECT \(SpanRow.selectColumns) FROM spans WHERE trace_seq = ? ORDER BY start_ns, id LIMIT 10000",
+                                         arguments: [seq]).map { SpanRow.decode($0, decoder: decoder) }
             guard !spans.isEmpty else { return nil }
             let logs = try Row.fetchAll(db, sql: "SELECT \(LogRow.selectColumns) FROM logs WHERE trace_id = ? ORDER BY id LIMIT 10000",
                                         arguments: [traceID]).map { LogRow.decode($0, decoder: decoder) }
@@ -143,7 +149,11 @@ extension TelemetryDatabase {
 
     /// Whether a span with this id is stored (the durability test's probe).
     public func spanIDs(inTrace traceID: String) throws -> Set<String> {
-        try pool.read { db in Set(try String.fetchAll(db, sql: "SELECT span_id FROM spans WHERE trace_id = ?", arguments: [traceID])) }
+        try pool.read { db in
+            Set(try String.fetchAll(db, sql: """
+                SELECT span_id FROM spans WHERE trace_seq = (SELECT seq FROM traces WHERE trace_key = ? AND trace_id = ?)
+                """, arguments: [TraceKey.key(traceID) ?? 0, traceID]))
+        }
     }
 
     /// GLOB is case-sensitive (LIKE is not): special characters become one-character classes.

@@ -6,7 +6,11 @@ import GRDB
 /// Spans keep the sidecars' HTTP fields as columns, not JSON: a hop is stored by binding values,
 /// with no encoding on the hot path of the writer, and the columns read back as the OpenTelemetry
 /// attributes they stand for (`SpanRow`). `traces` is a roll-up the writer maintains so that the
-/// trace list never groups a million spans.
+/// trace list never groups a million spans. Spans point at their trace by its `seq` (the order
+/// traces were first seen), not by the random trace id: the span index then grows at its end, a
+/// few pages per batch, instead of dirtying a random page per span — the one random insert left is
+/// the trace's, once per trace, into an index of 8-byte keys (`TraceKey`) rather than 32-character
+/// ids: four times as many per page, so far fewer pages to write per batch.
 enum TelemetrySchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -53,11 +57,14 @@ enum TelemetrySchema {
                     attributes TEXT,
                     events TEXT,
                     resource TEXT,
-                    scope TEXT
+                    scope TEXT,
+                    trace_seq INTEGER NOT NULL
                 );
-                CREATE INDEX spans_by_trace ON spans(trace_id);
+                CREATE INDEX spans_by_trace ON spans(trace_seq);
                 CREATE TABLE traces (
-                    trace_id TEXT PRIMARY KEY,
+                    seq INTEGER PRIMARY KEY,
+                    trace_key INTEGER NOT NULL,
+                    trace_id TEXT NOT NULL,
                     run_id INTEGER,
                     start_ns INTEGER NOT NULL,
                     end_ns INTEGER NOT NULL,
@@ -72,6 +79,7 @@ enum TelemetrySchema {
                     root_status INTEGER,
                     services TEXT NOT NULL
                 );
+                CREATE UNIQUE INDEX traces_by_key ON traces(trace_key);
                 CREATE INDEX traces_by_start ON traces(start_ns);
                 CREATE TABLE logs (
                     id INTEGER PRIMARY KEY,

@@ -11,7 +11,9 @@ import NIOConcurrencyHelpers
 /// dropped and counted when the inbox is full; OTLP batches are refused (503) instead.
 public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
     public struct Options: Sendable {
-        public var capacity = 65_536
+        /// Records waiting for the writer. Small on purpose: under overload the queue is full,
+        /// and every queued record is memory (~8 MB at 8,192 hops).
+        public var capacity = 8_192
         /// Spans plus logs of OTLP requests waiting for their commit.
         public var acknowledgedCapacity = 200_000
         public var retention = TelemetryRetention()
@@ -69,7 +71,7 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
         let done = self.done
         Thread.detachNewThread {
             // Below the event loops: under overload the loops keep serving and the inbox drops.
-            _ = cdevmesh_set_thread_nice(10)
+            _ = cdevmesh_set_thread_nice(WriterLoop.normalNice)
             loop.run()
             let waiters = done.withLockedValue { w -> [CheckedContinuation<Void, Never>] in
                 defer { w = nil }

@@ -67,33 +67,70 @@ struct TraceRollup {
             target: http.target, status: http.status)
     }
 
-    func flush(_ db: Database, run: Int64?) throws {
-        let select = try db.cachedStatement(sql: """
-            SELECT start_ns, end_ns, span_count, error_count, root_rank, root_start_ns, root_service, root_name,
-                   root_method, root_path, root_status, services FROM traces WHERE trace_id = ?
-            """)
-        let upsert = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO traces (trace_id, run_id, start_ns, end_ns, span_count, error_count, root_rank,
-                root_start_ns, root_service, root_name, root_method, root_path, root_status, services)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        for (traceID, fresh) in entries {
-            var entry = fresh
-            if let row = try Row.fetchOne(select, arguments: [traceID]) {
-                let services: String = row[11]
-                var stored = Entry(
-                    start: UInt64(bitPattern: row[0]), end: UInt64(bitPattern: row[1]), count: row[2], errors: row[3],
-                    rootRank: row[4], rootStart: UInt64(bitPattern: row[5]), rootService: row[6], rootName: row[7],
-                    method: row[8], path: row[9], status: row[10],
-                    services: Set(services.split(separator: ",").map(String.init)))
-                stored.merge(fresh)
-                entry = stored
-            }
-            try upsert.execute(arguments: [
-                traceID, run, Int64(bitPattern: entry.start), Int64(bitPattern: entry.end), entry.count, entry.errors,
-                entry.rootRank, Int64(bitPattern: entry.rootStart), entry.rootService, entry.rootName, entry.method,
-                entry.path, entry.status, "," + entry.services.sorted().joined(separator: ",") + ",",
-            ])
+    /// One UPSERT per touched trace, merged in SQL (`merge_services` is registered on every
+    /// connection): no read-back, and the start-time index changes only when an earlier span
+    /// arrives.
+    static let upsertSQL = """
+        INSERT INTO traces (trace_id, run_id, start_ns, end_ns, span_count, error_count, root_rank, root_start_ns,
+                            root_service, root_name, root_method, root_path, root_status, services, trace_key)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(trace_key) DO UPDATE SET
+            start_ns = min(start_ns, excluded.start_ns),
+            end_ns = max(end_ns, excluded.end_ns),
+            span_count = span_count + excluded.span_count,
+            error_count = error_count + excluded.error_count,
+            services = merge_services(services, excluded.services),
+            root_service = CASE WHEN \(newRoot) THEN excluded.root_service ELSE root_service END,
+            root_name = CASE WHEN \(newRoot) THEN excluded.root_name ELSE root_name END,
+            root_method = CASE WHEN \(newRoot) THEN excluded.root_method ELSE root_method END,
+            root_path = CASE WHEN \(newRoot) THEN excluded.root_path ELSE root_path END,
+            root_status = CASE WHEN \(newRoot) THEN excluded.root_status ELSE root_status END,
+            root_rank = CASE WHEN \(newRoot) THEN excluded.root_rank ELSE root_rank END,
+            root_start_ns = CASE WHEN \(newRoot) THEN excluded.root_start_ns ELSE root_start_ns END
+        RETURNING seq
+        """
+    /// Every SET expression sees the old row, so this holds for all of them.
+    static let newRoot = "(excluded.root_rank < root_rank OR (excluded.root_rank = root_rank AND excluded.root_start_ns < root_start_ns))"
+
+    /// Each touched trace's `seq`, which its spans are then stored with.
+    func flush(_ db: Database, run: Int64?) throws -> [String: Int64] {
+        let upsert = SQLiteBinder(try db.cachedStatement(sql: Self.upsertSQL))
+        var seqs: [String: Int64] = [:]
+        seqs.reserveCapacity(entries.count)
+        for (traceID, entry) in entries {
+            upsert.bind(1, traceID)
+            upsert.bind(2, run)
+            upsert.bind(3, entry.start)
+            upsert.bind(4, entry.end)
+            upsert.bind(5, entry.count)
+            upsert.bind(6, entry.errors)
+            upsert.bind(7, entry.rootRank)
+            upsert.bind(8, entry.rootStart)
+            upsert.bind(9, entry.rootService)
+            upsert.bind(10, entry.rootName)
+            upsert.bind(11, entry.method)
+            upsert.bind(12, entry.path)
+            upsert.bind(13, entry.status)
+            upsert.bind(14, Self.servicesText(entry.services))
+            upsert.bind(15, TraceKey.key(traceID) ?? 0)
+            seqs[traceID] = try upsert.stepReturningInt64(db)
         }
+        return seqs
+    }
+
+    /// `,a,b,` — sorted, with delimiters on both ends so `LIKE '%,a,%'` matches whole names.
+    static func servicesText<S: Sequence>(_ services: S) -> String where S.Element == String {
+        "," + services.sorted().joined(separator: ",") + ","
+    }
+
+    /// The union of two `,a,b,` lists (the SQL function `merge_services`).
+    static let mergeServices = DatabaseFunction("merge_services", argumentCount: 2, pure: true) { values in
+        let old = String.fromDatabaseValue(values[0]) ?? ","
+        let new = String.fromDatabaseValue(values[1]) ?? ","
+        if old == new { return old }
+        var set = Set(old.split(separator: ",").map(String.init))
+        let before = set.count
+        for s in new.split(separator: ",") { set.insert(String(s)) }
+        return set.count == before ? old : servicesText(set)
     }
 }

@@ -1,3 +1,4 @@
+import CDevMeshShims
 import DevMeshCore
 import Foundation
 import GRDB
@@ -13,11 +14,28 @@ struct WriterLoop: Sendable {
     let followers: NIOLockedValueBox<TelemetryWriter.Followers>
     let observer: NIOLockedValueBox<TelemetryWriter.CommitObserver?>
 
+    /// Below the event loops, always.
+    static let normalNice: Int32 = 10
+    /// How long the writer stays at idle priority after it last saw overload.
+    static let overloadHold: Double = 2
+
     func run() {
         var lastRetention = Date()
+        var idleSince: Date?
         retain()
         while let intake = inbox.take(timeout: 1) {
             options.beforeBatch?()
+            // Overload (the inbox overflowed or nearly did): the writer then runs only on CPU
+            // the event loops leave idle, and the inbox drops — traffic keeps its cores. An
+            // OTLP request waiting for its commit, or the stop, gets normal priority back.
+            let overloaded = intake.dropped > 0 || intake.records.count >= inbox.capacity / 2
+            let urgent = !intake.acknowledged.isEmpty || inbox.isClosed
+            if overloaded, !urgent {
+                if idleSince != nil || cdevmesh_set_thread_idle(1, 0) == 0 { idleSince = Date() }
+            } else if let since = idleSince, urgent || Date().timeIntervalSince(since) >= Self.overloadHold {
+                _ = cdevmesh_set_thread_idle(0, Self.normalNice)
+                idleSince = nil
+            }
             if !intake.isEmpty { write(intake) }
             if Date().timeIntervalSince(lastRetention) >= options.retentionInterval {
                 retain()
@@ -57,20 +75,30 @@ struct WriterLoop: Sendable {
             try database.pool.write { db in
                 let spans = SQLiteBinder(try db.cachedStatement(sql: SpanRow.insertSQL))
                 let logs = SQLiteBinder(try db.cachedStatement(sql: LogRow.insertSQL))
+                // Traces first: their `seq` is what each span is stored with.
                 var rollup = TraceRollup()
+                var recordSpans: [TelemetrySpan] = []
+                for record in intake.records {
+                    switch record {
+                    case .hop(let hop): rollup.add(hop)
+                    case .span(let record):
+                        let span = TelemetrySpan(record)
+                        rollup.add(span)
+                        recordSpans.append(span)
+                    case .log: break
+                    }
+                }
+                for batch in intake.acknowledged {
+                    for span in batch.spans { rollup.add(span) }
+                }
+                let seqs = try rollup.flush(db, run: runID)
                 for record in intake.records {
                     switch record {
                     case .hop(let hop):
-                        try SpanRow.insert(hop, run: runID, with: spans, db: db)
-                        rollup.add(hop)
+                        try SpanRow.insert(hop, run: runID, traceSeq: seqs[hop.traceID] ?? 0, with: spans, db: db)
                         spanCount += 1
                         if observing { exportedSpans.append(TelemetrySpan(hop.span())) }
-                    case .span(let record):
-                        let span = TelemetrySpan(record)
-                        try SpanRow.insert(span, run: runID, with: spans, db: db, encoder: encoder)
-                        rollup.add(span)
-                        spanCount += 1
-                        if observing { exportedSpans.append(span) }
+                    case .span: break
                     case .log(let line):
                         let log = TelemetryLog(line)
                         try LogRow.insert(log, run: runID, with: logs, db: db, encoder: encoder)
@@ -79,10 +107,14 @@ struct WriterLoop: Sendable {
                         if observing { exportedLogs.append(log) }
                     }
                 }
+                for span in recordSpans {
+                    try SpanRow.insert(span, run: runID, traceSeq: seqs[span.traceID] ?? 0, with: spans, db: db, encoder: encoder)
+                    spanCount += 1
+                    if observing { exportedSpans.append(span) }
+                }
                 for batch in intake.acknowledged {
                     for span in batch.spans {
-                        try SpanRow.insert(span, run: runID, with: spans, db: db, encoder: encoder)
-                        rollup.add(span)
+                        try SpanRow.insert(span, run: runID, traceSeq: seqs[span.traceID] ?? 0, with: spans, db: db, encoder: encoder)
                     }
                     for log in batch.logs {
                         try LogRow.insert(log, run: runID, with: logs, db: db, encoder: encoder)
@@ -95,7 +127,6 @@ struct WriterLoop: Sendable {
                         exportedLogs += batch.logs
                     }
                 }
-                try rollup.flush(db, run: runID)
             }
         } catch {
             counters.withLockedValue {

@@ -29,6 +29,10 @@ void cdevmesh_reap(int pid);
 /// Lowers the calling thread's scheduling priority to `nice` (Linux: priorities are per thread).
 int cdevmesh_set_thread_nice(int nice);
 
+/// `idle` 1: moves the calling thread to SCHED_IDLE (it runs only when a core would otherwise
+/// be idle); 0: back to SCHED_OTHER at `nice`. Linux; returns -1 when not possible.
+int cdevmesh_set_thread_idle(int idle, int nice);
+
 /// The git commit the binary was built from: install.sh passes -DDEVMESH_GIT_COMMIT="…";
 /// other builds say "unknown".
 const char *cdevmesh_build_commit(void);
