@@ -32,8 +32,8 @@ public final class TelemetryDatabase: Sendable {
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
                 // The writer's random index inserts (trace ids) stay in memory instead of
-                // re-reading pages from the OS: 8 MiB of cache per connection.
-                try db.execute(sql: "PRAGMA cache_size = -8192")
+                // re-reading pages from the OS: 4 MiB of cache per connection.
+                try db.execute(sql: "PRAGMA cache_size = -4096")
                 // Checkpoint every ~40 MB of WAL instead of every 4 MB: a page the writer dirties
                 // again and again (an index leaf) is copied back once per checkpoint, and the
                 // checkpoint's fsync happens a tenth as often.

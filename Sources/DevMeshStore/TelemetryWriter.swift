@@ -12,8 +12,8 @@ import NIOConcurrencyHelpers
 public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
     public struct Options: Sendable {
         /// Records waiting for the writer. Small on purpose: under overload the queue is full,
-        /// and every queued record is memory (~8 MB at 8,192 hops).
-        public var capacity = 8_192
+        /// and every queued record is memory (~2.5 MB at 4,096 hops).
+        public var capacity = 4_096
         /// Spans plus logs of OTLP requests waiting for their commit.
         public var acknowledgedCapacity = 200_000
         public var retention = TelemetryRetention()

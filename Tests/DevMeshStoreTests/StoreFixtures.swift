@@ -64,6 +64,8 @@ enum Fixtures {
         // Nothing the tests write is removed behind their back.
         options.retention = TelemetryRetention(maxAge: .seconds(3650 * 86_400), maxBytes: 1 << 40)
         options.retentionInterval = 3600
+        // Tests push thousands of records at once; only the drop tests want a small inbox.
+        options.capacity = 100_000
         configure(&options)
         return try TelemetryWriter(database: database, options: options)
     }
