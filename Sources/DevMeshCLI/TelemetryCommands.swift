@@ -33,12 +33,7 @@ enum TelemetryCLI {
     }
 
     static func clock(_ nanos: UInt64) -> String {
-        let seconds = Double(nanos) / 1e9 + Double(Terminal.utcOffset)
-        let total = Int(seconds.rounded(.down))
-        let s = ((total % 86_400) + 86_400) % 86_400
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let ms = Int((seconds - seconds.rounded(.down)) * 1000)
-        return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60)).\(ms < 10 ? "00" : ms < 100 ? "0" : "")\(ms)"
+        LogFormatter.clock(Double(nanos) / 1e9 + Double(Terminal.utcOffset))
     }
 }
 

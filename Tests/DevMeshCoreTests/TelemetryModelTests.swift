@@ -3,11 +3,6 @@ import Foundation
 import Testing
 
 @Suite struct TelemetryModelTests {
-    struct Envelope: Decodable {
-        var span: SpanRecord?
-        var access: AccessLogRecord?
-    }
-
     static func hop(listener: String = "egress", status: Int = 503, error: String? = "upstream-refused") -> HopRecord {
         HopRecord(
             listener: listener, service: "orders", instance: listener == "inbound" ? "orders.1" : nil, upstreamName: "users",
@@ -15,21 +10,6 @@ import Testing
             method: "GET", target: "/users/42?x=\"q\"", host: "127.0.0.1:7001", userAgent: "curl/8\u{1}", minorVersion: 1,
             status: status, error: error, startNanos: 1_700_000_000_123_456_789, durationNanos: 1_234_567,
             endpointName: "users.2", endpointHost: "127.0.0.1", endpointPort: 40001, attempts: 3, bytesIn: 10, bytesOut: 20)
-    }
-
-    @Test(arguments: [hop(), hop(listener: "inbound", status: 200, error: nil), hop(listener: "service", status: 404, error: nil)])
-    func fastJSONEqualsTheModel(_ hop: HopRecord) throws {
-        var out: [UInt8] = []
-        JSONLines.append(hop: hop, to: &out)
-        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
-        #expect(lines.count == 2)
-        let span = try #require(try JSONDecoder().decode(Envelope.self, from: Data(lines[0].utf8)).span)
-        let access = try #require(try JSONDecoder().decode(Envelope.self, from: Data(lines[1].utf8)).access)
-        #expect(span == hop.span())
-        #expect(access.time == hop.access().time)
-        var a = access, b = hop.access()
-        a.time = 0; b.time = 0
-        #expect(a == b)
     }
 
     @Test func spanSemantics() {
@@ -69,21 +49,5 @@ import Testing
             let ctx = TraceContext(traceID: id, spanID: span)
             #expect(TraceContext.parse(ctx.header(spanID: span)) == ctx)
         }
-    }
-}
-
-@Suite struct JSONLinesBatchTests {
-    @Test func manyRecordsInOneBufferStayWhole() throws {
-        var out: [UInt8] = []
-        let hops = (0..<200).map { i -> HopRecord in
-            var h = TelemetryModelTests.hop()
-            h.spanID = String(format: "%016x", i + 1)
-            return h
-        }
-        for h in hops { JSONLines.append(hop: h, to: &out) }
-        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
-        #expect(lines.count == 400)
-        let spans = try lines.compactMap { try JSONDecoder().decode(TelemetryModelTests.Envelope.self, from: Data($0.utf8)).span }
-        #expect(spans.map(\.spanID) == hops.map(\.spanID))
     }
 }

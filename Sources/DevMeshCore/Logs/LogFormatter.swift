@@ -44,7 +44,8 @@ public struct LogFormatter: Sendable {
         return "\(prefix) \(text)"
     }
 
-    static func clock(_ seconds: Double) -> String {
+    /// `HH:MM:SS.mmm` of a Unix time already shifted to local time.
+    public static func clock(_ seconds: Double) -> String {
         let total = Int(seconds.rounded(.down))
         let s = ((total % 86_400) + 86_400) % 86_400
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
