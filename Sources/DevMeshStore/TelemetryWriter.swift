@@ -37,7 +37,6 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
     private let followers = NIOLockedValueBox(Followers())
     private let done = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
     private let observer: NIOLockedValueBox<CommitObserver?> = NIOLockedValueBox(nil)
-    private let terminal: (@Sendable (AccessLogRecord) -> Void)?
     public let runID: Int64?
 
     struct Counts {
@@ -54,10 +53,8 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
         var waiting: [(after: Int64, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
-    /// `terminal`: where `--access-log` lines go (called on the event loop; must not block).
-    public init(database: TelemetryDatabase, options: Options = Options(), terminal: (@Sendable (AccessLogRecord) -> Void)? = nil) throws {
+    public init(database: TelemetryDatabase, options: Options = Options()) throws {
         self.database = database
-        self.terminal = terminal
         inbox = TelemetryInbox(capacity: options.capacity, acknowledgedCapacity: options.acknowledgedCapacity)
         runID = try? database.pool.write { db in
             try db.execute(sql: "INSERT INTO runs (started_ns, pid, root, version) VALUES (?, ?, ?, ?)",
@@ -87,17 +84,15 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
 
     public func record(hop: HopRecord) {
         inbox.push(.hop(hop))
-        if let terminal { terminal(hop.access()) }
     }
 
     public func record(span: SpanRecord) {
         inbox.push(.span(span))
     }
 
-    public func record(access: AccessLogRecord) {
-        // Access records are derived from spans when read; only the terminal wants them now.
-        terminal?(access)
-    }
+    /// Access records are the hops' spans, read back as such: nothing more to store
+    /// (`up --access-log` prints them through `AccessLogPrinter`).
+    public func record(access: AccessLogRecord) {}
 
     // MARK: LogSink (pipe readers, devmesh's own messages)
 
