@@ -5,14 +5,14 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// The admin listener: the JSON API the CLI talks to (the web UI joins it later). Loopback only.
+/// The admin listener: the JSON API that the CLI and the web UI talk to, and the UI itself.
+/// Loopback only; see `AdminGuard` for how it keeps other web pages out.
 public enum AdminAPI {
-    /// `POST` bodies are tiny; anything bigger is refused.
-    static let maxBodySize = 64 * 1024
-
     public static func router(control: any StackControl, token: String, telemetry: (any TelemetryQuerying)? = nil) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: SecurityHeaders())
         router.add(middleware: AdminGuard(token: token))
+        UIRoutes.add(to: router)
 
         router.get("/healthz") { _, _ in "ok\n" }
 
@@ -40,8 +40,19 @@ public enum AdminAPI {
             await control.shutdown()
             return try json(Accepted(accepted: "shutdown"), status: .accepted)
         }
+        router.get("/api/v1/services") { request, _ -> Response in
+            try await TelemetryRoutes.answer {
+                let query = TelemetryRoutes.pairs(request)
+                try TelemetryRoutes.requireOnly(["window"], in: query)
+                let window = try TelemetryRoutes.window(query, key: "window", default: .seconds(60))
+                let seconds = Double(TelemetryRoutes.now() &- window) / 1e9
+                let traffic = try await telemetry?.traffic(sinceNanos: window) ?? [:]
+                return try json(ServicesOverview(status: await control.status(), traffic: traffic, windowSeconds: seconds.rounded()))
+            }
+        }
+
         if let telemetry {
-            TelemetryRoutes.add(to: router, telemetry: telemetry)
+            TelemetryRoutes.add(to: router, telemetry: telemetry, streams: LogStreams())
         }
         return router
     }

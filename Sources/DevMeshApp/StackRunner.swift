@@ -353,9 +353,9 @@ public struct StackRunner: Sendable {
         let shown = Path.display(root, relativeTo: options.workingDirectory)
         var lines = ["devmesh \(BuildInfo.version) — \(plan.services.count) service\(plan.services.count == 1 ? "" : "s") in \(shown)"]
         let listed = plan.services.filter { $0.protocol != .none && plan.servicePorts[$0.name] != nil }
-        let width = max("admin API".count, listed.map(\.name.count).max() ?? 0)
+        let width = max("web UI".count, "gateway".count, listed.map(\.name.count).max() ?? 0)
         func pad(_ s: String) -> String { s + String(repeating: " ", count: width - s.count) }
-        lines.append("\(pad("admin API"))  \(adminURL)")
+        lines.append("\(pad("web UI"))  \(adminURL)  (JSON API at /api/v1, `devmesh ui` opens it)")
         if let gateway {
             let redirect = gateway.config.httpMode == .redirect ? " (redirects to HTTPS)" : ""
             lines.append("\(pad("gateway"))  https://localhost:\(gateway.httpsPort)  http://localhost:\(gateway.httpPort)\(redirect)")

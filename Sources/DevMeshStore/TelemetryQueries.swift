@@ -39,6 +39,20 @@ extension TelemetryDatabase {
             conditions.append("end_ns - start_ns >= ?")
             _ = arguments.append(contentsOf: [Int64(clamping: min)])
         }
+        if let max = filter.maxDurationNanos {
+            conditions.append("end_ns - start_ns <= ?")
+            _ = arguments.append(contentsOf: [Int64(clamping: max)])
+        }
+        if let until = filter.untilNanos {
+            conditions.append("start_ns < ?")
+            _ = arguments.append(contentsOf: [Int64(clamping: until)])
+        }
+        for match in filter.attributes {
+            // Walks the newest traces first and stops at `limit`: a span lookup per trace by its index.
+            let (condition, values) = Self.attributeCondition(match)
+            conditions.append("EXISTS (SELECT 1 FROM spans WHERE spans.trace_seq = traces.seq AND \(condition))")
+            _ = arguments.append(contentsOf: values)
+        }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = """
             SELECT trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, root_method, root_path,
@@ -153,6 +167,31 @@ extension TelemetryDatabase {
             Set(try String.fetchAll(db, sql: """
                 SELECT span_id FROM spans WHERE trace_seq = (SELECT seq FROM traces WHERE trace_key = ? AND trace_id = ?)
                 """, arguments: [TraceKey.key(traceID) ?? 0, traceID]))
+        }
+    }
+
+    /// A sidecar attribute is a column (`SpanRow`); any other is looked up in the span's typed JSON
+    /// attributes, matching a string, an integer or a boolean written as text.
+    static func attributeCondition(_ match: TraceFilter.AttributeMatch) -> (String, StatementArguments) {
+        let columns = ["http.request.method": "http_method", "server.address": "host", "user_agent.original": "user_agent",
+                       "peer.service": "peer_service", "devmesh.upstream": "upstream", "devmesh.source.principal": "source_principal",
+                       "devmesh.listener": "listener", "error.type": "error_type", "network.peer.address": "peer_address",
+                       "network.protocol.version": "protocol_version"]
+        let path = "$.\"" + match.key + "\""
+        let json = "(json_extract(attributes, ?) = ? OR CAST(json_extract(attributes, ?) AS TEXT) = ? OR json_extract(attributes, ?) = ?)"
+        let jsonArguments: StatementArguments = [path + ".s", match.value, path + ".i", match.value, path + ".b",
+                                                 match.value == "true" ? 1 : (match.value == "false" ? 0 : -1)]
+        if let column = columns[match.key] {
+            return ("(\(column) = ? OR \(json))", [match.value] + jsonArguments)
+        }
+        switch match.key {
+        case "http.response.status_code":
+            return ("(http_status = ? OR \(json))", [Int64(match.value) ?? -1] + jsonArguments)
+        case "url.path":
+            return ("(http_target = ? OR http_target LIKE ? ESCAPE '\\' OR \(json))",
+                    [match.value, likeEscaped(match.value) + "?%"] + jsonArguments)
+        default:
+            return (json, jsonArguments)
         }
     }
 

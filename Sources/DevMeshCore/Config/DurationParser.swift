@@ -9,10 +9,11 @@ public enum DurationParser {
             let number = rest.prefix { $0.isNumber || $0 == "." }
             guard !number.isEmpty, let value = Double(number), value.isFinite, value >= 0 else { return nil }
             rest = rest.dropFirst(number.count)
-            let unit = rest.prefix { $0.isLetter }
+            let unit = rest.prefix { $0.isLetter || $0 == "µ" }
             rest = rest.dropFirst(unit.count)
             let scale: Double
             switch unit {
+            case "us", "µs": scale = 0.000_001
             case "ms": scale = 0.001
             case "s": scale = 1
             case "m": scale = 60

@@ -45,7 +45,7 @@ public struct TraceDetail: Sendable, Equatable, Codable {
     }
 }
 
-/// The filters of `devmesh traces` (and the API's `/api/traces`).
+/// The filters of `devmesh traces` (and the API's `/api/v1/traces`).
 public struct TraceFilter: Sendable, Equatable {
     public enum Status: Sendable, Equatable {
         /// Any span failed.
@@ -54,23 +54,42 @@ public struct TraceFilter: Sendable, Equatable {
         case code(Int)
     }
 
+    /// A span attribute that some span of the trace must carry, compared as text (`http.route=/users/{id}`).
+    public struct AttributeMatch: Sendable, Equatable {
+        public var key: String
+        public var value: String
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
+
     /// Traces with a span from this service.
     public var service: String?
     /// The root path: a prefix (`/users`) or a glob (`/users/*/orders`).
     public var path: String?
     public var status: Status?
     public var minDurationNanos: UInt64?
+    public var maxDurationNanos: UInt64?
     /// Unix nanoseconds: traces that started at or after.
     public var sinceNanos: UInt64?
+    /// Unix nanoseconds: traces that started before.
+    public var untilNanos: UInt64?
+    /// Every one must match (a span each, not necessarily the same span).
+    public var attributes: [AttributeMatch]
     public var limit: Int
 
     public init(service: String? = nil, path: String? = nil, status: Status? = nil, minDurationNanos: UInt64? = nil,
-                sinceNanos: UInt64? = nil, limit: Int = 50) {
+                maxDurationNanos: UInt64? = nil, sinceNanos: UInt64? = nil, untilNanos: UInt64? = nil,
+                attributes: [AttributeMatch] = [], limit: Int = 50) {
         self.service = service
         self.path = path
         self.status = status
         self.minDurationNanos = minDurationNanos
+        self.maxDurationNanos = maxDurationNanos
         self.sinceNanos = sinceNanos
+        self.untilNanos = untilNanos
+        self.attributes = attributes
         self.limit = limit
     }
 
@@ -82,7 +101,7 @@ public struct TraceFilter: Sendable, Equatable {
     }
 }
 
-/// The filters of `devmesh logs` (and the API's `/api/logs`).
+/// The filters of `devmesh logs` (and the API's `/api/v1/logs`).
 public struct LogFilter: Sendable, Equatable {
     public var services: [String]
     /// A substring of the line (case-insensitive).
