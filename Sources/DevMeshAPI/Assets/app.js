@@ -1,1 +1,1633 @@
-/* placeholder */
+/* devmesh web UI. No framework, no build step, no network but this origin.
+ * Rule: data from the API reaches the DOM only as text nodes or attribute values (h()/svg() below);
+ * nothing here parses HTML. */
+'use strict';
+(() => {
+  // ---------------------------------------------------------------- theme (before first paint)
+  const THEME_KEY = 'devmesh.theme';
+  const docEl = document.documentElement;
+  const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
+  function savedTheme() { try { return localStorage.getItem(THEME_KEY); } catch (_) { return null; } }
+  function applyTheme(t) { if (t === 'light' || t === 'dark') docEl.dataset.theme = t; else delete docEl.dataset.theme; }
+  const currentTheme = () => docEl.dataset.theme || (darkQuery.matches ? 'dark' : 'light');
+  applyTheme(savedTheme());
+
+  // ---------------------------------------------------------------- DOM helpers
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  const PROPS = new Set(['value', 'checked', 'disabled', 'hidden', 'selected', 'indeterminate']);
+  function build(el, props, kids) {
+    if (props) {
+      for (const k of Object.keys(props)) {
+        const v = props[k];
+        if (v == null || v === false) continue;
+        if (k === 'style' || k === 'innerHTML') throw new Error('not allowed: ' + k);
+        if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2).toLowerCase(), v);
+        else if (k === 'text') el.textContent = String(v);
+        else if (k === 'data') { for (const dk of Object.keys(v)) if (v[dk] != null) el.dataset[dk] = String(v[dk]); }
+        else if (PROPS.has(k)) el[k] = v;
+        else el.setAttribute(k, v === true ? '' : String(v));
+      }
+    }
+    addKids(el, kids);
+    return el;
+  }
+  function addKids(el, kids) {
+    for (const k of kids) {
+      if (k == null || k === false) continue;
+      if (Array.isArray(k)) addKids(el, k);
+      else el.appendChild(k instanceof Node ? k : document.createTextNode(String(k)));
+    }
+  }
+  const h = (tag, props, ...kids) => build(document.createElement(tag), props, kids);
+  const svg = (tag, props, ...kids) => build(document.createElementNS(SVGNS, tag), props, kids);
+  const $ = (id) => document.getElementById(id);
+  function fill(el, ...kids) { el.replaceChildren(); addKids(el, kids); return el; }
+  const enc = encodeURIComponent;
+
+  // ---------------------------------------------------------------- formatting
+  function trimNum(x) { return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2); }
+  function fmtDur(ns) {
+    if (ns == null || !isFinite(ns)) return '—';
+    ns = Math.max(0, ns);
+    if (ns < 1e3) return Math.round(ns) + 'ns';
+    if (ns < 1e6) return trimNum(ns / 1e3) + 'µs';
+    if (ns < 1e9) return trimNum(ns / 1e6) + 'ms';
+    if (ns < 60e9) return trimNum(ns / 1e9) + 's';
+    const m = Math.floor(ns / 60e9);
+    return m + 'm' + String(Math.round((ns - m * 60e9) / 1e9)).padStart(2, '0') + 's';
+  }
+  function fmtDelta(ns) {
+    if (ns == null || !isFinite(ns)) return '—';
+    if (ns === 0) return '±0';
+    return (ns > 0 ? '+' : '−') + fmtDur(Math.abs(ns));
+  }
+  const pad = (n, w = 2) => String(n).padStart(w, '0');
+  function fmtClock(ns) {
+    if (!ns) return '—';
+    const d = new Date(ns / 1e6);
+    return pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()) + '.' + pad(d.getMilliseconds(), 3);
+  }
+  function fmtDate(ns) { return ns ? new Date(ns / 1e6).toLocaleString() : ''; }
+  function fmtAgo(ns) {
+    const s = (Date.now() - ns / 1e6) / 1000;
+    if (s < 1) return 'just now';
+    if (s < 60) return Math.floor(s) + 's ago';
+    if (s < 3600) return Math.floor(s / 60) + 'm ago';
+    if (s < 86400) return Math.floor(s / 3600) + 'h ago';
+    return Math.floor(s / 86400) + 'd ago';
+  }
+  function fmtUptime(sec) {
+    if (sec == null || !isFinite(sec)) return '';
+    sec = Math.floor(sec);
+    if (sec < 60) return sec + 's';
+    if (sec < 3600) return Math.floor(sec / 60) + 'm ' + (sec % 60) + 's';
+    if (sec < 86400) return Math.floor(sec / 3600) + 'h ' + Math.floor((sec % 3600) / 60) + 'm';
+    return Math.floor(sec / 86400) + 'd ' + Math.floor((sec % 86400) / 3600) + 'h';
+  }
+  function fmtRate(x) { return x == null || !isFinite(x) ? '—' : x === 0 ? '0' : x < 0.01 ? '<0.01' : trimNum(x); }
+  function fmtPct(x) { if (x == null || !isFinite(x)) return '—'; const p = x * 100; return (p === 0 ? '0' : p < 10 ? p.toFixed(1) : p.toFixed(0)) + '%'; }
+  function fmtCount(n) { return n == null ? '—' : Number(n).toLocaleString(); }
+  function fmtValue(v) {
+    if (typeof v === 'string') return v;
+    if (v === null || v === undefined) return String(v);
+    if (typeof v === 'object') { try { return JSON.stringify(v); } catch (_) { return String(v); } }
+    return String(v);
+  }
+  const shortID = (id) => String(id || '').slice(0, 8);
+  const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
+  // ---------------------------------------------------------------- service colours
+  const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#76b7b2', '#edc948', '#9c755f', '#ff9da7', '#2a9d8f', '#a0cbe8', '#8cd17d', '#d4a6c8'];
+  const colours = new Map([['devmesh-gateway', '#7d8590']]);
+  let nextColour = 0;
+  function colourOf(name) {
+    let c = colours.get(name);
+    if (!c) { c = PALETTE[nextColour++ % PALETTE.length]; colours.set(name, c); }
+    return c;
+  }
+  const knownServices = new Set();
+  function learnServices(names) {
+    for (const n of names) if (n) { knownServices.add(n); colourOf(n); }
+  }
+  function dot(name) { const d = h('span', { class: 'dot', 'aria-hidden': 'true' }); d.style.backgroundColor = colourOf(name); return d; }
+  function svcChip(name, opts = {}) {
+    const kids = [dot(name), h('span', { class: 'chip-text' }, name)];
+    if (opts.href) return h('a', { class: 'chip svc' + (opts.small ? ' small' : ''), href: opts.href, title: opts.title || name }, kids);
+    return h('span', { class: 'chip svc' + (opts.small ? ' small' : ''), title: opts.title || name }, kids);
+  }
+  const tracesFor = (service) => '/traces?service=' + enc(service);
+
+  function badge(text, kind, title) { return h('span', { class: 'badge ' + (kind || ''), title: title || null }, text); }
+  function stateKind(state) {
+    switch (state) {
+      case 'running': return 'ok';
+      case 'starting': case 'waiting': return 'info';
+      case 'backoff': case 'stopping': return 'warn';
+      case 'crash-looped': case 'exited': case 'failed': return 'err';
+      default: return 'muted';
+    }
+  }
+  function healthKind(h) { return h === 'healthy' ? 'ok' : h === 'unhealthy' ? 'err' : 'muted'; }
+  function codeBadge(code, errors) {
+    if (code == null) return badge(errors ? 'error' : '—', errors ? 'err' : 'muted');
+    const c = Number(code);
+    return badge(String(code), c >= 500 ? 'err' : c >= 400 ? 'warn' : c >= 300 ? 'info' : 'ok');
+  }
+  function isErrorSpan(s) {
+    const code = s.attributes && s.attributes['http.response.status_code'];
+    return s.status === 'error' || (code != null && Number(code) >= 500);
+  }
+  function severityClass(l) {
+    const s = String(l.severity || '').toUpperCase();
+    if (/^(ERR|FATAL|CRIT|PANIC|EMERG|ALERT)/.test(s)) return 'sev-error';
+    if (/^WARN/.test(s)) return 'sev-warn';
+    if (/^(DEBUG|TRACE)/.test(s)) return 'sev-debug';
+    if (s) return 'sev-info';
+    return l.stream === 'stderr' ? 'sev-stderr' : 'sev-none';
+  }
+  function highlight(text, needle) {
+    text = String(text == null ? '' : text);
+    if (!needle) return [text];
+    const lower = text.toLowerCase(), n = needle.toLowerCase();
+    if (lower.length !== text.length) return [text];
+    const out = [];
+    let i = 0;
+    for (;;) {
+      const j = lower.indexOf(n, i);
+      if (j < 0 || n.length === 0) break;
+      if (j > i) out.push(text.slice(i, j));
+      out.push(h('mark', null, text.slice(j, j + n.length)));
+      i = j + n.length;
+    }
+    out.push(text.slice(i));
+    return out;
+  }
+
+  // ---------------------------------------------------------------- API
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
+  let apiDown = false;
+  async function api(path, opts) {
+    let res;
+    try {
+      res = await fetch(path, Object.assign({ headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' }, opts || {}));
+    } catch (_) {
+      setDown(true);
+      throw new ApiError('devmesh is not answering', 0);
+    }
+    setDown(false);
+    const text = await res.text();
+    let body = null;
+    try { body = text ? JSON.parse(text) : null; } catch (_) { body = null; }
+    if (!res.ok) {
+      const msg = body && typeof body.error === 'string' ? body.error : 'HTTP ' + res.status + (text && !body ? ': ' + text.slice(0, 200) : '');
+      throw new ApiError(msg, res.status);
+    }
+    return body;
+  }
+  function setDown(down) {
+    if (down === apiDown) return;
+    apiDown = down;
+    const b = $('banner');
+    if (!b) return;
+    if (down) {
+      fill(b, h('strong', null, 'devmesh is not answering.'), ' ',
+        h('span', null, 'The stack at ' + location.host + ' may have stopped: run '), h('code', null, 'devmesh up'),
+        h('span', null, ' again. Retrying…'), ' ',
+        h('button', { type: 'button', class: 'btn small', onclick: () => { rerender(); } }, 'Retry now'));
+      b.hidden = false;
+      docEl.classList.add('api-down');
+    } else {
+      b.hidden = true;
+      docEl.classList.remove('api-down');
+    }
+  }
+
+  // ---------------------------------------------------------------- polling (paused while the tab is hidden)
+  const pollers = new Set();
+  function poll(fn, ms, immediate = true) {
+    const p = {
+      timer: 0, stopped: false, busy: false,
+      async run() {
+        clearTimeout(p.timer);
+        if (p.stopped) return;
+        if (!document.hidden && !p.busy) {
+          p.busy = true;
+          try { await fn(); } catch (_) { /* the page shows its own error state */ } finally { p.busy = false; }
+        }
+        clearTimeout(p.timer);
+        if (!p.stopped) p.timer = setTimeout(p.run, apiDown ? Math.max(ms, 3000) : ms);
+      },
+      stop() { p.stopped = true; clearTimeout(p.timer); pollers.delete(p); },
+    };
+    pollers.add(p);
+    if (immediate) p.run(); else p.timer = setTimeout(p.run, ms);
+    return p;
+  }
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) for (const p of pollers) if (!p.busy) p.run();
+  });
+
+  // ---------------------------------------------------------------- toasts
+  function toast(message, kind) {
+    const box = $('toasts');
+    const t = h('div', { class: 'toast ' + (kind || ''), role: kind === 'err' ? 'alert' : 'status' },
+      h('span', null, message),
+      h('button', { type: 'button', class: 'icon-btn small', 'aria-label': 'Dismiss', onclick: () => t.remove() }, '×'));
+    box.appendChild(t);
+    setTimeout(() => t.remove(), kind === 'err' ? 9000 : 4500);
+  }
+
+  // ---------------------------------------------------------------- header: stack and telemetry
+  let lastStatus = null;
+  function onStatus(st) {
+    lastStatus = st;
+    learnServices((st.services || []).map((s) => s.name));
+    const info = $('stack-info');
+    const root = String(st.root || '');
+    const base = root.split('/').filter(Boolean).pop() || root || 'stack';
+    const up = st.startedAt ? fmtUptime(Date.now() / 1000 - st.startedAt) : '';
+    fill(info, h('span', { class: 'stack-name', title: root }, base),
+      h('span', { class: 'muted' }, ' pid ' + (st.pid != null ? st.pid : '?') + (up ? ' · up ' + up : '')));
+    const t = st.telemetry || {};
+    const counters = [];
+    const counter = (label, value, warn, title) => h('span', { class: 'counter' + (warn ? ' warn' : ''), title: title || null },
+      h('span', { class: 'c-label' }, label), ' ', h('span', { class: 'c-value' }, fmtCount(value || 0)));
+    counters.push(counter('spans', t.spans, false, 'Spans stored'));
+    counters.push(counter('logs', t.logs, false, 'Log lines stored'));
+    counters.push(counter('dropped', t.dropped, t.dropped > 0, 'Telemetry records dropped because the writer fell behind' + (t.recorded != null ? ' (recorded: ' + fmtCount(t.recorded) + ')' : '')));
+    if (t.otlpRejected) counters.push(counter('OTLP rejected', t.otlpRejected, true, 'OTLP requests refused'));
+    if (t.exportDropped) counters.push(counter('export dropped', t.exportDropped, true, 'Records not forwarded to the OTLP exporter'));
+    if (t.lastError) counters.push(h('span', { class: 'counter warn', title: String(t.lastError) }, '⚠ ', h('span', { class: 'c-label' }, 'telemetry error')));
+    fill($('counters'), counters);
+    document.title = titleBase() + ' · ' + base;
+  }
+  let pageTitle = 'devmesh';
+  function titleBase() { return pageTitle; }
+  async function loadStatus() { onStatus(await api('/api/v1/status')); }
+
+  // ---------------------------------------------------------------- router
+  const ROUTES = [
+    { name: 'overview', re: /^\/$/, page: overviewPage, title: 'Overview' },
+    { name: 'traces', re: /^\/traces\/?$/, page: tracesPage, title: 'Traces' },
+    { name: 'trace', re: /^\/traces\/([^/]+)\/?$/, page: traceDetailPage, title: 'Trace', nav: 'traces' },
+    { name: 'compare', re: /^\/compare\/?$/, page: comparePage, title: 'Compare traces', nav: 'traces' },
+    { name: 'logs', re: /^\/logs\/?$/, page: logsPage, title: 'Logs' },
+    { name: 'map', re: /^\/map\/?$/, page: mapPage, title: 'Service map' },
+    { name: 'requests', re: /^\/requests\/?$/, page: requestsPage, title: 'Requests' },
+    { name: 'policies', re: /^\/policies\/?$/, page: policiesPage, title: 'Policies' },
+  ];
+  const isAppPath = (p) => ROUTES.some((r) => r.re.test(p));
+  let main = null;
+  let current = null; // {route, match, page}
+
+  function navigate(url, replace) {
+    const target = new URL(url, location.href);
+    const same = target.pathname + target.search === location.pathname + location.search;
+    if (replace || same) history.replaceState(null, '', target.pathname + target.search + target.hash);
+    else history.pushState(null, '', target.pathname + target.search + target.hash);
+    route(false);
+  }
+  function rerender() { route(true); }
+  function route(force) {
+    const path = location.pathname;
+    const query = new URLSearchParams(location.search);
+    let r = null, m = null;
+    for (const cand of ROUTES) { m = path.match(cand.re); if (m) { r = cand; break; } }
+    if (current && !force && r && current.route === r && current.match[0] === m[0] && current.page.update) {
+      current.page.update(query);
+      return;
+    }
+    if (current && current.page.destroy) current.page.destroy();
+    current = null;
+    closeOverlay();
+    main.replaceChildren();
+    main.className = '';
+    window.scrollTo(0, 0);
+    for (const a of document.querySelectorAll('.nav a')) {
+      if (r && a.dataset.route === (r.nav || r.name)) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    }
+    if (!r) {
+      pageTitle = 'Not found · devmesh';
+      main.appendChild(emptyState('No such page', 'devmesh has no page at ' + path + '.', h('a', { href: '/', class: 'btn' }, 'Go to the overview')));
+      current = { route: null, match: [path], page: {} };
+      return;
+    }
+    pageTitle = r.title + ' · devmesh';
+    document.title = pageTitle;
+    main.classList.add('page-' + r.name);
+    const page = r.page(main, m, query) || {};
+    current = { route: r, match: m, page };
+  }
+
+  function emptyState(title, text, ...extra) {
+    return h('div', { class: 'empty' }, h('div', { class: 'empty-title' }, title), text ? h('p', null, text) : null, extra);
+  }
+  function errorState(err, retry) {
+    return h('div', { class: 'empty error-state', role: 'alert' },
+      h('div', { class: 'empty-title' }, err && err.status === 0 ? 'devmesh is not answering' : 'Could not load this'),
+      h('p', null, err ? err.message : 'unknown error'),
+      retry ? h('button', { type: 'button', class: 'btn', onclick: retry }, 'Retry') : null);
+  }
+  function pageHeader(title, ...right) {
+    return h('div', { class: 'page-head' }, h('h1', null, title), h('div', { class: 'page-head-right' }, right));
+  }
+  function field(label, control, hint) {
+    return h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), control, hint ? h('span', { class: 'field-hint' }, hint) : null);
+  }
+  function select(name, options, value) {
+    const s = h('select', { name });
+    for (const o of options) {
+      const [v, label] = Array.isArray(o) ? o : [o, o];
+      s.appendChild(h('option', { value: v }, label));
+    }
+    if (value != null) setSelect(s, value);
+    return s;
+  }
+  function setSelect(s, value) {
+    value = value || '';
+    if (![...s.options].some((o) => o.value === value)) s.appendChild(h('option', { value }, value));
+    s.value = value;
+  }
+
+  // ================================================================ Overview
+  function overviewPage(root) {
+    const rows = new Map();
+    const pending = new Set();
+    const updated = h('span', { class: 'muted small' });
+    const cards = h('div', { class: 'cards' });
+    const tbody = h('tbody');
+    const othersBody = h('tbody');
+    const state = h('div');
+    const othersSection = h('section', { class: 'panel', hidden: true },
+      h('div', { class: 'panel-head' }, h('h2', null, 'Other span sources'),
+        h('span', { class: 'muted small' }, 'Not services of this stack: the gateway, apps that send OTLP.')),
+      h('table', { class: 'grid' },
+        h('thead', null, h('tr', null, ['Source', 'Requests', 'RPS', 'Errors', 'p50', 'p99'].map((c, i) => h('th', { class: i ? 'num' : null, scope: 'col' }, c)))),
+        othersBody));
+    root.append(
+      pageHeader('Overview', updated),
+      cards,
+      h('section', { class: 'panel' },
+        h('div', { class: 'panel-head' }, h('h2', null, 'Services'), h('span', { class: 'muted small' }, 'Metrics over the last minute; refreshed every 2 s.')),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'grid services' },
+          h('thead', null, h('tr', null,
+            h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col', class: 'num' }, 'Port'), h('th', { scope: 'col' }, 'Replicas'),
+            h('th', { scope: 'col', class: 'num' }, 'Restarts'), h('th', { scope: 'col', class: 'num' }, 'RPS'),
+            h('th', { scope: 'col', class: 'num' }, 'Errors'), h('th', { scope: 'col', class: 'num' }, 'p50'),
+            h('th', { scope: 'col', class: 'num' }, 'p99'), h('th', { scope: 'col', class: 'actions-col' }, 'Actions'))),
+          tbody)),
+        state),
+      othersSection);
+
+    function makeRow(name) {
+      const r = { name };
+      r.port = h('td', { class: 'num mono' });
+      r.replicas = h('td', { class: 'replicas' });
+      r.restarts = h('td', { class: 'num' });
+      r.rps = h('td', { class: 'num' });
+      r.errors = h('td', { class: 'num' });
+      r.p50 = h('td', { class: 'num' });
+      r.p99 = h('td', { class: 'num' });
+      r.buttons = {};
+      const actions = h('td', { class: 'actions' });
+      for (const [cmd, label, title] of [['restart', 'Restart', 'Restart every replica'], ['stop', 'Stop', 'Stop the service'], ['start', 'Start', 'Start the service']]) {
+        const b = h('button', { type: 'button', class: 'btn small' + (cmd === 'stop' ? ' danger' : ''), title: title + ' ' + name, data: { testid: 'service-' + cmd }, onclick: () => act(name, cmd) }, label);
+        r.buttons[cmd] = b;
+        actions.appendChild(b);
+      }
+      r.el = h('tr', { data: { testid: 'service-row', service: name } },
+        h('th', { scope: 'row', class: 'svc-cell' }, svcChip(name, { href: tracesFor(name), title: 'Traces of ' + name }), r.protocol = h('span', { class: 'muted small proto' })),
+        r.port, r.replicas, r.restarts, r.rps, r.errors, r.p50, r.p99, actions);
+      r.el._open = () => navigate(tracesFor(name));
+      return r;
+    }
+    function setButtons(r) {
+      const busy = pending.has(r.name);
+      for (const b of Object.values(r.buttons)) b.disabled = busy;
+      r.el.classList.toggle('pending', busy);
+    }
+    async function act(name, cmd) {
+      if (pending.has(name)) return;
+      pending.add(name);
+      const r = rows.get(name);
+      if (r) setButtons(r);
+      try {
+        const res = await api('/api/v1/services/' + enc(name) + '/' + cmd, { method: 'POST' });
+        toast((res && res.accepted ? cap(String(res.accepted)) : cap(cmd) + ' ' + name) + ': accepted', 'ok');
+      } catch (e) {
+        toast(cap(cmd) + ' ' + name + ' failed: ' + e.message, 'err');
+      } finally {
+        pending.delete(name);
+        if (rows.get(name)) setButtons(rows.get(name));
+        load().catch(() => {});
+      }
+    }
+    function replicaView(rep) {
+      const bits = [badge(rep.state || 'unknown', stateKind(rep.state))];
+      if (rep.health && rep.health !== 'none') bits.push(badge(rep.health, healthKind(rep.health)));
+      bits.push(h('span', { class: 'mono small' }, rep.instance || ''));
+      const meta = [];
+      if (rep.pid) meta.push('pid ' + rep.pid);
+      if (rep.port) meta.push(':' + rep.port);
+      if (rep.state === 'running' && rep.uptime != null) meta.push('up ' + fmtUptime(rep.uptime));
+      if (rep.restarts) meta.push(rep.restarts + ' restart' + (rep.restarts === 1 ? '' : 's'));
+      bits.push(h('span', { class: 'muted small' }, meta.join(' · ')));
+      if (rep.lastExit && rep.state !== 'running') bits.push(h('span', { class: 'small last-exit', title: 'Last exit' }, 'last exit: ' + fmtValue(rep.lastExit)));
+      return h('div', { class: 'replica' }, bits);
+    }
+    function metricCells(r, m) {
+      m = m || {};
+      r.rps.textContent = fmtRate(m.rps);
+      r.rps.title = (m.requests != null ? m.requests + ' requests' : '');
+      fill(r.errors, m.requests ? h('span', { class: m.errors ? 'text-err' : '' }, fmtPct(m.errorRate)) : '—',
+        m.errors ? h('span', { class: 'muted small' }, ' (' + m.errors + ')') : null);
+      r.p50.textContent = fmtDur(m.p50Nanos);
+      r.p99.textContent = fmtDur(m.p99Nanos);
+    }
+    function render(data) {
+      const services = data.services || [];
+      learnServices(services.map((s) => s.name));
+      learnServices((data.others || []).map((s) => s.name));
+      const seen = new Set();
+      for (const s of services) {
+        seen.add(s.name);
+        let r = rows.get(s.name);
+        if (!r) { r = makeRow(s.name); rows.set(s.name, r); }
+        r.protocol.textContent = s.protocol && s.protocol !== 'http' ? ' ' + s.protocol : '';
+        r.port.textContent = s.port != null ? String(s.port) : '—';
+        r.port.title = s.port != null ? 'http://localhost:' + s.port : '';
+        const reps = s.replicas || [];
+        fill(r.replicas, reps.length ? reps.map(replicaView) : h('span', { class: 'muted' }, 'no replicas'));
+        const restarts = reps.reduce((a, x) => a + (x.restarts || 0), 0);
+        fill(r.restarts, restarts ? h('span', { class: 'text-warn' }, String(restarts)) : '0');
+        metricCells(r, s.metrics);
+        const bad = reps.some((x) => stateKind(x.state) === 'err' || x.health === 'unhealthy');
+        r.el.classList.toggle('row-bad', bad);
+        setButtons(r);
+        tbody.appendChild(r.el); // keeps order, moves existing rows
+      }
+      for (const [name, r] of rows) if (!seen.has(name)) { r.el.remove(); rows.delete(name); }
+      fill(state, services.length ? null : emptyState('No services', 'This stack has no services. Add them to the Procfile or devmesh.yaml.'));
+
+      const others = data.others || [];
+      othersSection.hidden = others.length === 0;
+      fill(othersBody, others.map((o) => {
+        const m = o.metrics || {};
+        const tr = h('tr', { class: 'other-row', data: { service: o.name } },
+          h('th', { scope: 'row' }, svcChip(o.name, { href: tracesFor(o.name) })),
+          h('td', { class: 'num' }, fmtCount(m.requests)), h('td', { class: 'num' }, fmtRate(m.rps)),
+          h('td', { class: 'num' }, m.requests ? h('span', { class: m.errors ? 'text-err' : '' }, fmtPct(m.errorRate)) : '—'),
+          h('td', { class: 'num' }, fmtDur(m.p50Nanos)), h('td', { class: 'num' }, fmtDur(m.p99Nanos)));
+        tr._open = () => navigate(tracesFor(o.name));
+        return tr;
+      }));
+
+      // cards
+      const allReps = services.flatMap((s) => s.replicas || []);
+      const running = services.filter((s) => (s.replicas || []).length && (s.replicas || []).every((x) => x.state === 'running')).length;
+      const unhealthy = allReps.filter((x) => x.health === 'unhealthy').length;
+      const req = services.reduce((a, s) => a + ((s.metrics && s.metrics.requests) || 0), 0);
+      const errs = services.reduce((a, s) => a + ((s.metrics && s.metrics.errors) || 0), 0);
+      const rps = services.reduce((a, s) => a + ((s.metrics && s.metrics.rps) || 0), 0);
+      const card = (label, value, sub, kind) => h('div', { class: 'card ' + (kind || '') }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value), h('div', { class: 'card-sub muted' }, sub));
+      const t = (lastStatus && lastStatus.telemetry) || {};
+      fill(cards,
+        card('Services running', running + ' / ' + services.length, unhealthy ? unhealthy + ' unhealthy replica' + (unhealthy > 1 ? 's' : '') : allReps.length + ' replica' + (allReps.length === 1 ? '' : 's'), running < services.length || unhealthy ? 'warn' : 'ok'),
+        card('Requests / s', fmtRate(rps), fmtCount(req) + ' in the last ' + Math.round(data.windowSeconds || 60) + 's'),
+        card('Error rate', req ? fmtPct(errs / req) : '—', errs + ' failed request' + (errs === 1 ? '' : 's'), errs ? 'err' : ''),
+        card('Telemetry', fmtCount(t.spans) + ' spans', fmtCount(t.logs) + ' log lines' + (t.dropped ? ' · ' + fmtCount(t.dropped) + ' dropped' : ''), t.dropped ? 'warn' : ''));
+      updated.textContent = 'updated ' + fmtClock(Date.now() * 1e6).slice(0, 8);
+      root.classList.remove('stale');
+    }
+    let loadedOnce = false;
+    async function load() {
+      let data;
+      try {
+        data = await api('/api/v1/services?window=1m');
+      } catch (e) {
+        if (e.status === 404) {
+          const st = await api('/api/v1/status');
+          data = { windowSeconds: 60, services: st.services || [], others: [] };
+        } else {
+          if (!loadedOnce) fill(state, errorState(e, () => load()));
+          root.classList.add('stale');
+          throw e;
+        }
+      }
+      loadedOnce = true;
+      render(data);
+    }
+    if (lastStatus) render({ windowSeconds: 60, services: lastStatus.services || [], others: [] });
+    const poller = poll(load, 2000);
+    return {
+      destroy() { poller.stop(); },
+      items: () => [...root.querySelectorAll('[data-testid=service-row], tr.other-row')],
+    };
+  }
+
+  // ================================================================ Traces
+  function tracesPage(root, _m, query) {
+    let q = query;
+    let paused = false;
+    let stopOnError = false;
+    let lastRows = [];
+    const rowEls = new Map();
+    let selected = []; // [{id, start}]
+    const F = {
+      service: h('select', { name: 'service', id: 'f-service' }),
+      path: h('input', { name: 'path', type: 'text', placeholder: '/api/orders', autocomplete: 'off', spellcheck: 'false', class: 'w-path' }),
+      status: h('input', { name: 'status', type: 'text', placeholder: 'error, 500…', list: 'dl-status', autocomplete: 'off', class: 'w-s' }),
+      min: h('input', { name: 'min_duration', type: 'text', placeholder: '50ms', autocomplete: 'off', class: 'w-xs' }),
+      max: h('input', { name: 'max_duration', type: 'text', placeholder: '2s', autocomplete: 'off', class: 'w-xs' }),
+      since: select('since', [['', 'default'], '5m', '15m', '1h', '6h', '24h', '7d']),
+      until: h('input', { name: 'until', type: 'text', placeholder: 'e.g. 5m', autocomplete: 'off', class: 'w-xs', title: 'Only traces that started before this long ago (or a Unix time in ns); turns live refresh off' }),
+      attr: h('input', { name: 'attr', type: 'text', placeholder: 'key=value', autocomplete: 'off', spellcheck: 'false', class: 'w-attr' }),
+      limit: select('limit', ['20', '50', '100', '200', '500'], '50'),
+    };
+    let attrs = [];
+    const attrChips = h('div', { class: 'attr-chips' });
+    const errBox = h('div', { class: 'api-error', data: { testid: 'api-error' }, role: 'alert', hidden: true });
+    const form = h('form', { class: 'filters', data: { testid: 'trace-filter-form' }, role: 'search', 'aria-label': 'Filter traces', onsubmit: (e) => { e.preventDefault(); submit(); } },
+      field('Service', F.service), field('Path', F.path), field('Status', F.status), field('Min', F.min), field('Max', F.max),
+      field('Since', F.since), field('Until', F.until), field('Attribute', F.attr), field('Limit', F.limit),
+      h('div', { class: 'filter-buttons' }, h('button', { type: 'submit', class: 'btn primary' }, 'Search'), h('a', { href: '/traces', class: 'btn ghost' }, 'Reset')),
+      h('datalist', { id: 'dl-status' }, ['error', '200', '201', '204', '400', '401', '403', '404', '429', '500', '502', '503', '504'].map((v) => h('option', { value: v }))),
+      attrChips);
+    for (const s of [F.service, F.since, F.limit]) s.addEventListener('change', () => submit());
+
+    const liveBtn = h('button', { type: 'button', class: 'btn small', onclick: () => { paused = !paused; updateLive(); if (!paused) load(); } });
+    const liveDot = h('span', { class: 'live-dot' });
+    const liveText = h('span', { class: 'small' });
+    const countText = h('span', { class: 'muted small' });
+    const compareBtn = h('button', { type: 'button', class: 'btn small primary', disabled: true, onclick: () => compareSelected() }, 'Compare');
+    const clearSel = h('button', { type: 'button', class: 'btn small ghost', hidden: true, onclick: () => { selected = []; syncChecks(); } }, 'Clear selection');
+    const list = h('div', { class: 'trace-list', role: 'list', 'aria-label': 'Traces' });
+    const listHead = h('div', { class: 'trow thead', 'aria-hidden': 'true' },
+      h('span', null, ''), h('span', null, 'Started'), h('span', null, 'Root request'), h('span', null, 'Status'), h('span', { class: 'num' }, 'Spans'),
+      h('span', null, 'Services'), h('span', null, 'Duration'));
+    const stateBox = h('div');
+    root.append(
+      pageHeader('Traces', h('span', { class: 'live' }, liveDot, liveText), liveBtn),
+      h('section', { class: 'panel filters-panel' }, form, errBox),
+      h('div', { class: 'list-toolbar' }, countText, h('span', { class: 'spacer' }), clearSel, compareBtn),
+      h('section', { class: 'panel flush' }, listHead, list, stateBox));
+
+    function fillServices() {
+      const cur = q.get('service') || '';
+      const names = [...knownServices].sort();
+      if (cur && !names.includes(cur)) names.push(cur);
+      const want = ['', ...names].join('\n');
+      if (F.service.dataset.opts !== want) {
+        fill(F.service, h('option', { value: '' }, 'all services'), names.map((n) => h('option', { value: n }, n)));
+        F.service.dataset.opts = want;
+      }
+      F.service.value = cur;
+    }
+    function fillForm() {
+      fillServices();
+      F.path.value = q.get('path') || '';
+      F.status.value = q.get('status') || '';
+      F.min.value = q.get('min_duration') || '';
+      F.max.value = q.get('max_duration') || '';
+      setSelect(F.since, q.get('since') || '');
+      F.until.value = q.get('until') || '';
+      setSelect(F.limit, q.get('limit') || '50');
+      F.attr.value = '';
+      attrs = q.getAll('attr');
+      renderAttrChips();
+    }
+    function renderAttrChips() {
+      fill(attrChips, attrs.map((a, i) => h('span', { class: 'chip attr' }, h('span', { class: 'mono' }, a),
+        h('button', { type: 'button', class: 'chip-x', 'aria-label': 'Remove attribute filter ' + a, onclick: () => { attrs.splice(i, 1); submit(); } }, '×'))));
+    }
+    function params() {
+      const p = new URLSearchParams();
+      const set = (k, v) => { v = (v || '').trim(); if (v) p.set(k, v); };
+      set('service', F.service.value); set('path', F.path.value); set('status', F.status.value);
+      set('min_duration', F.min.value); set('max_duration', F.max.value); set('since', F.since.value); set('until', F.until.value);
+      const pendingAttr = F.attr.value.trim();
+      const all = attrs.slice();
+      if (pendingAttr && !all.includes(pendingAttr)) all.push(pendingAttr);
+      for (const a of all) p.append('attr', a);
+      if (F.limit.value && F.limit.value !== '50') p.set('limit', F.limit.value);
+      return p;
+    }
+    function submit() {
+      const p = params().toString();
+      navigate('/traces' + (p ? '?' + p : ''));
+    }
+    function updateLive() {
+      const hasUntil = !!q.get('until');
+      liveBtn.hidden = hasUntil;
+      liveBtn.textContent = paused ? 'Resume' : 'Pause';
+      liveBtn.setAttribute('aria-pressed', String(paused));
+      const live = !hasUntil && !paused && !stopOnError;
+      liveDot.classList.toggle('on', live);
+      liveText.textContent = hasUntil ? 'live off (until is set)' : paused ? 'paused' : stopOnError ? 'stopped: fix the filter' : 'live · every 2 s';
+    }
+    function syncChecks() {
+      const ids = selected.map((s) => s.id);
+      for (const [id, el] of rowEls) { el._cb.checked = ids.includes(id); el.classList.toggle('picked', ids.includes(id)); }
+      compareBtn.disabled = selected.length !== 2;
+      compareBtn.textContent = selected.length === 2 ? 'Compare 2 traces' : 'Compare (' + selected.length + '/2 picked)';
+      clearSel.hidden = selected.length === 0;
+    }
+    function pick(t, on) {
+      selected = selected.filter((s) => s.id !== t.traceID);
+      if (on) selected.push({ id: t.traceID, start: t.startNanos });
+      while (selected.length > 2) selected.shift();
+      syncChecks();
+    }
+    function compareSelected() {
+      if (selected.length !== 2) return;
+      const [a, b] = selected.slice().sort((x, y) => x.start - y.start);
+      navigate('/compare?a=' + enc(a.id) + '&b=' + enc(b.id));
+    }
+    function sig(t) { return [t.spanCount, t.errorCount, t.durationNanos, t.statusCode, (t.services || []).join(',')].join('|'); }
+    function makeRow(t) {
+      const href = '/traces/' + enc(t.traceID);
+      const cb = h('input', { type: 'checkbox', 'aria-label': 'Pick trace ' + shortID(t.traceID) + ' to compare', onchange: () => pick(t, cb.checked) });
+      const bar = h('span', { class: 'dbar' });
+      if (t.errorCount) bar.classList.add('err');
+      const ago = h('span', { class: 'ago muted small' }, fmtAgo(t.startNanos));
+      const row = h('div', { class: 'trow' + (t.errorCount ? ' has-error' : ''), role: 'listitem', data: { testid: 'trace-row', traceId: t.traceID, error: t.errorCount ? 'true' : null } },
+        h('span', { class: 'c-pick' }, cb),
+        h('span', { class: 'c-time', title: fmtDate(t.startNanos) }, h('span', { class: 'mono' }, fmtClock(t.startNanos)), ago),
+        h('span', { class: 'c-root' }, svcChip(t.rootService || '?'),
+          h('a', { href, class: 'root-link', title: t.rootName || '' },
+            t.method ? h('span', { class: 'method' }, t.method) : null,
+            h('span', { class: 'path' }, t.path || t.rootName || '(unnamed)'))),
+        h('span', { class: 'c-status' }, codeBadge(t.statusCode, t.errorCount)),
+        h('span', { class: 'c-spans num' }, String(t.spanCount),
+          t.errorCount ? h('span', { class: 'err-mark', title: t.errorCount + ' failed span' + (t.errorCount > 1 ? 's' : '') }, ' ✗' + t.errorCount) : null),
+        h('span', { class: 'c-svcs' }, (t.services || []).map((s) => svcChip(s, { small: true }))),
+        h('span', { class: 'c-dur' }, h('span', { class: 'track' }, bar), h('span', { class: 'num mono' }, fmtDur(t.durationNanos))));
+      row.addEventListener('click', (e) => {
+        if (e.target.closest('a, input, button, label')) return;
+        if (window.getSelection && String(window.getSelection()).length) return;
+        navigate(href);
+      });
+      row._open = () => navigate(href);
+      row._cb = cb; row._bar = bar; row._ago = ago; row._sig = sig(t); row._t = t;
+      return row;
+    }
+    function render(rows) {
+      lastRows = rows;
+      for (const t of rows) learnServices(t.services || []);
+      fillServices();
+      const max = rows.reduce((a, t) => Math.max(a, t.durationNanos || 0), 0) || 1;
+      const keep = new Set();
+      let prev = null;
+      for (const t of rows) {
+        keep.add(t.traceID);
+        let el = rowEls.get(t.traceID);
+        if (el && el._sig !== sig(t)) { const sel = el.classList.contains('kbd-sel'); const fresh = makeRow(t); if (sel) fresh.classList.add('kbd-sel'); el.replaceWith(fresh); el = fresh; rowEls.set(t.traceID, el); }
+        if (!el) { el = makeRow(t); rowEls.set(t.traceID, el); }
+        el._bar.style.width = Math.max(0.5, (100 * (t.durationNanos || 0)) / max) + '%';
+        el._ago.textContent = fmtAgo(t.startNanos);
+        const want = prev ? prev.nextSibling : list.firstChild;
+        if (want !== el) list.insertBefore(el, want);
+        prev = el;
+      }
+      for (const [id, el] of rowEls) if (!keep.has(id)) { el.remove(); rowEls.delete(id); }
+      syncChecks();
+      const filtered = [...q.keys()].some((k) => k !== 'limit');
+      countText.textContent = rows.length ? rows.length + ' trace' + (rows.length === 1 ? '' : 's') + ', newest first' + (rows.length >= Number(q.get('limit') || 50) ? ' (limit reached)' : '') : '';
+      if (rows.length) fill(stateBox);
+      else if (filtered) fill(stateBox, emptyState('No traces match these filters', 'Widen the time range or remove a filter.', h('a', { href: '/traces', class: 'btn' }, 'Clear filters')));
+      else fill(stateBox, emptyState('No traces yet', 'Send a request through the gateway or to a service port; every request through devmesh records a trace.'));
+      listHead.hidden = rows.length === 0;
+      compareBtn.hidden = rows.length === 0 && selected.length === 0;
+    }
+    let seq = 0;
+    async function load() {
+      const mine = ++seq;
+      const p = new URLSearchParams(q);
+      if (!p.get('limit')) p.set('limit', '50');
+      try {
+        const rows = await api('/api/v1/traces?' + p.toString());
+        if (mine !== seq) return;
+        errBox.hidden = true;
+        stopOnError = false;
+        render(Array.isArray(rows) ? rows : []);
+      } catch (e) {
+        if (mine !== seq) return;
+        if (e.status >= 400 && e.status < 500) {
+          errBox.textContent = e.message;
+          errBox.hidden = false;
+          stopOnError = true;
+          render([]);
+          fill(stateBox, emptyState('The filter was refused', 'Fix the field named above and search again.'));
+        } else if (!lastRows.length) {
+          fill(stateBox, errorState(e, () => load()));
+        }
+      } finally {
+        updateLive();
+      }
+    }
+    const poller = poll(async () => { if (!paused && !stopOnError && !q.get('until')) await load(); }, 2000, false);
+    fillForm();
+    updateLive();
+    syncChecks();
+    fill(stateBox, h('p', { class: 'loading' }, 'Loading traces…'));
+    load();
+    return {
+      update(nq) { q = nq; stopOnError = false; fillForm(); updateLive(); load(); },
+      destroy() { poller.stop(); },
+      items: () => [...list.children],
+      focusFilter() { F.path.focus(); F.path.select(); },
+    };
+  }
+
+  // ================================================================ Trace detail
+  function buildTree(spans) {
+    const byID = new Map(spans.map((s) => [s.spanID, s]));
+    const kids = new Map();
+    const roots = [];
+    for (const s of spans) {
+      const p = s.parentSpanID && s.parentSpanID !== s.spanID && byID.has(s.parentSpanID) ? s.parentSpanID : null;
+      if (p) { if (!kids.has(p)) kids.set(p, []); kids.get(p).push(s); } else roots.push(s);
+    }
+    const order = (a, b) => a.startNanos - b.startNanos || String(a.name).localeCompare(String(b.name));
+    roots.sort(order);
+    for (const list of kids.values()) list.sort(order);
+    const out = [];
+    const seen = new Set();
+    const walk = (s, depth) => {
+      if (seen.has(s.spanID)) return;
+      seen.add(s.spanID);
+      const children = kids.get(s.spanID) || [];
+      out.push({ span: s, depth, childCount: children.length });
+      for (const c of children) walk(c, depth + 1);
+    };
+    for (const r of roots) walk(r, 0);
+    for (const s of spans.slice().sort(order)) if (!seen.has(s.spanID)) walk(s, 0); // parent cycles
+    return out;
+  }
+
+  // An attribute key as text nodes with a line-break opportunity after each dot.
+  function breakable(key) {
+    const parts = String(key).split('.');
+    return parts.map((p, i) => (i < parts.length - 1 ? [p + '.', h('wbr')] : p));
+  }
+  function kvTable(obj, testid) {
+    const keys = Object.keys(obj || {}).sort();
+    if (!keys.length) return h('p', { class: 'muted small' }, 'none');
+    return h('table', { class: 'kv', data: { testid: testid || null } },
+      h('tbody', null, keys.map((k) => h('tr', null, h('th', { scope: 'row', class: 'mono', title: k }, breakable(k)), h('td', { class: 'mono' }, fmtValue(obj[k]))))));
+  }
+
+  function traceDetailPage(root, m, query) {
+    const id = decodeURIComponent(m[1]);
+    let data = null;
+    let tree = [];
+    let selectedSpan = query.get('span') || null;
+    const collapsed = new Set();
+    const rowBySpan = new Map();
+    let traceStart = 0, total = 1;
+    root.append(h('p', { class: 'loading' }, 'Loading trace ' + id + '…'));
+
+    const layout = h('div', { class: 'trace-layout' });
+    const wfBody = h('div', { class: 'wf-body' });
+    const panel = h('aside', { class: 'side-panel', 'aria-label': 'Span details', hidden: true });
+    const logsBox = h('div', { class: 'trace-logs' });
+
+    async function load(quiet) {
+      try {
+        const d = await api('/api/v1/traces/' + enc(id));
+        const changed = !data || d.spans.length !== data.spans.length || (d.logs || []).length !== (data.logs || []).length;
+        data = d;
+        if (changed) render();
+        if (data.traceID && data.traceID !== id && location.pathname.startsWith('/traces/')) {
+          history.replaceState(null, '', '/traces/' + enc(data.traceID) + location.search);
+        }
+        return d;
+      } catch (e) {
+        if (quiet && data) return null;
+        const back = h('a', { href: '/traces', class: 'btn' }, 'Back to traces');
+        if (e.status === 404) fill(root, emptyState('No such trace', e.message + '. It may have aged out of the store, or its spans have not arrived yet.', h('button', { type: 'button', class: 'btn', onclick: () => load() }, 'Retry'), ' ', back));
+        else fill(root, errorState(e, () => load()), back);
+        return null;
+      }
+    }
+    function render() {
+      const spans = data.spans || [];
+      const logs = (data.logs || []).slice().sort((a, b) => a.timeNanos - b.timeNanos || a.id - b.id);
+      tree = buildTree(spans);
+      learnServices(spans.map((s) => s.service));
+      traceStart = spans.length ? Math.min(...spans.map((s) => s.startNanos)) : (logs[0] ? logs[0].timeNanos : 0);
+      const end = spans.length ? Math.max(...spans.map((s) => s.startNanos + s.durationNanos)) : traceStart;
+      total = Math.max(1, end - traceStart);
+      const rootSpan = tree.length ? tree[0].span : null;
+      const ra = (rootSpan && rootSpan.attributes) || {};
+      const errors = spans.filter(isErrorSpan).length;
+      const services = [...new Set(spans.map((s) => s.service))];
+      const method = ra['http.request.method'];
+      const path = ra['url.path'];
+      const code = ra['http.response.status_code'];
+      pageTitle = (rootSpan ? rootSpan.name : 'Trace') + ' · devmesh';
+      document.title = pageTitle;
+
+      const copyBtn = h('button', { type: 'button', class: 'btn small ghost', title: 'Copy the trace id', onclick: () => {
+        if (navigator.clipboard) navigator.clipboard.writeText(data.traceID).then(() => toast('Trace id copied', 'ok'), () => toast('Could not copy', 'err'));
+      } }, 'Copy id');
+      const compareHref = '/traces?' + new URLSearchParams(path ? { path } : rootSpan ? { service: rootSpan.service } : {}).toString();
+      const head = h('div', { class: 'trace-head panel' },
+        h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/traces' }, 'Traces'), ' › ', h('span', { class: 'mono' }, shortID(data.traceID))),
+        h('h1', { class: 'trace-title' + (errors ? ' has-error' : '') },
+          rootSpan ? svcChip(rootSpan.service) : null,
+          method ? h('span', { class: 'method' }, method) : null,
+          h('span', null, path || (rootSpan ? rootSpan.name : 'trace')),
+          code != null ? codeBadge(code, errors) : null,
+          errors ? badge('✗ ' + errors + ' error' + (errors > 1 ? 's' : ''), 'err') : null),
+        h('div', { class: 'stats' },
+          stat('Duration', fmtDur(total)), stat('Spans', String(spans.length)), stat('Errors', String(errors), errors ? 'text-err' : ''),
+          stat('Started', fmtClock(traceStart), null, fmtDate(traceStart)),
+          h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, 'Services'), h('div', { class: 'stat-value chips' }, services.map((s) => svcChip(s, { small: true, href: tracesFor(s) }))))),
+        h('div', { class: 'trace-actions' },
+          h('span', { class: 'mono small muted', title: 'Trace id' }, data.traceID), copyBtn,
+          h('a', { class: 'btn small', href: compareHref, title: 'Pick another trace of the same request to compare with' }, 'Compare with…'),
+          h('a', { class: 'btn small', href: '/logs?trace=' + enc(data.traceID) }, 'Logs of this trace'),
+          h('a', { class: 'btn small ghost', href: '/api/v1/traces/' + enc(data.traceID), target: '_blank', rel: 'noopener' }, 'JSON')));
+
+      // waterfall
+      const ticks = [0, 0.25, 0.5, 0.75, 1];
+      const ruler = h('div', { class: 'wf-ruler' }, ticks.map((f) => {
+        const t = h('span', { class: 'tick' + (f === 1 ? ' last' : '') }, f ? fmtDur(total * f) : '0');
+        t.style.left = f * 100 + '%';
+        return t;
+      }));
+      rowBySpan.clear();
+      wfBody.replaceChildren();
+      for (const node of tree) wfBody.appendChild(spanRow(node));
+      applyCollapse();
+      const wf = h('section', { class: 'panel flush waterfall', 'aria-label': 'Span waterfall' },
+        h('div', { class: 'wf-head' }, h('div', { class: 'wf-name' }, 'Service & operation'), h('div', { class: 'wf-time' }, ruler)),
+        wfBody,
+        spans.length ? null : emptyState('No spans', 'This trace has log lines but no spans yet.'));
+
+      // logs
+      const logLines = logs.map((l) => traceLogLine(l));
+      fill(logsBox,
+        h('div', { class: 'panel-head' }, h('h2', null, 'Logs ', h('span', { class: 'muted' }, '(' + logs.length + ')')),
+          h('span', { class: 'muted small' }, 'Lines tied to this trace, in time order. Click one to show its span.')),
+        logs.length ? h('div', { class: 'loglist' }, logLines) : h('p', { class: 'muted small pad' }, 'No log lines carry this trace id.'));
+
+      fill(layout, h('div', { class: 'trace-main' }, wf, h('section', { class: 'panel flush' }, logsBox)), panel);
+      fill(root, head, layout);
+      if (selectedSpan && rowBySpan.has(selectedSpan)) selectSpan(selectedSpan, false); else closePanel(false);
+    }
+    function stat(label, value, cls, title) {
+      return h('div', { class: 'stat', title: title || null }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value ' + (cls || '') }, value));
+    }
+    function spanRow(node) {
+      const s = node.span;
+      const err = isErrorSpan(s);
+      const left = ((s.startNanos - traceStart) / total) * 100;
+      const width = (s.durationNanos / total) * 100;
+      const bar = h('div', { class: 'wf-bar' + (err ? ' err' : ''), title: s.name + ' · ' + fmtDur(s.durationNanos) });
+      bar.style.left = left + '%';
+      bar.style.width = Math.max(width, 0.15) + '%';
+      if (!err) bar.style.backgroundColor = colourOf(s.service);
+      const label = h('span', { class: 'wf-dur mono' }, fmtDur(s.durationNanos));
+      label.style.left = 'calc(' + Math.min(100, left + Math.max(width, 0.15)) + '% + 5px)'; // the 70px right margin holds it
+      const events = (s.events || []).map((ev) => {
+        const mk = h('span', { class: 'wf-evt', title: ev.name + ' at +' + fmtDur(ev.timeNanos - s.startNanos) });
+        mk.style.left = ((ev.timeNanos - traceStart) / total) * 100 + '%';
+        return mk;
+      });
+      const twisty = node.childCount ? h('button', { type: 'button', class: 'twisty', 'aria-label': 'Collapse or expand ' + s.name, 'aria-expanded': 'true', onclick: (e) => {
+        e.stopPropagation();
+        if (collapsed.has(s.spanID)) collapsed.delete(s.spanID); else collapsed.add(s.spanID);
+        applyCollapse();
+      } }, '▾') : h('span', { class: 'twisty-space' });
+      const a = s.attributes || {};
+      const code = a['http.response.status_code'];
+      const name = h('div', { class: 'wf-name' },
+        twisty, dot(s.service),
+        h('span', { class: 'svc-name' }, s.service),
+        h('span', { class: 'op', title: s.name }, s.name),
+        a['devmesh.listener'] ? h('span', { class: 'tag' }, String(a['devmesh.listener'])) : h('span', { class: 'tag' }, s.kind || ''),
+        code != null ? h('span', { class: 'code ' + (Number(code) >= 500 ? 'text-err' : Number(code) >= 400 ? 'text-warn' : 'muted') }, String(code)) : null,
+        err ? h('span', { class: 'err-mark', title: s.statusMessage || 'error' }, '✗') : null);
+      name.style.paddingLeft = 6 + node.depth * 14 + 'px';
+      const row = h('div', { class: 'span-row' + (err ? ' err' : ''), role: 'button', tabindex: '-1', 'aria-label': s.service + ' ' + s.name + ', ' + fmtDur(s.durationNanos) + (err ? ', error' : ''),
+        data: { testid: 'span-row', spanId: s.spanID, error: err ? 'true' : null, service: s.service, kind: s.kind || null, depth: node.depth } },
+      name, h('div', { class: 'wf-time' }, h('div', { class: 'wf-grid' }), bar, events, label));
+      row.addEventListener('click', () => selectSpan(s.spanID, true));
+      row._open = () => selectSpan(s.spanID, true);
+      row._node = node;
+      row._twisty = node.childCount ? twisty : null;
+      rowBySpan.set(s.spanID, row);
+      return row;
+    }
+    function applyCollapse() {
+      const hiddenUnder = [];
+      for (const node of tree) {
+        const row = rowBySpan.get(node.span.spanID);
+        while (hiddenUnder.length && hiddenUnder[hiddenUnder.length - 1] >= node.depth) hiddenUnder.pop();
+        row.hidden = hiddenUnder.length > 0;
+        const isCollapsed = collapsed.has(node.span.spanID);
+        if (row._twisty) { row._twisty.textContent = isCollapsed ? '▸' : '▾'; row._twisty.setAttribute('aria-expanded', String(!isCollapsed)); }
+        if (isCollapsed) hiddenUnder.push(node.depth);
+      }
+    }
+    function traceLogLine(l) {
+      const sev = severityClass(l);
+      const off = l.timeNanos - traceStart;
+      const line = h('div', { class: 'tlog ' + sev + (l.spanID ? ' linked' : ''), data: { testid: 'trace-log-line', logId: l.id, spanId: l.spanID || null },
+        tabindex: l.spanID ? '0' : null, title: l.spanID ? 'Show span ' + l.spanID : null },
+      h('span', { class: 'l-off mono' }, (off < 0 ? '−' : '+') + fmtDur(Math.abs(off))),
+      h('span', { class: 'l-svc' }, dot(l.service), h('span', null, l.instance || l.service)),
+      h('span', { class: 'l-sev' }, l.severity || l.stream || ''),
+      h('span', { class: 'l-body' }, String(l.body == null ? '' : l.body)));
+      const go = () => {
+        if (!l.spanID || !rowBySpan.has(l.spanID)) return;
+        expandTo(l.spanID);
+        selectSpan(l.spanID, true);
+        const row = rowBySpan.get(l.spanID);
+        row.scrollIntoView({ block: 'center', behavior: 'smooth' });
+        row.classList.remove('flash'); void row.offsetWidth; row.classList.add('flash');
+      };
+      line.addEventListener('click', go);
+      line.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); go(); } });
+      return line;
+    }
+    function expandTo(spanID) {
+      const byID = new Map((data.spans || []).map((s) => [s.spanID, s]));
+      let s = byID.get(spanID);
+      let changed = false;
+      while (s && s.parentSpanID && byID.has(s.parentSpanID)) {
+        if (collapsed.delete(s.parentSpanID)) changed = true;
+        s = byID.get(s.parentSpanID);
+      }
+      if (changed) applyCollapse();
+    }
+    function selectSpan(spanID, updateURL) {
+      const s = (data.spans || []).find((x) => x.spanID === spanID);
+      if (!s) return;
+      selectedSpan = spanID;
+      for (const [sid, row] of rowBySpan) { row.classList.toggle('selected', sid === spanID); row.setAttribute('aria-pressed', String(sid === spanID)); }
+      for (const l of root.querySelectorAll('.tlog')) l.classList.toggle('of-selected', l.dataset.spanId === spanID);
+      if (updateURL) history.replaceState(null, '', location.pathname + '?span=' + enc(spanID));
+      renderPanel(s);
+      panel.hidden = false;
+      layout.classList.add('with-panel');
+    }
+    function closePanel(updateURL) {
+      selectedSpan = null;
+      panel.hidden = true;
+      layout.classList.remove('with-panel');
+      for (const row of rowBySpan.values()) { row.classList.remove('selected'); row.setAttribute('aria-pressed', 'false'); }
+      for (const l of root.querySelectorAll('.tlog.of-selected')) l.classList.remove('of-selected');
+      if (updateURL && location.search) history.replaceState(null, '', location.pathname);
+    }
+    function renderPanel(s) {
+      const err = isErrorSpan(s);
+      const parent = s.parentSpanID ? (data.spans || []).find((x) => x.spanID === s.parentSpanID) : null;
+      const spanLogs = (data.logs || []).filter((l) => l.spanID === s.spanID);
+      const facts = [
+        ['Service', svcChip(s.service, { href: tracesFor(s.service) })],
+        s.instance ? ['Instance', h('span', { class: 'mono' }, s.instance)] : null,
+        ['Kind', s.kind || '—'],
+        ['Status', h('span', null, badge(s.status || 'unset', err ? 'err' : s.status === 'ok' ? 'ok' : 'muted'), s.statusMessage ? h('span', { class: 'status-msg' }, ' ' + s.statusMessage) : null)],
+        ['Duration', fmtDur(s.durationNanos)],
+        ['Start', '+' + fmtDur(s.startNanos - traceStart) + ' (' + fmtClock(s.startNanos) + ')'],
+        ['Span ID', h('span', { class: 'mono' }, s.spanID)],
+        ['Parent', s.parentSpanID ? (parent ? h('a', { href: location.pathname + '?span=' + enc(parent.spanID), class: 'mono', onclick: (e) => { e.preventDefault(); e.stopPropagation(); selectSpan(parent.spanID, true); } }, s.parentSpanID) : h('span', { class: 'mono', title: 'not in this trace' }, s.parentSpanID + ' (missing)')) : '— (root)'],
+        s.scope ? ['Scope', h('span', { class: 'mono' }, typeof s.scope === 'string' ? s.scope : fmtValue(s.scope))] : null,
+      ].filter(Boolean);
+      const events = s.events || [];
+      fill(panel,
+        h('div', { class: 'panel-title' },
+          h('div', { class: 'panel-title-text' }, h('div', { class: 'small muted' }, 'Span'), h('h2', { class: err ? 'text-err' : '' }, s.name)),
+          h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close span details (Esc)', title: 'Close (Esc)', onclick: () => closePanel(true) }, '×')),
+        h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+        h('h3', null, 'Attributes ', h('span', { class: 'muted' }, '(' + Object.keys(s.attributes || {}).length + ')')),
+        kvTable(s.attributes, 'span-attributes'),
+        h('h3', null, 'Events ', h('span', { class: 'muted' }, '(' + events.length + ')')),
+        events.length ? h('ol', { class: 'events' }, events.map((ev) => h('li', null,
+          h('div', null, h('span', { class: 'mono muted' }, '+' + fmtDur(ev.timeNanos - s.startNanos)), ' ', h('strong', null, ev.name)),
+          Object.keys(ev.attributes || {}).length ? kvTable(ev.attributes) : null))) : h('p', { class: 'muted small' }, 'none'),
+        h('h3', null, 'Resource'),
+        kvTable(s.resource),
+        h('h3', null, 'Logs of this span ', h('span', { class: 'muted' }, '(' + spanLogs.length + ')')),
+        spanLogs.length ? h('div', { class: 'panel-logs' }, spanLogs.map((l) => h('div', { class: 'plog ' + severityClass(l) }, h('span', { class: 'mono muted' }, fmtClock(l.timeNanos)), ' ', String(l.body == null ? '' : l.body)))) : h('p', { class: 'muted small' }, 'none'));
+    }
+
+    let refetch = 0;
+    load().then((d) => {
+      // Spans of a fresh trace may still be arriving (OTLP batches): look again once.
+      if (d && (d.spans || []).length && Date.now() * 1e6 - Math.max(...d.spans.map((s) => s.startNanos + s.durationNanos)) < 5e9) {
+        refetch = setTimeout(() => load(true), 1500);
+      }
+    });
+    return {
+      destroy() { clearTimeout(refetch); },
+      escape() { if (!panel.hidden) closePanel(true); },
+      items: () => [...wfBody.children].filter((r) => !r.hidden),
+      onSelect: (row) => row.focus({ preventScroll: true }),
+    };
+  }
+
+  // ================================================================ Compare
+  const CHANGE_LABELS = { same: '= same', slower: '▲ slower', faster: '▼ faster', status: '≠ status', added: '+ added', removed: '− removed' };
+  function comparePage(root, _m, query) {
+    const a = (query.get('a') || '').trim(), b = (query.get('b') || '').trim();
+    const ia = h('input', { name: 'a', type: 'text', value: a, placeholder: 'trace id (baseline)', class: 'mono w-id', spellcheck: 'false', autocomplete: 'off' });
+    const ib = h('input', { name: 'b', type: 'text', value: b, placeholder: 'trace id (to compare)', class: 'mono w-id', spellcheck: 'false', autocomplete: 'off' });
+    const errBox = h('div', { class: 'api-error', data: { testid: 'api-error' }, role: 'alert', hidden: true });
+    const form = h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); navigate('/compare?a=' + enc(ia.value.trim()) + '&b=' + enc(ib.value.trim())); } },
+      field('A (baseline)', ia), field('B', ib), h('div', { class: 'filter-buttons' }, h('button', { type: 'submit', class: 'btn primary' }, 'Compare'),
+        h('button', { type: 'button', class: 'btn ghost', title: 'Swap A and B', onclick: () => navigate('/compare?a=' + enc(ib.value.trim()) + '&b=' + enc(ia.value.trim())) }, '⇄ Swap')));
+    const body = h('div');
+    root.append(pageHeader('Compare traces'), h('section', { class: 'panel filters-panel' }, form, errBox), body);
+    if (!a || !b) {
+      fill(body, emptyState('Pick two traces', 'On the Traces page, tick two traces and press Compare, or paste two trace ids above.', h('a', { href: '/traces', class: 'btn' }, 'Go to traces')));
+      return { focusFilter() { (a ? ib : ia).focus(); } };
+    }
+    fill(body, h('p', { class: 'loading' }, 'Comparing…'));
+    let hideSame = false;
+    api('/api/v1/compare?a=' + enc(a) + '&b=' + enc(b)).then((d) => render(d), (e) => {
+      if (e.status >= 400 && e.status < 500) { errBox.textContent = e.message; errBox.hidden = false; fill(body); }
+      else fill(body, errorState(e, () => rerender()));
+    });
+
+    function sideCard(label, t, other) {
+      if (!t) return h('div', { class: 'panel cmp-card' }, h('div', { class: 'muted' }, label + ': not found'));
+      const delta = other ? t.durationNanos - other.durationNanos : null;
+      return h('div', { class: 'panel cmp-card' },
+        h('div', { class: 'cmp-card-head' }, h('span', { class: 'cmp-side' }, label), h('a', { href: '/traces/' + enc(t.traceID), class: 'mono small' }, shortID(t.traceID)), h('span', { class: 'muted small', title: fmtDate(t.startNanos) }, fmtClock(t.startNanos) + ' · ' + fmtAgo(t.startNanos))),
+        h('div', { class: 'cmp-root' }, svcChip(t.rootService || '?'), t.method ? h('span', { class: 'method' }, t.method) : null, h('span', null, t.path || t.rootName || ''), codeBadge(t.statusCode, t.errorCount)),
+        h('div', { class: 'stats' },
+          h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, 'Duration'), h('div', { class: 'stat-value' }, fmtDur(t.durationNanos),
+            delta != null ? h('span', { class: 'small ' + (delta > 0 ? 'text-err' : delta < 0 ? 'text-ok' : 'muted') }, ' ' + fmtDelta(delta)) : null)),
+          h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, 'Spans'), h('div', { class: 'stat-value' }, String(t.spanCount))),
+          h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, 'Errors'), h('div', { class: 'stat-value ' + (t.errorCount ? 'text-err' : '') }, String(t.errorCount)))));
+    }
+    function render(d) {
+      const rows = d.rows || [];
+      const scale = Math.max(1, (d.a && d.a.durationNanos) || 0, (d.b && d.b.durationNanos) || 0,
+        ...rows.flatMap((r) => [r.a ? r.a.offsetNanos + r.a.durationNanos : 0, r.b ? r.b.offsetNanos + r.b.durationNanos : 0]));
+      const counts = {};
+      for (const r of rows) counts[r.change] = (counts[r.change] || 0) + 1;
+      const totalDelta = d.a && d.b ? d.b.durationNanos - d.a.durationNanos : null;
+      const pct = d.a && d.a.durationNanos ? totalDelta / d.a.durationNanos : null;
+      const hideToggle = h('input', { type: 'checkbox', onchange: () => { hideSame = hideToggle.checked; table.classList.toggle('hide-same', hideSame); } });
+      const table = h('div', { class: 'cmp-table', role: 'table', 'aria-label': 'Aligned spans' },
+        h('div', { class: 'crow thead', role: 'row' }, ['Change', 'Span', 'A timeline', 'A', 'B timeline', 'B', 'Δ (B − A)'].map((c) => h('span', { role: 'columnheader' }, c))),
+        rows.map((r) => compareRow(r, scale)));
+      fill(body,
+        h('div', { class: 'cmp-cards' }, sideCard('A', d.a, null),
+          h('div', { class: 'cmp-mid' },
+            h('div', { class: 'cmp-delta ' + (totalDelta > 0 ? 'text-err' : totalDelta < 0 ? 'text-ok' : '') }, fmtDelta(totalDelta)),
+            h('div', { class: 'small muted' }, pct != null ? (totalDelta >= 0 ? 'B is ' + fmtPct(Math.abs(pct)) + ' slower' : 'B is ' + fmtPct(Math.abs(pct)) + ' faster') : '')),
+          sideCard('B', d.b, d.a)),
+        h('div', { class: 'list-toolbar' },
+          h('div', { class: 'legend' }, Object.keys(CHANGE_LABELS).map((k) => h('span', { class: 'chg chg-' + k }, CHANGE_LABELS[k] + ' ' + (counts[k] || 0)))),
+          h('span', { class: 'spacer' }), h('label', { class: 'small' }, hideToggle, ' Hide unchanged')),
+        h('section', { class: 'panel flush' }, table, rows.length ? null : emptyState('Nothing to compare', 'Neither trace has spans.')));
+    }
+    function cmpBar(side, scale, cls) {
+      const track = h('span', { class: 'ctrack' });
+      if (side) {
+        const bar = h('span', { class: 'cbar ' + cls + (side.status === 'error' || Number(side.statusCode) >= 500 ? ' err' : '') });
+        bar.style.left = (side.offsetNanos / scale) * 100 + '%';
+        bar.style.width = Math.max(0.3, (side.durationNanos / scale) * 100) + '%';
+        track.appendChild(bar);
+      }
+      return track;
+    }
+    function sideText(side) {
+      if (!side) return h('span', { class: 'muted' }, '—');
+      return h('span', { class: 'mono' }, fmtDur(side.durationNanos), side.statusCode != null ? h('span', { class: 'muted small' }, ' ' + side.statusCode) : null);
+    }
+    function compareRow(r, scale) {
+      let label = CHANGE_LABELS[r.change] || r.change;
+      if (r.change === 'status' && r.a && r.b) label += ' ' + (r.a.statusCode != null ? r.a.statusCode : r.a.status) + '→' + (r.b.statusCode != null ? r.b.statusCode : r.b.status);
+      const name = h('span', { class: 'c-span' }, dot(r.service), h('span', { class: 'svc-name' }, r.service), h('span', { class: 'op', title: r.name }, r.name));
+      name.style.paddingLeft = r.depth * 14 + 'px';
+      const open = (side, id) => side ? h('a', { href: '/traces/' + enc(id) + '?span=' + enc(side.spanID), class: 'cell-link', title: 'Open this span' }, sideText(side)) : sideText(side);
+      return h('div', { class: 'crow chg-row-' + r.change, role: 'row', data: { testid: 'compare-row', change: r.change } },
+        h('span', { class: 'chg chg-' + r.change }, label),
+        name,
+        cmpBar(r.a, scale, 'a'), open(r.a, a),
+        cmpBar(r.b, scale, 'b'), open(r.b, b),
+        h('span', { class: 'mono delta ' + (r.deltaNanos > 0 ? 'text-err' : r.deltaNanos < 0 ? 'text-ok' : 'muted') }, fmtDelta(r.deltaNanos)));
+    }
+    return { focusFilter() { ia.focus(); ia.select(); } };
+  }
+
+  // ================================================================ Logs
+  const MAX_LINES = 5000;
+  function logsPage(root, _m, query) {
+    const services = query.getAll('service');
+    const grep = query.get('grep') || '';
+    const trace = query.get('trace') || '';
+    const grepIn = h('input', { name: 'grep', type: 'search', value: grep, placeholder: 'text in the line (case-insensitive)', autocomplete: 'off', spellcheck: 'false', class: 'w-grep' });
+    const traceIn = h('input', { name: 'trace', type: 'text', value: trace, placeholder: '32 hex digits', autocomplete: 'off', spellcheck: 'false', class: 'mono w-id' });
+    const chips = h('div', { class: 'svc-toggles', role: 'group', 'aria-label': 'Services' });
+    function params(extra) {
+      const p = new URLSearchParams();
+      for (const s of services) p.append('service', s);
+      if (grep) p.set('grep', grep);
+      if (trace) p.set('trace', trace);
+      if (extra) for (const [k, v] of Object.entries(extra)) p.set(k, v);
+      return p;
+    }
+    function go(nextServices, nextGrep, nextTrace) {
+      const p = new URLSearchParams();
+      for (const s of nextServices) p.append('service', s);
+      if (nextGrep) p.set('grep', nextGrep);
+      if (nextTrace) p.set('trace', nextTrace);
+      const qs = p.toString();
+      navigate('/logs' + (qs ? '?' + qs : ''));
+    }
+    function renderChips() {
+      const names = [...new Set([...knownServices, ...services])].sort();
+      fill(chips, h('span', { class: 'field-label' }, 'Services'),
+        h('button', { type: 'button', class: 'toggle' + (services.length ? '' : ' on'), 'aria-pressed': String(!services.length), onclick: () => go([], grepIn.value.trim(), traceIn.value.trim()) }, 'all'),
+        names.map((n) => {
+          const on = services.includes(n);
+          return h('button', { type: 'button', class: 'toggle' + (on ? ' on' : ''), 'aria-pressed': String(on), data: { service: n },
+            onclick: () => go(on ? services.filter((s) => s !== n) : [...services, n], grepIn.value.trim(), traceIn.value.trim()) }, dot(n), n);
+        }));
+    }
+    renderChips();
+    const errBox = h('div', { class: 'api-error', data: { testid: 'api-error' }, role: 'alert', hidden: true });
+    const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter logs', onsubmit: (e) => { e.preventDefault(); go(services, grepIn.value.trim(), traceIn.value.trim()); } },
+      field('Grep', grepIn), field('Trace', traceIn),
+      h('div', { class: 'filter-buttons' }, h('button', { type: 'submit', class: 'btn primary' }, 'Apply'), h('a', { href: '/logs', class: 'btn ghost' }, 'Reset')));
+    const stateDot = h('span', { class: 'live-dot' });
+    const stateText = h('span', { class: 'small' }, 'connecting…');
+    const streamState = h('span', { class: 'live', data: { streamState: 'connecting' } }, stateDot, stateText);
+    const countText = h('span', { class: 'muted small' });
+    const pauseBtn = h('button', { type: 'button', class: 'btn small', onclick: () => togglePause() }, 'Pause');
+    const wrapBtn = h('button', { type: 'button', class: 'btn small ghost', 'aria-pressed': 'true', onclick: () => { const on = !view.classList.toggle('nowrap'); wrapBtn.setAttribute('aria-pressed', String(on)); } }, 'Wrap');
+    const clearBtn = h('button', { type: 'button', class: 'btn small ghost', onclick: () => { view.replaceChildren(); count = 0; updateCount(); jumpBtn.hidden = true; newCount = 0; } }, 'Clear');
+    const view = h('div', { class: 'logview', role: 'log', 'aria-label': 'Log lines', tabindex: '0' });
+    const jumpBtn = h('button', { type: 'button', class: 'btn primary jump', hidden: true, onclick: () => { stick = true; scrollBottom(); } });
+    const emptyBox = h('div');
+    root.append(
+      pageHeader('Logs', streamState, pauseBtn),
+      h('section', { class: 'panel filters-panel' }, chips, form, errBox),
+      h('div', { class: 'list-toolbar' }, countText, h('span', { class: 'spacer' }), wrapBtn, clearBtn),
+      h('section', { class: 'panel flush logpanel' }, view, emptyBox, jumpBtn));
+
+    let lastId = null, es = null, paused = false, stopped = false, stick = true, newCount = 0, count = 0;
+    let queue = [], flushScheduled = false, retryTimer = 0, pollTimer = 0, retryDelay = 1000;
+    view.addEventListener('scroll', () => {
+      stick = view.scrollTop + view.clientHeight >= view.scrollHeight - 24;
+      if (stick) { newCount = 0; jumpBtn.hidden = true; }
+    });
+    function scrollBottom() { view.scrollTop = view.scrollHeight; newCount = 0; jumpBtn.hidden = true; }
+    function setState(s, text) {
+      streamState.dataset.streamState = s;
+      stateDot.classList.toggle('on', s === 'live' || s === 'polling');
+      stateDot.classList.toggle('warn', s === 'reconnecting');
+      stateText.textContent = text || s;
+    }
+    function updateCount() { countText.textContent = count ? fmtCount(count) + ' line' + (count === 1 ? '' : 's') + (count >= MAX_LINES ? ' (oldest dropped past ' + fmtCount(MAX_LINES) + ')' : '') : ''; }
+    function lineEl(l) {
+      const sev = severityClass(l);
+      const who = l.instance || l.service || '';
+      const el = h('div', { class: 'lline ' + sev, data: { testid: 'log-line', logId: l.id } },
+        h('span', { class: 'l-time mono', title: fmtDate(l.timeNanos) }, fmtClock(l.timeNanos)),
+        h('span', { class: 'l-svc', title: who }, dot(l.service || ''), h('span', null, who)),
+        h('span', { class: 'l-sev', title: 'stream: ' + (l.stream || '') }, l.severity || l.stream || ''),
+        h('span', { class: 'l-body' }, highlight(l.body, grep)),
+        l.traceID ? h('a', { class: 'l-trace mono', href: '/traces/' + enc(l.traceID) + (l.spanID ? '?span=' + enc(l.spanID) : ''), title: 'Open trace ' + l.traceID }, shortID(l.traceID)) : null);
+      if (l.traceID) el._open = () => navigate('/traces/' + enc(l.traceID) + (l.spanID ? '?span=' + enc(l.spanID) : ''));
+      return el;
+    }
+    function push(lines) {
+      for (const l of lines) {
+        if (l == null || typeof l !== 'object') continue;
+        if (lastId != null && typeof l.id === 'number' && l.id <= lastId) continue;
+        if (typeof l.id === 'number') lastId = l.id;
+        learnServices([l.service]);
+        queue.push(l);
+      }
+      if (queue.length > MAX_LINES) queue = queue.slice(-MAX_LINES);
+      if (!flushScheduled && queue.length) {
+        flushScheduled = true;
+        (document.hidden ? (f) => setTimeout(f, 250) : requestAnimationFrame)(flush);
+      }
+    }
+    function flush() {
+      flushScheduled = false;
+      if (!queue.length) return;
+      const batch = queue; queue = [];
+      const frag = document.createDocumentFragment();
+      for (const l of batch) frag.appendChild(lineEl(l));
+      const wasStuck = stick;
+      view.appendChild(frag);
+      count += batch.length;
+      let over = view.childElementCount - MAX_LINES;
+      if (over > 0) {
+        const before = view.scrollHeight;
+        while (over-- > 0) view.firstElementChild.remove();
+        if (!wasStuck) view.scrollTop -= before - view.scrollHeight;
+        count = view.childElementCount;
+      }
+      updateCount();
+      fill(emptyBox);
+      if (wasStuck) scrollBottom();
+      else { newCount += batch.length; jumpBtn.hidden = false; jumpBtn.textContent = '↓ ' + fmtCount(newCount) + ' new line' + (newCount === 1 ? '' : 's'); }
+    }
+    function connect() {
+      if (stopped || paused) return;
+      clearTimeout(retryTimer);
+      const p = params();
+      if (lastId != null) p.set('after', String(lastId));
+      let opened = false;
+      try { es = new EventSource('/api/v1/logs/stream?' + p.toString()); } catch (_) { startPolling(); return; }
+      setState('connecting', 'connecting…');
+      es.onopen = () => { opened = true; retryDelay = 1000; setState('live', 'live'); };
+      es.addEventListener('log', (ev) => {
+        let l;
+        try { l = JSON.parse(ev.data); } catch (_) { return; }
+        push([l]);
+      });
+      es.onerror = () => {
+        if (!es) return;
+        const closed = es.readyState === EventSource.CLOSED;
+        es.close(); es = null;
+        if (stopped || paused) return;
+        if (closed && !opened) {
+          // no stream endpoint (or it refused us): long-poll /api/v1/logs instead
+          startPolling();
+          return;
+        }
+        setState('reconnecting', 'reconnecting…');
+        retryTimer = setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 8000);
+      };
+    }
+    function startPolling() {
+      setState('polling', 'live (polling)');
+      const tick = async () => {
+        if (stopped || paused) return;
+        try {
+          const p = params({ limit: '500' });
+          if (lastId != null) p.set('after', String(lastId)); else p.set('since', '1m');
+          push(await api('/api/v1/logs?' + p.toString()) || []);
+          setState('polling', 'live (polling)');
+        } catch (_) { setState('reconnecting', 'reconnecting…'); }
+        pollTimer = setTimeout(tick, 1000);
+      };
+      tick();
+    }
+    function stopStream() {
+      clearTimeout(retryTimer); clearTimeout(pollTimer);
+      if (es) { es.close(); es = null; }
+    }
+    function togglePause() {
+      paused = !paused;
+      pauseBtn.textContent = paused ? 'Resume' : 'Pause';
+      pauseBtn.setAttribute('aria-pressed', String(paused));
+      if (paused) { stopStream(); setState('paused', 'paused'); } else connect();
+    }
+    async function initial() {
+      try {
+        const lines = await api('/api/v1/logs?' + params({ limit: '500' }).toString());
+        push(Array.isArray(lines) ? lines : []);
+        if (!lines || !lines.length) fill(emptyBox, emptyState(grep || trace || services.length ? 'No lines match yet' : 'No log lines yet', 'New lines appear here as the services write them.'));
+      } catch (e) {
+        if (e.status >= 400 && e.status < 500) { errBox.textContent = e.message; errBox.hidden = false; setState('error', 'stopped: fix the filter'); return; }
+        fill(emptyBox, errorState(e, () => rerender()));
+      }
+      renderChips();
+      connect();
+    }
+    initial();
+    return {
+      destroy() { stopped = true; stopStream(); },
+      items: () => [...view.children],
+      onSelect: () => { stick = false; },
+      focusFilter() { grepIn.focus(); grepIn.select(); },
+    };
+  }
+
+  // ================================================================ Service map
+  function layoutGraph(names, edges) {
+    const out = new Map(names.map((n) => [n, []]));
+    for (const e of edges) if (out.has(e.from) && out.has(e.to) && e.from !== e.to) out.get(e.from).push(e.to);
+    const indeg = new Map(names.map((n) => [n, 0]));
+    for (const [, tos] of out) for (const t of tos) indeg.set(t, indeg.get(t) + 1);
+    // Drop the edges that close cycles (DFS from sources first), then layer by longest path.
+    const dagIn = new Map(names.map((n) => [n, []]));
+    const mark = new Map();
+    const dfs = (n) => {
+      mark.set(n, 1);
+      for (const t of out.get(n)) {
+        if (mark.get(t) === 1) continue;
+        dagIn.get(t).push(n);
+        if (!mark.get(t)) dfs(t);
+      }
+      mark.set(n, 2);
+    };
+    const sorted = names.slice().sort();
+    for (const n of sorted) if (indeg.get(n) === 0 && !mark.get(n)) dfs(n);
+    for (const n of sorted) if (!mark.get(n)) dfs(n);
+    const depth = new Map();
+    const depthOf = (n) => {
+      if (depth.has(n)) return depth.get(n);
+      depth.set(n, 0);
+      let d = 0;
+      for (const p of dagIn.get(n)) d = Math.max(d, depthOf(p) + 1);
+      depth.set(n, d);
+      return d;
+    };
+    for (const n of names) depthOf(n);
+    const layers = [];
+    for (const n of sorted) { const d = depth.get(n); (layers[d] = layers[d] || []).push(n); }
+    // Two barycentre sweeps to cut crossings.
+    const pos = new Map();
+    const setPos = () => layers.forEach((l) => l && l.forEach((n, i) => pos.set(n, i)));
+    setPos();
+    for (let sweep = 0; sweep < 2; sweep++) {
+      for (let d = 1; d < layers.length; d++) {
+        if (!layers[d]) continue;
+        const bc = (n) => { const ps = dagIn.get(n); return ps.length ? ps.reduce((a, p) => a + pos.get(p), 0) / ps.length : pos.get(n); };
+        layers[d].sort((x, y) => bc(x) - bc(y) || x.localeCompare(y));
+        setPos();
+      }
+    }
+    return { layers: layers.map((l) => l || []), depth };
+  }
+
+  function mapPage(root, _m, query) {
+    const since = query.get('since') || '15m';
+    const sinceSel = select('since', ['5m', '15m', '1h', '6h', '24h', '7d'], since);
+    sinceSel.addEventListener('change', () => navigate('/map?since=' + enc(sinceSel.value)));
+    const box = h('section', { class: 'panel flush map-panel' }, h('p', { class: 'loading' }, 'Loading the service map…'));
+    const updated = h('span', { class: 'muted small' });
+    root.append(pageHeader('Service map', updated, h('label', { class: 'field inline' }, h('span', { class: 'field-label' }, 'Calls in the last'), sinceSel)), box,
+      h('p', { class: 'muted small legend-note' }, 'Callers on the left, callees on the right; an edge counts the calls its callee recorded. Red: calls that failed. Click a service for its traces.'));
+    let lastJSON = '';
+    async function load() {
+      let g;
+      try { g = await api('/api/v1/graph?since=' + enc(since)); } catch (e) {
+        if (!lastJSON) fill(box, errorState(e, () => load()));
+        throw e;
+      }
+      updated.textContent = 'updated ' + fmtClock(Date.now() * 1e6).slice(0, 8);
+      const stack = lastStatus ? (lastStatus.services || []).map((s) => s.name) : [];
+      const json = JSON.stringify([g, stack]);
+      if (json === lastJSON) return;
+      lastJSON = json;
+      render(g, stack);
+    }
+    function render(g, stack) {
+      const nodesByName = new Map();
+      for (const n of g.nodes || []) nodesByName.set(n.name, Object.assign({ requests: 0, errors: 0 }, n));
+      for (const e of g.edges || []) for (const n of [e.from, e.to]) if (!nodesByName.has(n)) nodesByName.set(n, { name: n, requests: 0, errors: 0 });
+      for (const n of stack) if (!nodesByName.has(n)) nodesByName.set(n, { name: n, requests: 0, errors: 0, idle: true });
+      const names = [...nodesByName.keys()];
+      learnServices(names);
+      const edges = (g.edges || []).filter((e) => e.from !== e.to);
+      if (!names.length) { fill(box, emptyState('No services yet', 'Start the stack and send a request.')); return; }
+      const { layers, depth } = layoutGraph(names, edges);
+      const NW = 176, NH = 58, COLW = 330, ROWH = 96, PADX = 24, PADY = 28;
+      const maxRows = Math.max(...layers.map((l) => l.length), 1);
+      const width = PADX * 2 + (layers.length - 1) * COLW + NW;
+      const height = PADY * 2 + (maxRows - 1) * ROWH + NH + 40;
+      const at = new Map();
+      layers.forEach((l, d) => l.forEach((n, i) => at.set(n, { x: PADX + d * COLW, y: PADY + i * ROWH + ((maxRows - l.length) * ROWH) / 2 })));
+      const stackSet = new Set(stack);
+      const edgeEls = [], nodeEls = [];
+      const maxCalls = Math.max(1, ...edges.map((e) => e.calls || 0));
+      for (const e of edges) {
+        const s = at.get(e.from), t = at.get(e.to);
+        if (!s || !t) continue;
+        let d, mx, my;
+        const x1 = s.x + NW, y1 = s.y + NH / 2, x2 = t.x, y2 = t.y + NH / 2;
+        if (depth.get(e.to) > depth.get(e.from)) {
+          const dx = Math.max(40, (x2 - x1) / 2);
+          d = `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+          mx = (x1 + 3 * (x1 + dx) + 3 * (x2 - dx) + x2) / 8; my = (y1 + y2) / 2;
+        } else {
+          // back edge or same layer: loop under the nodes
+          const sx = s.x + NW / 2, sy = s.y + NH, tx = t.x + NW / 2, ty = t.y + NH;
+          const dip = Math.max(sy, ty) + 46;
+          d = `M${sx},${sy} C${sx},${dip} ${tx},${dip} ${tx},${ty}`;
+          mx = (sx + tx) / 2; my = (sy + 3 * dip + 3 * dip + ty) / 8;
+        }
+        const err = (e.errors || 0) > 0;
+        const label1 = fmtCount(e.calls) + ' call' + (e.calls === 1 ? '' : 's') + (err ? ' · ' + fmtCount(e.errors) + ' err' : '');
+        const label2 = e.p50Nanos != null ? 'p50 ' + fmtDur(e.p50Nanos) : '';
+        const lw = Math.max(label1.length, label2.length) * 6.4 + 12;
+        const lh = label2 ? 30 : 17;
+        const path = svg('path', { d, class: 'edge-line' + (err ? ' err' : ''), 'marker-end': err ? 'url(#arrow-err)' : 'url(#arrow)' });
+        path.style.strokeWidth = String(1.2 + 2.8 * Math.sqrt((e.calls || 0) / maxCalls));
+        const g2 = svg('g', { class: 'edge' + (err ? ' err' : ''), data: { testid: 'graph-edge', from: e.from, to: e.to } },
+          svg('title', null, e.from + ' → ' + e.to + ': ' + fmtCount(e.calls) + ' calls, ' + fmtCount(e.errors || 0) + ' failed' + (label2 ? ', ' + label2 : '')),
+          path,
+          svg('rect', { class: 'edge-label-bg', x: mx - lw / 2, y: my - lh / 2, width: lw, height: lh, rx: 4 }),
+          svg('text', { class: 'edge-label' + (err ? ' err' : ''), x: mx, y: my + (label2 ? -3 : 4), 'text-anchor': 'middle' }, label1),
+          label2 ? svg('text', { class: 'edge-label sub', x: mx, y: my + 11, 'text-anchor': 'middle' }, label2) : null);
+        edgeEls.push(g2);
+      }
+      for (const name of names) {
+        const n = nodesByName.get(name);
+        const p = at.get(name);
+        const rate = n.requests ? n.errors / n.requests : 0;
+        const ins = edges.filter((e) => e.to === name).map((e) => e.from);
+        const outs = edges.filter((e) => e.from === name).map((e) => e.to);
+        const shown = name.length > 21 ? name.slice(0, 20) + '…' : name;
+        const stripe = svg('rect', { x: p.x, y: p.y, width: 6, height: NH, rx: 3, class: 'node-stripe' });
+        stripe.setAttribute('fill', colourOf(name));
+        const g3 = svg('g', { class: 'node' + (n.errors ? ' err' : '') + (stackSet.has(name) ? '' : ' external') + (n.idle ? ' idle' : ''), tabindex: '0', role: 'link',
+          'aria-label': name + ': ' + n.requests + ' requests, ' + n.errors + ' errors. Open its traces.', data: { testid: 'graph-node', service: name } },
+        svg('title', null, name + (stackSet.has(name) ? '' : ' (not a stack service)') + '\n' + fmtCount(n.requests) + ' requests, ' + fmtCount(n.errors) + ' failed (' + fmtPct(rate) + ')' +
+          (ins.length ? '\ncalled by: ' + ins.join(', ') : '') + (outs.length ? '\ncalls: ' + outs.join(', ') : '')),
+        svg('rect', { x: p.x, y: p.y, width: NW, height: NH, rx: 8, class: 'node-box' }),
+        stripe,
+        svg('text', { x: p.x + 16, y: p.y + 24, class: 'node-name' }, shown),
+        svg('text', { x: p.x + 16, y: p.y + 43, class: 'node-meta' + (n.errors ? ' err' : '') },
+          n.idle ? 'no calls' : fmtCount(n.requests) + ' req' + (n.errors ? ' · ' + fmtCount(n.errors) + ' err (' + fmtPct(rate) + ')' : '')));
+        const open = () => navigate(tracesFor(name));
+        g3.addEventListener('click', open);
+        g3.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
+        const hl = (on) => {
+          svgEl.classList.toggle('focus-mode', on);
+          g3.classList.toggle('hl', on);
+          for (const eg of edgeEls) if (eg.dataset.from === name || eg.dataset.to === name) eg.classList.toggle('hl', on);
+          for (const ng of nodeEls) if (ins.includes(ng.dataset.service) || outs.includes(ng.dataset.service)) ng.classList.toggle('hl', on);
+        };
+        g3.addEventListener('mouseenter', () => hl(true));
+        g3.addEventListener('mouseleave', () => hl(false));
+        g3.addEventListener('focus', () => hl(true));
+        g3.addEventListener('blur', () => hl(false));
+        g3._open = open;
+        nodeEls.push(g3);
+      }
+      const marker = (id, cls) => svg('marker', { id, viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '9', markerHeight: '9', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse', class: cls },
+        svg('path', { d: 'M0,0 L10,5 L0,10 z' }));
+      const svgEl = svg('svg', { class: 'graph', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': 'Service map: ' + names.length + ' services, ' + edges.length + ' call paths' },
+        svg('defs', null, marker('arrow', 'arrowhead'), marker('arrow-err', 'arrowhead err')),
+        svg('g', { class: 'edges' }, edgeEls), svg('g', { class: 'nodes' }, nodeEls));
+      fill(box, h('div', { class: 'graph-scroll' }, svgEl),
+        edges.length ? null : h('p', { class: 'muted small pad' }, 'No calls between services in the last ' + since + '. Send a request through the gateway to draw the edges.'));
+    }
+    const poller = poll(load, 5000);
+    return {
+      destroy() { poller.stop(); },
+      items: () => [...root.querySelectorAll('[data-testid=graph-node]')],
+      onSelect: (el) => el.focus(),
+    };
+  }
+
+  // ================================================================ placeholders
+  function placeholder(root, title, lead, bullets, comesWith, columns) {
+    root.append(pageHeader(title, badge('coming', 'info')),
+      h('section', { class: 'panel placeholder' },
+        h('p', { class: 'lead' }, lead),
+        h('ul', null, bullets.map((b) => h('li', null, b))),
+        h('p', null, h('strong', null, 'Arrives with: '), comesWith),
+        h('div', { class: 'ghost-table', 'aria-hidden': 'true' }, h('div', { class: 'ghost-row head' }, columns.map((c) => h('span', null, c))),
+          [0, 1, 2].map(() => h('div', { class: 'ghost-row' }, columns.map(() => h('span', { class: 'ghost-cell' })))))));
+    return {};
+  }
+  function requestsPage(root) {
+    return placeholder(root, 'Requests',
+      'Recorded exchanges: every request that passed through the gateway or a sidecar, with its headers and body and the response, so you can look at one, replay it against the running stack and see what changed.',
+      ['A list of exchanges (time, service, method, path, status, duration), filtered like the traces.',
+        'Request and response side by side: headers, body (JSON pretty-printed), timing, the trace it belongs to.',
+        'Replay: send the same request again and diff the new response against the recorded one.',
+        'Externals recorded in mode record and served back in mode replay.'],
+      ['the record/replay feature: gateway routes record by default (', h('code', null, 'routes[].record'), '), externals take ', h('code', null, 'mode: record | replay | replay-or-live'), ' in devmesh.yaml. See the project\'s record/replay issue.'],
+      ['Time', 'Service', 'Request', 'Status', 'Duration', '']);
+  }
+  function policiesPage(root) {
+    return placeholder(root, 'Policies',
+      'Authorization decisions: for every request between services, whether the sidecar allowed or denied it, and which policy and rule decided.',
+      ['Decisions with the source principal (spiffe://cluster.local/ns/default/sa/frontend), the destination service, method and path.',
+        'The policy and rule that matched, or why none did (default deny, no ALLOW match).',
+        'A dry-run view: what a policy being edited would decide for the recorded traffic.'],
+      ['authorization policies: Istio AuthorizationPolicy files named by ', h('code', null, 'policies:'), ' in devmesh.yaml (checked today, enforced by a later version). See the project\'s policies issue.'],
+      ['Time', 'Source', 'Destination', 'Request', 'Decision', 'Policy']);
+  }
+
+  // ================================================================ keyboard
+  const SHORTCUTS = [
+    ['g o', 'Overview'], ['g t', 'Traces'], ['g l', 'Logs'], ['g m', 'Service map'], ['g r', 'Requests'], ['g p', 'Policies'],
+    ['/', 'Focus the page\'s filter'], ['j / k', 'Move the selection down / up'], ['Enter', 'Open the selected item'],
+    ['Esc', 'Close the side panel or this help; leave a field'], ['?', 'Show or hide these shortcuts'],
+  ];
+  let overlay = null;
+  function openOverlay() {
+    if (overlay) return;
+    const close = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', onclick: () => closeOverlay() }, '×');
+    overlay = h('div', { class: 'overlay', onclick: (e) => { if (e.target === overlay) closeOverlay(); } },
+      h('div', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'kbd-title' },
+        h('div', { class: 'panel-title' }, h('h2', { id: 'kbd-title' }, 'Keyboard shortcuts'), close),
+        h('table', { class: 'kbd-table' }, h('tbody', null, SHORTCUTS.map(([k, d]) => h('tr', null,
+          h('td', null, k.split(' ').map((part, i) => part === '/' && k !== '/' ? ' / ' : [i ? ' ' : null, h('kbd', null, part)])), h('td', null, d)))))));
+    document.body.appendChild(overlay);
+    close.focus();
+  }
+  function closeOverlay() { if (overlay) { overlay.remove(); overlay = null; } }
+  function isTyping(t) {
+    if (!t || !t.tagName) return false;
+    if (t.isContentEditable) return true;
+    if (t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return true;
+    if (t.tagName === 'INPUT') return !['checkbox', 'radio', 'button', 'submit', 'reset'].includes(t.type);
+    return false;
+  }
+  function moveSelection(delta) {
+    const page = current && current.page;
+    if (!page || !page.items) return;
+    const items = page.items().filter((el) => el.getClientRects().length > 0);
+    if (!items.length) return;
+    let i = items.findIndex((el) => el.classList.contains('kbd-sel'));
+    for (const el of items) el.classList.remove('kbd-sel');
+    for (const el of main.querySelectorAll('.kbd-sel')) el.classList.remove('kbd-sel');
+    i = i < 0 ? (delta > 0 ? 0 : items.length - 1) : Math.min(items.length - 1, Math.max(0, i + delta));
+    const el = items[i];
+    el.classList.add('kbd-sel');
+    el.scrollIntoView({ block: 'nearest' });
+    if (page.onSelect) page.onSelect(el);
+  }
+  function openSelection() {
+    const el = main.querySelector('.kbd-sel');
+    if (el && el._open) { el._open(); return true; }
+    return false;
+  }
+  let gAt = 0;
+  function onKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (e.key === 'Escape') {
+      if (overlay) { closeOverlay(); e.preventDefault(); return; }
+      if (isTyping(t)) { t.blur(); return; }
+      if (current && current.page.escape) current.page.escape();
+      return;
+    }
+    if (isTyping(t) || e.defaultPrevented) return;
+    if (gAt && Date.now() - gAt < 1500) {
+      gAt = 0;
+      const dest = { o: '/', t: '/traces', l: '/logs', m: '/map', r: '/requests', p: '/policies' }[e.key];
+      if (dest) { e.preventDefault(); navigate(dest); }
+      return;
+    }
+    gAt = 0;
+    switch (e.key) {
+      case 'g': gAt = Date.now(); break;
+      case '?': e.preventDefault(); if (overlay) closeOverlay(); else openOverlay(); break;
+      case '/': if (current && current.page.focusFilter) { e.preventDefault(); current.page.focusFilter(); } break;
+      case 'j': e.preventDefault(); moveSelection(1); break;
+      case 'k': e.preventDefault(); moveSelection(-1); break;
+      case 'Enter': {
+        const interactive = t && t.closest && t.closest('a, button, input, select, textarea, [role=link]');
+        if (!interactive && openSelection()) e.preventDefault();
+        break;
+      }
+      default: break;
+    }
+  }
+
+  // ================================================================ start
+  function start() {
+    main = $('main');
+    document.addEventListener('click', (e) => {
+      if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+      const a = e.target.closest && e.target.closest('a[href]');
+      if (!a || a.target || a.hasAttribute('download') || a.namespaceURI === SVGNS) return;
+      const url = new URL(a.getAttribute('href'), location.href);
+      if (url.origin !== location.origin || !isAppPath(url.pathname)) return;
+      e.preventDefault();
+      navigate(url.pathname + url.search + url.hash);
+    });
+    window.addEventListener('popstate', () => route(false));
+    document.addEventListener('keydown', onKey);
+    const themeBtn = $('theme-toggle');
+    const syncThemeBtn = () => {
+      const dark = currentTheme() === 'dark';
+      themeBtn.textContent = dark ? '☀' : '☾';
+      themeBtn.setAttribute('aria-label', dark ? 'Switch to the light theme' : 'Switch to the dark theme');
+      themeBtn.title = (dark ? 'Light' : 'Dark') + ' theme';
+      themeBtn.setAttribute('aria-pressed', String(dark));
+    };
+    themeBtn.addEventListener('click', () => {
+      const next = currentTheme() === 'dark' ? 'light' : 'dark';
+      applyTheme(next);
+      try { localStorage.setItem(THEME_KEY, next); } catch (_) { /* private mode */ }
+      syncThemeBtn();
+    });
+    darkQuery.addEventListener('change', syncThemeBtn);
+    syncThemeBtn();
+    $('help-button').addEventListener('click', () => (overlay ? closeOverlay() : openOverlay()));
+    let started = false;
+    const go = () => { if (!started) { started = true; route(true); } };
+    // Colours follow the stack's service order, so load the status first (briefly).
+    const first = loadStatus().catch(() => {});
+    Promise.race([first, new Promise((r) => setTimeout(r, 400))]).then(go);
+    poll(loadStatus, 5000, false);
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

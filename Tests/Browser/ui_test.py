@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+"""Real-browser test of devmesh's web UI (headless Debian chromium through selenium 4).
+
+Runs against a running sample stack (Samples/shop):
+
+    python3 Tests/Browser/ui_test.py --admin http://127.0.0.1:9901 --gateway https://localhost:8443 \
+        --ca ~/.local/share/devmesh/ca/ca.pem --otlp http://127.0.0.1:4318 --screenshots /tmp/ui-shots
+
+Prints `ok: ...` per passing check and `FAIL: what, expected ..., got ...` per failing one;
+exits 0 only when every check passed. Every wait is a WebDriverWait with an explicit deadline.
+"""
+import argparse
+import http.client
+import json
+import os
+import secrets
+import ssl
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:  # pragma: no cover
+    print("FAIL: setup, expected the selenium package (pip install selenium), got ImportError", file=sys.stderr)
+    sys.exit(2)
+
+SERVICES = ["users", "inventory", "orders", "frontend"]
+ROUTE = "/api/orders"
+XSS_UA = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
+XSS_BODY = "<script>window.__xss=2</script><b>bold</b>"
+LIVE_BUDGET = 2.0  # seconds from a response to its row / log line in the UI
+
+
+class CheckFailed(Exception):
+    def __init__(self, what, expected, got):
+        super().__init__(f"{what}, expected {expected}, got {got}")
+
+
+class UITest:
+    def __init__(self, args):
+        self.args = args
+        self.admin = args.admin.rstrip("/")
+        self.gateway = args.gateway.rstrip("/")
+        self.otlp = args.otlp.rstrip("/")
+        self.shots = args.screenshots
+        os.makedirs(self.shots, exist_ok=True)
+        self.tls = ssl.create_default_context(cafile=args.ca)
+        self.passed = 0
+        self.failed = 0
+        self.console = []
+        self.driver = None
+        self.first_trace = None
+
+    # ------------------------------------------------------------------ plumbing
+    def ok(self, message):
+        self.passed += 1
+        print(f"ok: {message}", flush=True)
+
+    def fail(self, message):
+        self.failed += 1
+        print(f"FAIL: {message}", flush=True)
+
+    def start_browser(self):
+        opts = Options()
+        opts.binary_location = "/usr/bin/chromium"
+        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900",
+                  "--force-color-profile=srgb", "--lang=en-US"):
+            opts.add_argument(a)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(options=opts, service=Service("/usr/bin/chromedriver"))
+        self.driver.set_page_load_timeout(20)
+
+    def wait(self, timeout=10, poll=0.05):
+        return WebDriverWait(self.driver, timeout, poll_frequency=poll)
+
+    def until(self, what, expected, cond, timeout=10):
+        """Waits for cond(driver) to be truthy; raises CheckFailed naming what was awaited."""
+        last = {"got": "nothing"}
+
+        def probe(d):
+            try:
+                v = cond(d)
+            except WebDriverException as e:  # stale elements while the page re-renders
+                last["got"] = type(e).__name__
+                return False
+            if not v:
+                last["got"] = repr(v)
+            return v
+
+        try:
+            return self.wait(timeout).until(probe)
+        except TimeoutException:
+            raise CheckFailed(what, expected, f"{last['got']} after {timeout}s") from None
+
+    def open(self, path):
+        self.driver.get(self.admin + path)
+        self.collect_console(path)
+
+    def css(self, selector):
+        return self.driver.find_elements(By.CSS_SELECTOR, selector)
+
+    def collect_console(self, where):
+        try:
+            entries = self.driver.get_log("browser")
+        except Exception:  # get_log is not in every driver
+            return
+        for e in entries:
+            self.console.append((where, e.get("level"), e.get("message", "")))
+
+    def screenshot(self, name):
+        path = os.path.join(self.shots, name)
+        self.driver.save_screenshot(path)
+        print(f"   screenshot {path}", flush=True)
+
+    def theme(self):
+        return self.driver.execute_script("return document.documentElement.dataset.theme || null")
+
+    def set_theme(self, want):
+        for _ in range(3):
+            if self.theme() == want:
+                return
+            self.driver.find_element(By.CSS_SELECTOR, "[data-testid=theme-toggle]").click()
+        self.until(f"theme toggle to {want}", want, lambda d: self.theme() == want, 3)
+
+    def api(self, path):
+        with urllib.request.urlopen(self.admin + path, timeout=10) as r:
+            return json.load(r)
+
+    def gateway_get(self, ua):
+        req = urllib.request.Request(self.gateway + ROUTE, headers={"User-Agent": ua})
+        with urllib.request.urlopen(req, context=self.tls, timeout=15) as r:
+            body = r.read()
+            status = r.status
+        done = time.monotonic()
+        if status != 200:
+            raise CheckFailed(f"GET {self.gateway}{ROUTE}", "200", f"{status} {body[:200]!r}")
+        return done
+
+    def trace_for(self, ua, timeout=5):
+        """The id of the trace whose spans carry this user agent (the attr filter, or a scan)."""
+        query = urllib.parse.urlencode({"attr": "user_agent.original=" + ua, "since": "10m", "limit": "5"})
+        state = {"attr": True}
+
+        def lookup(_):
+            if state["attr"]:
+                try:
+                    rows = self.api("/api/v1/traces?" + query)
+                    return rows[0]["traceID"] if rows else False
+                except urllib.error.HTTPError as e:
+                    if e.code != 400:
+                        raise
+                    state["attr"] = False  # no attr filter: look through the newest traces
+            for row in self.api("/api/v1/traces?since=10m&limit=40"):
+                detail = self.api("/api/v1/traces/" + row["traceID"])
+                if any((s.get("attributes") or {}).get("user_agent.original") == ua for s in detail["spans"]):
+                    return row["traceID"]
+            return False
+
+        return self.until(f"trace of the request with User-Agent {ua[:40]!r} in the API", "a trace id", lookup, timeout)
+
+    # ------------------------------------------------------------------ checks
+    def check_overview(self):
+        self.open("/")
+        self.set_theme("light")
+        for name in SERVICES:
+            self.until(f"overview row for {name}", f"[data-testid=service-row][data-service={name}]",
+                       lambda d, n=name: self.css(f'[data-testid=service-row][data-service="{n}"]'), 10)
+        for name in SERVICES:
+            row = self.css(f'[data-testid=service-row][data-service="{name}"]')[0]
+            for cmd in ("restart", "stop", "start"):
+                if not row.find_elements(By.CSS_SELECTOR, f"[data-testid=service-{cmd}]"):
+                    raise CheckFailed(f"{cmd} button in the {name} row", f"[data-testid=service-{cmd}]", "none")
+        # metrics cells filled (not the loading state)
+        self.until("overview metrics loaded", "the cards", lambda d: self.css(".cards .card"), 10)
+        self.screenshot("overview.png")
+        self.ok(f"overview lists {', '.join(SERVICES)} with restart/stop/start buttons")
+
+    def check_trace_appears(self):
+        ua = "ui-test-" + secrets.token_hex(6)
+        done = self.gateway_get(ua)
+        self.driver.get(self.admin + "/traces")
+        trace_id = self.trace_for(ua)
+        sel = f'[data-testid=trace-row][data-trace-id="{trace_id}"]'
+        self.until(f"trace row {trace_id} on /traces", sel, lambda d: self.css(sel), 8)
+        elapsed = time.monotonic() - done
+        self.collect_console("/traces")
+        if elapsed > LIVE_BUDGET:
+            raise CheckFailed(f"trace {trace_id} in the Traces list", f"within {LIVE_BUDGET}s of the response", f"{elapsed:.2f}s")
+        self.first_trace = trace_id
+        self.until("the filter form", "[data-testid=trace-filter-form]", lambda d: self.css("[data-testid=trace-filter-form]"), 3)
+        self.screenshot("traces.png")
+        self.ok(f"request through the gateway appears in Traces {elapsed:.2f}s after its response (trace {trace_id})")
+
+    def check_trace_detail(self):
+        trace_id = self.first_trace
+        if not trace_id:
+            raise CheckFailed("trace detail", "a trace from the previous check", "none (it failed)")
+        row = self.css(f'[data-testid=trace-row][data-trace-id="{trace_id}"]')
+        if not row:
+            self.open("/traces")
+            row = [self.until("trace row", trace_id, lambda d: self.css(f'[data-testid=trace-row][data-trace-id="{trace_id}"]'), 8)[0]]
+        row[0].find_element(By.CSS_SELECTOR, "a.root-link").click()
+        self.until("trace detail URL", f"/traces/{trace_id}", lambda d: f"/traces/{trace_id}" in d.current_url, 5)
+        detail = self.api("/api/v1/traces/" + trace_id)
+        spans, logs = detail["spans"], detail["logs"]
+        services = {s["service"] for s in spans}
+        self.until("span rows in the waterfall", f"{len(spans)} [data-testid=span-row]",
+                   lambda d: len(self.css("[data-testid=span-row]")) == len(spans), 8)
+        shown = {e.get_attribute("data-span-id") for e in self.css("[data-testid=span-row]")}
+        missing = {s["spanID"] for s in spans} - shown
+        if missing:
+            raise CheckFailed("spans in the waterfall", "every span of the API", f"missing {sorted(missing)}")
+        if len(services) < 4:
+            raise CheckFailed("services in the trace", ">= 4", f"{sorted(services)}")
+        if not logs:
+            raise CheckFailed("logs of the trace in the API", ">= 1", "0")
+        self.until("trace log lines", f"{len(logs)} [data-testid=trace-log-line]",
+                   lambda d: len(self.css("[data-testid=trace-log-line]")) == len(logs), 5)
+        errors_api = sum(1 for s in spans if s["status"] == "error" or int((s.get("attributes") or {}).get("http.response.status_code", 0) or 0) >= 500)
+        errors_ui = len(self.css('[data-testid=span-row][data-error="true"]'))
+        if errors_api != errors_ui:
+            raise CheckFailed("error spans marked data-error", str(errors_api), str(errors_ui))
+        # open a span's side panel for the screenshot
+        server = self.css('[data-testid=span-row][data-service="frontend"][data-kind="server"]') or self.css("[data-testid=span-row]")
+        server[0].click()
+        self.until("span attributes panel", "[data-testid=span-attributes]", lambda d: self.css("[data-testid=span-attributes]"), 5)
+        self.collect_console("/traces/id")
+        self.screenshot("trace-detail.png")
+        self.set_theme("dark")
+        self.screenshot("trace-detail-dark.png")
+        self.set_theme("light")
+        self.ok(f"trace detail shows all {len(spans)} spans of {len(services)} services and its {len(logs)} log lines")
+
+    def check_log_tail(self):
+        self.open("/logs")
+        self.until("the log stream to connect", "[data-stream-state=live] (or polling)",
+                   lambda d: self.css("[data-stream-state=live], [data-stream-state=polling]"), 8)
+        ua = "ui-test-" + secrets.token_hex(6)
+        done = self.gateway_get(ua)
+        trace_id = self.trace_for(ua)
+        script = "return [...document.querySelectorAll('[data-testid=log-line]')].some(e => e.textContent.includes(arguments[0]))"
+        self.until(f"a log line of trace {trace_id} without reloading", "a [data-testid=log-line] containing the trace id",
+                   lambda d: d.execute_script(script, trace_id), 6)
+        elapsed = time.monotonic() - done
+        self.collect_console("/logs")
+        if elapsed > LIVE_BUDGET:
+            raise CheckFailed(f"live log line of trace {trace_id}", f"within {LIVE_BUDGET}s of the response", f"{elapsed:.2f}s")
+        self.screenshot("logs.png")
+        self.ok(f"log tail showed the new request's line {elapsed:.2f}s after its response, without a reload")
+
+    def check_xss(self):
+        self.gateway_get(XSS_UA)
+        trace_id = self.trace_for(XSS_UA)
+        now = str(time.time_ns())
+        record = {"resourceLogs": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "xss-test"}}]},
+            "scopeLogs": [{"scope": {"name": "ui-test"}, "logRecords": [{
+                "timeUnixNano": now, "observedTimeUnixNano": now, "severityNumber": 17, "severityText": "ERROR",
+                "body": {"stringValue": XSS_BODY},
+                "attributes": [{"key": "ui.test", "value": {"stringValue": XSS_UA}}]}]}]}]}
+        req = urllib.request.Request(self.otlp + "/v1/logs", data=json.dumps(record).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            if r.status // 100 != 2:
+                raise CheckFailed("OTLP/JSON log post", "2xx", str(r.status))
+
+        self.open("/traces/" + trace_id)
+        sel = '[data-testid=span-row][data-service="frontend"][data-kind="server"]'
+        self.until("the frontend server span", sel, lambda d: self.css(sel), 8)[0].click()
+        table = self.until("span attributes panel", "[data-testid=span-attributes]", lambda d: self.css("[data-testid=span-attributes]"), 5)[0]
+        text = table.text
+        if "<script>" not in text or "<img" not in text:
+            raise CheckFailed("user agent in the span attributes", "the literal text <img ...><script>...", repr(text[:300]))
+        if self.css("[data-testid=span-attributes] img, [data-testid=span-attributes] script, main img, main script"):
+            raise CheckFailed("elements from the user agent", "none", "an <img> or <script> in the page")
+        if self.driver.execute_script("return window.__xss") is not None:
+            raise CheckFailed("window.__xss on the trace page", "None", repr(self.driver.execute_script("return window.__xss")))
+        self.collect_console("/traces/xss")
+
+        self.open("/logs?grep=" + urllib.parse.quote("window.__xss"))
+        script = "return [...document.querySelectorAll('[data-testid=log-line]')].filter(e => e.textContent.includes(arguments[0])).map(e => e.textContent)"
+        lines = self.until("the OTLP log line as text", "a [data-testid=log-line] containing <script>window.__xss=2",
+                           lambda d: d.execute_script(script, "<script>window.__xss=2</script><b>bold</b>"), 8)
+        if self.css("[data-testid=log-line] b, [data-testid=log-line] script, [data-testid=log-line] img"):
+            raise CheckFailed("markup inside log lines", "no <b>, <script> or <img> element", "found one")
+        if self.driver.execute_script("return window.__xss") is not None:
+            raise CheckFailed("window.__xss on the logs page", "None", repr(self.driver.execute_script("return window.__xss")))
+        self.collect_console("/logs?grep")
+        self.ok(f"XSS payloads render as text in the span panel and the log tail ({len(lines)} line(s)); window.__xss stays unset")
+
+    def check_host_guard(self):
+        u = urllib.parse.urlsplit(self.admin)
+        conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=10)
+        try:
+            conn.putrequest("GET", "/api/v1/status", skip_host=True)
+            conn.putheader("Host", "evil.test")
+            conn.endheaders()
+            status = conn.getresponse().status
+        finally:
+            conn.close()
+        if status not in (421, 403):
+            raise CheckFailed("admin request with Host: evil.test", "421 or 403", str(status))
+        self.ok(f"admin refuses Host: evil.test with {status}")
+
+    def check_compare(self):
+        ids = []
+        for _ in range(2):
+            ua = "ui-test-" + secrets.token_hex(6)
+            self.gateway_get(ua)
+            ids.append(self.trace_for(ua))
+        self.open(f"/compare?a={ids[0]}&b={ids[1]}")
+        rows = self.until("compare rows", ">= 4 [data-testid=compare-row]", lambda d: len(self.css("[data-testid=compare-row]")) >= 4 and self.css("[data-testid=compare-row]"), 8)
+        changes = sorted({r.get_attribute("data-change") for r in rows})
+        self.collect_console("/compare")
+        self.screenshot("compare.png")
+        self.ok(f"compare shows {len(rows)} aligned rows (changes: {', '.join(changes)})")
+
+    def check_map(self):
+        self.open("/map")
+        for name in ("frontend", "orders", "users", "inventory"):
+            self.until(f"service map node {name}", f"[data-testid=graph-node][data-service={name}]",
+                       lambda d, n=name: self.css(f'[data-testid=graph-node][data-service="{n}"]'), 8)
+        self.until("service map edge orders→users", "[data-testid=graph-edge][data-from=orders][data-to=users]",
+                   lambda d: self.css('[data-testid=graph-edge][data-from="orders"][data-to="users"]'), 8)
+        self.collect_console("/map")
+        self.screenshot("service-map.png")
+        self.ok("service map shows frontend, orders, users, inventory and the edge orders → users")
+
+    def check_filters_and_keys(self):
+        # a bad filter shows the API's 400 message next to the form
+        self.open("/traces?min_duration=soon")
+        err = self.until("the API's 400 message", "a visible [data-testid=api-error]",
+                         lambda d: [e for e in self.css("[data-testid=api-error]") if e.is_displayed() and e.text.strip()], 5)[0]
+        if "min_duration" not in err.text:
+            raise CheckFailed("the 400 message", "text naming min_duration", repr(err.text))
+        # keyboard: g m goes to the map, ? opens the shortcuts
+        self.driver.execute_script("document.activeElement && document.activeElement.blur()")
+        ActionChains(self.driver).send_keys("g").send_keys("m").perform()
+        self.until("g m to open the service map", "/map", lambda d: d.current_url.endswith("/map"), 3)
+        ActionChains(self.driver).send_keys("?").perform()
+        self.until("? to show the shortcuts", "a dialog", lambda d: self.css(".overlay [role=dialog]"), 3)
+        ActionChains(self.driver).send_keys(Keys.ESCAPE).perform()
+        self.until("Esc to close the shortcuts", "no dialog", lambda d: not self.css(".overlay [role=dialog]"), 3)
+        self.collect_console("/traces?bad")
+        self.ok("a bad filter shows the API's message; g m, ? and Esc work")
+
+    def check_requests_page(self):
+        self.open("/requests")
+        self.until("the Requests page", "its heading", lambda d: "Requests" in d.find_element(By.TAG_NAME, "h1").text, 5)
+        self.collect_console("/requests")
+        self.screenshot("requests.png")
+        self.ok("requests page renders")
+
+    def check_console(self):
+        self.collect_console("end")
+        bad = []
+        for where, level, message in self.console:
+            print(f"   console [{where}] {level}: {message[:300]}")
+            if level == "SEVERE" and ("Content Security Policy" in message or "Content-Security-Policy" in message):
+                bad.append(message)
+        if bad:
+            raise CheckFailed("browser console", "no Content Security Policy violations", f"{len(bad)}: {bad[0][:300]}")
+        self.ok(f"no CSP violations in the console ({len(self.console)} console entries)")
+
+    # ------------------------------------------------------------------ run
+    def run(self):
+        checks = [
+            ("1 overview", self.check_overview),
+            ("2 trace appears", self.check_trace_appears),
+            ("3 trace detail", self.check_trace_detail),
+            ("4 live log tail", self.check_log_tail),
+            ("5 xss", self.check_xss),
+            ("6 host guard", self.check_host_guard),
+            ("7 compare", self.check_compare),
+            ("8 service map", self.check_map),
+            ("extra filters and keys", self.check_filters_and_keys),
+            ("9 requests screenshot", self.check_requests_page),
+            ("console", self.check_console),
+        ]
+        try:
+            self.start_browser()
+        except WebDriverException as e:
+            self.fail(f"starting chromium, expected a headless /usr/bin/chromium through /usr/bin/chromedriver, got {e.msg}")
+            return 1
+        try:
+            for name, check in checks:
+                try:
+                    check()
+                except CheckFailed as e:
+                    self.fail(f"[{name}] {e}")
+                except (urllib.error.URLError, OSError, WebDriverException) as e:
+                    self.fail(f"[{name}] ran into an error, expected none, got {type(e).__name__}: {getattr(e, 'msg', None) or e}")
+                except Exception as e:  # a bug in the test itself
+                    self.fail(f"[{name}] crashed, expected none, got {type(e).__name__}: {e}")
+                    traceback.print_exc()
+        finally:
+            self.driver.quit()
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        return 0 if self.failed == 0 else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--admin", required=True, help="the admin URL, e.g. http://127.0.0.1:9901")
+    p.add_argument("--gateway", required=True, help="the gateway's HTTPS URL, e.g. https://localhost:8443")
+    p.add_argument("--ca", required=True, help="the devmesh CA certificate (devmesh ca path)")
+    p.add_argument("--otlp", required=True, help="the OTLP/HTTP ingest URL, e.g. http://127.0.0.1:4318")
+    p.add_argument("--screenshots", required=True, help="folder for the PNG screenshots")
+    return UITest(p.parse_args()).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
