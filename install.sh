@@ -3,7 +3,8 @@
 # Idempotent: installs only missing Debian packages, rebuilds only what changed.
 #   PREFIX=/usr/local (default when writable or root; else ~/.local)
 #   --test-tools   also the test suite's clients: a Python venv in .venv-test with a real
-#                  OpenTelemetry SDK (the OTLP tests send spans and logs with it)
+#                  OpenTelemetry SDK (the OTLP tests send spans and logs with it) and selenium,
+#                  and Debian's chromium + chromium-driver (the web UI's browser tests)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,7 +22,7 @@ say() { printf 'install.sh: %s\n' "$*"; }
 # tools: ca-certificates (the system bundle and update-ca-certificates), libnss3-tools
 # (certutil, for browsers' NSS trust), openssl and curl (the HTTPS gateway's tests and docs).
 packages=(libsqlite3-dev libssl-dev zlib1g-dev python3 git ca-certificates libnss3-tools openssl curl)
-$test_tools && packages+=(python3-venv)
+$test_tools && packages+=(python3-venv chromium chromium-driver fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -45,11 +46,12 @@ fi
 if $test_tools; then
   # Pinned, in a venv of the clone: the system's Python stays as it was.
   otel=1.45.2
-  if ! .venv-test/bin/python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" 2>/dev/null; then
-    say "installing the test clients (opentelemetry-sdk $otel) into .venv-test"
+  selenium=4.27.1
+  if ! .venv-test/bin/python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, selenium, sys; from importlib.metadata import version; sys.exit(version('selenium') != '$selenium')" 2>/dev/null; then
+    say "installing the test clients (opentelemetry-sdk $otel, selenium $selenium) into .venv-test"
     python3 -m venv .venv-test
     .venv-test/bin/pip install --quiet --disable-pip-version-check \
-      "opentelemetry-sdk==$otel" "opentelemetry-exporter-otlp-proto-http==$otel"
+      "opentelemetry-sdk==$otel" "opentelemetry-exporter-otlp-proto-http==$otel" "selenium==$selenium"
   fi
 fi
 

@@ -149,7 +149,7 @@ class UITest:
 
     def trace_for(self, ua, timeout=5):
         """The id of the trace whose spans carry this user agent (the attr filter, or a scan)."""
-        query = urllib.parse.urlencode({"attr": "user_agent.original=" + ua, "since": "10m", "limit": "5"})
+        query = urllib.parse.urlencode({"attr": "user_agent.original=" + ua, "since": "10m", "limit": "5"}, quote_via=urllib.parse.quote)
         state = {"attr": True}
 
         def lookup(_):

@@ -96,8 +96,27 @@ lines.append(try measure("trace list, --path /api --min-duration 1ms") {
     try reader.traces(TraceFilter(path: "/api", minDurationNanos: 1_000_000, limit: 50)).count
 })
 lines.append(try measure("trace list, --status 418 (no match: whole table)", runs: 10) { try reader.traces(TraceFilter(status: .code(418), limit: 50)).count })
+lines.append(try measure("trace list, attr peer.service=users (a column)") {
+    try reader.traces(TraceFilter(attributes: [.init(key: "peer.service", value: "users")], limit: 50)).count
+})
+lines.append(try measure("trace list, attr http.route=/x (no match: every trace's spans)", runs: 5) {
+    try reader.traces(TraceFilter(attributes: [.init(key: "http.route", value: "/x")], limit: 50)).count
+})
+lines.append(try measure("overview traffic, last minute", runs: 10) {
+    try reader.traffic(sinceNanos: now() - 60_000_000_000, nowNanos: now()).count
+})
+lines.append(try measure("service map, last 15 minutes", runs: 10) {
+    try reader.graph(sinceNanos: now() - 900_000_000_000, nowNanos: now()).edges.count
+})
 lines.append(try measure("trace detail (8 spans + logs)") { try reader.trace(someTrace)?.spans.count ?? -1 })
 lines.append(try measure("logs --grep traceparent (newest 200)") { try reader.logs(LogFilter(grep: "traceparent", limit: 200)).count })
+// BENCH_KEEP=PATH keeps the file (to measure the API and the UI against it).
+if let keep = ProcessInfo.processInfo.environment["BENCH_KEEP"] {
+    for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+        try? FileManager.default.removeItem(atPath: keep + suffix)
+        try FileManager.default.copyItem(atPath: path + suffix, toPath: keep + suffix)
+    }
+}
 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
 
 print("## devmesh store benchmark")

@@ -43,6 +43,8 @@
   const $ = (id) => document.getElementById(id);
   function fill(el, ...kids) { el.replaceChildren(); addKids(el, kids); return el; }
   const enc = encodeURIComponent;
+  // A query string with spaces as %20, not '+': not every server reads '+' as a space.
+  const qs = (params) => params.toString().replace(/\+/g, '%20');
 
   // ---------------------------------------------------------------- formatting
   function trimNum(x) { return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2); }
@@ -615,7 +617,7 @@
       return p;
     }
     function submit() {
-      const p = params().toString();
+      const p = qs(params());
       navigate('/traces' + (p ? '?' + p : ''));
     }
     function updateLive() {
@@ -707,7 +709,7 @@
       const p = new URLSearchParams(q);
       if (!p.get('limit')) p.set('limit', '50');
       try {
-        const rows = await api('/api/v1/traces?' + p.toString());
+        const rows = await api('/api/v1/traces?' + qs(p));
         if (mine !== seq) return;
         errBox.hidden = true;
         stopOnError = false;
@@ -833,7 +835,7 @@
       const copyBtn = h('button', { type: 'button', class: 'btn small ghost', title: 'Copy the trace id', onclick: () => {
         if (navigator.clipboard) navigator.clipboard.writeText(data.traceID).then(() => toast('Trace id copied', 'ok'), () => toast('Could not copy', 'err'));
       } }, 'Copy id');
-      const compareHref = '/traces?' + new URLSearchParams(path ? { path } : rootSpan ? { service: rootSpan.service } : {}).toString();
+      const compareHref = '/traces?' + qs(new URLSearchParams(path ? { path } : rootSpan ? { service: rootSpan.service } : {}));
       const head = h('div', { class: 'trace-head panel' },
         h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/traces' }, 'Traces'), ' › ', h('span', { class: 'mono' }, shortID(data.traceID))),
         h('h1', { class: 'trace-title' + (errors ? ' has-error' : '') },
@@ -1142,8 +1144,8 @@
       for (const s of nextServices) p.append('service', s);
       if (nextGrep) p.set('grep', nextGrep);
       if (nextTrace) p.set('trace', nextTrace);
-      const qs = p.toString();
-      navigate('/logs' + (qs ? '?' + qs : ''));
+      const q = qs(p);
+      navigate('/logs' + (q ? '?' + q : ''));
     }
     function renderChips() {
       const names = [...new Set([...knownServices, ...services])].sort();
@@ -1243,7 +1245,7 @@
       const p = params();
       if (lastId != null) p.set('after', String(lastId));
       let opened = false;
-      try { es = new EventSource('/api/v1/logs/stream?' + p.toString()); } catch (_) { startPolling(); return; }
+      try { es = new EventSource('/api/v1/logs/stream?' + qs(p)); } catch (_) { startPolling(); return; }
       setState('connecting', 'connecting…');
       es.onopen = () => { opened = true; retryDelay = 1000; setState('live', 'live'); };
       es.addEventListener('log', (ev) => {
@@ -1273,7 +1275,7 @@
         try {
           const p = params({ limit: '500' });
           if (lastId != null) p.set('after', String(lastId)); else p.set('since', '1m');
-          push(await api('/api/v1/logs?' + p.toString()) || []);
+          push(await api('/api/v1/logs?' + qs(p)) || []);
           setState('polling', 'live (polling)');
         } catch (_) { setState('reconnecting', 'reconnecting…'); }
         pollTimer = setTimeout(tick, 1000);
@@ -1292,7 +1294,7 @@
     }
     async function initial() {
       try {
-        const lines = await api('/api/v1/logs?' + params({ limit: '500' }).toString());
+        const lines = await api('/api/v1/logs?' + qs(params({ limit: '500' })));
         push(Array.isArray(lines) ? lines : []);
         if (!lines || !lines.length) fill(emptyBox, emptyState(grep || trace || services.length ? 'No lines match yet' : 'No log lines yet', 'New lines appear here as the services write them.'));
       } catch (e) {

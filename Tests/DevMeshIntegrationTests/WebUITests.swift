@@ -1,0 +1,79 @@
+import DevMeshCore
+import DevMeshTesting
+import Foundation
+import Testing
+
+/// The web UI in a real headless Chromium against the sample shop stack, driven by
+/// `Tests/Browser/ui_test.py` (selenium): pages, live updates, escaping, the Host check, and the
+/// screenshots in docs/screenshots (`DEVMESH_SCREENSHOTS=docs/screenshots` writes them there;
+/// otherwise to a temporary folder).
+@Suite(.serialized, .timeLimit(.minutes(4))) struct WebUITests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let venvPython = repository.appendingPathComponent(".venv-test/bin/python3").path
+
+    /// Samples/shop as it is, but with its ports left to devmesh (tests run side by side).
+    static func shop() throws -> TempStack {
+        let sample = repository.appendingPathComponent("Samples/shop").path
+        var files: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: sample) where !name.hasPrefix(".") {
+            var text = try String(contentsOfFile: sample + "/" + name, encoding: .utf8)
+            if name == "devmesh.yaml" {
+                text = text.split(separator: "\n", omittingEmptySubsequences: false)
+                    .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("port:") }.joined(separator: "\n")
+            }
+            files[name] = text
+        }
+        return try TempStack(files)
+    }
+
+    @Test func browserChecksEveryPage() async throws {
+        for tool in [Self.venvPython, "/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run ./install.sh --test-tools")
+        }
+        let stack = try Self.shop()
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 4 services are ready", timeout: .seconds(60)))
+        let state = try #require(await stack.state { $0.ports.gateway?["https"] != nil && $0.ports.otlp != nil })
+        let https = try #require(state.ports.gateway?["https"]), otlp = try #require(state.ports.otlp)
+
+        let screenshots = ProcessInfo.processInfo.environment["DEVMESH_SCREENSHOTS"].map {
+            $0.hasPrefix("/") ? $0 : Self.repository.appendingPathComponent($0).path
+        } ?? stack.root + "/screenshots"
+        try FileManager.default.createDirectory(atPath: screenshots, withIntermediateDirectories: true)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.venvPython)
+        process.arguments = [Self.repository.appendingPathComponent("Tests/Browser/ui_test.py").path,
+                             "--admin", state.adminURL, "--gateway", "https://localhost:\(https)",
+                             "--ca", TestHome.path + "/ca/ca.pem", "--otlp", "http://127.0.0.1:\(otlp)", "--screenshots", screenshots]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "ui_test.py failed:\n\(text)")
+        #expect(!text.contains("FAIL"), "\(text)")
+        for page in ["overview", "traces", "trace-detail", "compare", "logs", "service-map", "requests"] {
+            #expect(FileManager.default.fileExists(atPath: "\(screenshots)/\(page).png"), "no screenshot of \(page)")
+        }
+
+        // `devmesh ui` prints the URL (`--no-open`: never a browser from a test).
+        let ui = try DevMeshBinary.run(["ui", "--no-open"], in: stack.root)
+        #expect(ui.code == 0)
+        #expect(ui.stdout == state.adminURL + "/\n")
+        let traces = try DevMeshBinary.run(["ui", "traces", "--no-open"], in: stack.root)
+        #expect(traces.stdout == state.adminURL + "/traces\n")
+        let trace = try DevMeshBinary.run(["ui", "ABCDEF0123456789", "--no-open"], in: stack.root)
+        #expect(trace.stdout == state.adminURL + "/traces/abcdef0123456789\n")
+        let bad = try DevMeshBinary.run(["ui", "nowhere"], in: stack.root)
+        #expect(bad.code != 0)
+        #expect(bad.stderr.contains("unknown page `nowhere`"))
+
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+        let none = try DevMeshBinary.run(["ui"], in: stack.root)
+        #expect(none.code == 1)
+        #expect(none.stderr.contains("no devmesh stack is running"))
+    }
+}
