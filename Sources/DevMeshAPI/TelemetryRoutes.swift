@@ -125,8 +125,18 @@ enum TelemetryRoutes {
         APIError.response(.badRequest, "a trace id is 32 hex digits (a unique prefix of 8 or more also works), not `\(id.prefix(64))`")
     }
 
+    /// The query as HTML forms and `URLSearchParams` write it: `+` is a space (Hummingbird's
+    /// parser keeps it a plus), `%XX` a byte. A malformed escape is kept as written.
     static func pairs(_ request: Request) -> [(String, String)] {
-        request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        guard let query = request.uri.query, !query.isEmpty else { return [] }
+        func decode(_ part: Substring) -> String {
+            let spaced = part.replacingOccurrences(of: "+", with: " ")
+            return spaced.removingPercentEncoding ?? spaced
+        }
+        return query.split(separator: "&", omittingEmptySubsequences: true).prefix(256).map { item in
+            guard let eq = item.firstIndex(of: "=") else { return (decode(item), "") }
+            return (decode(item[..<eq]), decode(item[item.index(after: eq)...]))
+        }
     }
 
     static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1e9) }

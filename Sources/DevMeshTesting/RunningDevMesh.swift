@@ -64,8 +64,11 @@ public enum DevMeshBinary {
 public struct TempStack: Sendable {
     public let root: String
 
-    public init(_ files: [String: String]) throws {
-        root = (NSTemporaryDirectory() as NSString).appendingPathComponent("devmesh-it-" + UUID().uuidString)
+    /// `folder` names the stack's folder (what devmesh shows as the stack's name); it goes in a
+    /// fresh temporary folder of its own.
+    public init(_ files: [String: String], folder: String? = nil) throws {
+        let base = (NSTemporaryDirectory() as NSString).appendingPathComponent("devmesh-it-" + UUID().uuidString)
+        root = folder.map { base + "/" + $0 } ?? base
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         for (name, text) in files {
             try text.write(toFile: root + "/" + name, atomically: true, encoding: .utf8)

@@ -186,6 +186,20 @@ class UITest:
         self.screenshot("overview.png")
         self.ok(f"overview lists {', '.join(SERVICES)} with restart/stop/start buttons")
 
+    def check_overview_traffic(self):
+        """The overview again once the checks above made traffic: its numbers, and the docs' screenshot."""
+        self.open("/")
+        self.set_theme("light")
+        self.until("overview rows", "[data-testid=service-row]", lambda d: self.css('[data-testid=service-row][data-service="frontend"]'), 10)
+        # The frontend row's p50 cell (numbers: port, restarts, rps, errors, p50, p99) has a latency
+        # once the API reports the requests made above.
+        def p50(d):
+            cells = self.css('[data-testid=service-row][data-service="frontend"] td.num')
+            return len(cells) == 6 and cells[4].text.strip() not in ("", "—") and cells[4].text.strip()
+        self.until("frontend traffic in the overview", "a p50 latency in the frontend row", p50, 10)
+        self.screenshot("overview.png")
+        self.ok("overview shows the traffic of the requests made")
+
     def check_trace_appears(self):
         ua = "ui-test-" + secrets.token_hex(6)
         done = self.gateway_get(ua)
@@ -386,6 +400,7 @@ class UITest:
             ("8 service map", self.check_map),
             ("extra filters and keys", self.check_filters_and_keys),
             ("9 requests screenshot", self.check_requests_page),
+            ("overview with traffic", self.check_overview_traffic),
             ("console", self.check_console),
         ]
         try:

@@ -115,7 +115,7 @@ import Testing
     @Test func traceSearchParsesEveryFilter() async throws {
         try await app().test(.router) { client in
             let query = "service=orders&path=/orders&status=error&min_duration=1ms&max_duration=2s&since=2026-11-26T09:30:00Z"
-                + "&until=2026-11-26T11:30:00.5%2B01:00&attr=http.route%3D/orders/%7Bid%7D&attr=peer.service=users&limit=7"
+                + "&until=2026-11-26T11:30:00.5%2B01:00&attr=http.route%3D/orders/%7Bid%7D&attr=peer.service=users&attr=user_agent.original=a+b%2Bc&limit=7"
             try await client.execute(uri: "/api/v1/traces?\(query)", method: .get) { response in
                 #expect(response.status == .ok)
                 let traces = try json([TraceSummary].self, response)
@@ -129,7 +129,8 @@ import Testing
             #expect(filter.maxDurationNanos == 2_000_000_000)
             #expect(filter.sinceNanos == 1_795_685_400_000_000_000)
             #expect(filter.untilNanos == 1_795_689_000_500_000_000, "11:30:00.5 at +01:00 is 10:30:00.5Z")
-            #expect(filter.attributes == [.init(key: "http.route", value: "/orders/{id}"), .init(key: "peer.service", value: "users")])
+            #expect(filter.attributes == [.init(key: "http.route", value: "/orders/{id}"), .init(key: "peer.service", value: "users"),
+                                          .init(key: "user_agent.original", value: "a b+c")], "`+` is a space, `%2B` a plus")
             #expect(filter.limit == 7)
         }
     }

@@ -23,7 +23,7 @@ import Testing
             }
             files[name] = text
         }
-        return try TempStack(files)
+        return try TempStack(files, folder: "shop")
     }
 
     @Test func browserChecksEveryPage() async throws {

@@ -16,7 +16,7 @@ import Testing
             let e = Fixtures.id(i, length: 16, salt: salt + "e"), u = Fixtures.id(i, length: 16, salt: salt + "f")
             let start = t0 + UInt64(i) * 10 * ms
             let status = i % 5 == 0 ? 500 : 200
-            writer.record(hop: Fixtures.hop(trace: trace, span: g, parent: nil, listener: "gateway", service: "devmesh-gateway",
+            writer.record(hop: Fixtures.hop(trace: trace, span: g, parent: nil, listener: "gateway", service: "devmesh-gateway", upstream: "frontend",
                                             target: "/api/users/\(i)", status: status, start: start, duration: UInt64(i + 2) * ms))
             writer.record(hop: Fixtures.hop(trace: trace, span: f, parent: g, service: "frontend", instance: "frontend.1",
                                             target: "/api/users/\(i)", status: status, start: start, duration: UInt64(i + 1) * ms))
@@ -35,6 +35,11 @@ import Testing
             // Ten old requests (before the window) and twenty in it.
             Self.stack(writer, count: 10, start: now - 600 * Fixtures.second)
             Self.stack(writer, count: 20, start: now - 30 * Fixtures.second, salt: "b")
+            // users' app also traces itself: its server span is the same request as the inbound hop.
+            let own = TelemetrySpan(traceID: Fixtures.id(1, length: 32, salt: "b"), spanID: Fixtures.id(1, length: 16, salt: "cc"),
+                                    parentSpanID: Fixtures.id(1, length: 16, salt: "bf"), service: "users", instance: nil, kind: .server,
+                                    name: "GET /users/{id}", startNanos: now - 20 * Fixtures.second, durationNanos: Fixtures.ms, status: .ok)
+            #expect(await writer.storeAcknowledged(spans: [own], logs: []))
             await writer.finish()
 
             let traffic = try db.traffic(sinceNanos: now - 60 * Fixtures.second, nowNanos: now)
@@ -76,14 +81,25 @@ import Testing
             let writer = try Fixtures.writer(db)
             let now = Fixtures.nowNanos()
             Self.stack(writer, count: 10, start: now - 30 * Fixtures.second)
+            // Two apps outside the mesh, traced with OTLP: billing calls ledger directly.
+            let trace = Fixtures.id(7, length: 32, salt: "b1")
+            let spans = [
+                TelemetrySpan(traceID: trace, spanID: Fixtures.id(1, length: 16, salt: "b1"), parentSpanID: nil, service: "billing",
+                              instance: nil, kind: .server, name: "charge", startNanos: now - Fixtures.second, durationNanos: 9 * Fixtures.ms, status: .ok),
+                TelemetrySpan(traceID: trace, spanID: Fixtures.id(2, length: 16, salt: "b1"), parentSpanID: Fixtures.id(1, length: 16, salt: "b1"),
+                              service: "ledger", instance: nil, kind: .server, name: "post", startNanos: now - Fixtures.second,
+                              durationNanos: 4 * Fixtures.ms, status: .error),
+            ]
+            #expect(await writer.storeAcknowledged(spans: spans, logs: []))
             await writer.finish()
             let graph = try db.graph(sinceNanos: now - 60 * Fixtures.second, nowNanos: now)
-            #expect(graph.edges.map { "\($0.from)→\($0.to)" } == ["devmesh-gateway→frontend", "frontend→users"])
+            #expect(graph.edges.map { "\($0.from)→\($0.to)" } == ["billing→ledger", "devmesh-gateway→frontend", "frontend→users"])
+            #expect(graph.edges.first == ServiceGraph.Edge(from: "billing", to: "ledger", calls: 1, errors: 1, p50Nanos: 4 * Fixtures.ms))
             let users = try #require(graph.edges.last)
             #expect(users.calls == 10)
             #expect(users.errors == 2)
             #expect(users.p50Nanos == 5 * Fixtures.ms)
-            #expect(graph.nodes.map(\.name) == ["devmesh-gateway", "frontend", "users"])
+            #expect(graph.nodes.map(\.name) == ["billing", "devmesh-gateway", "frontend", "ledger", "users"])
             #expect(graph.nodes.last?.requests == 10)
             #expect(!graph.truncated)
             #expect(try db.graph(sinceNanos: now + Fixtures.second, nowNanos: now + 2 * Fixtures.second).edges.isEmpty)

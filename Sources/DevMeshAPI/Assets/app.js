@@ -568,7 +568,7 @@
     const list = h('div', { class: 'trace-list', role: 'list', 'aria-label': 'Traces' });
     const listHead = h('div', { class: 'trow thead', 'aria-hidden': 'true' },
       h('span', null, ''), h('span', null, 'Started'), h('span', null, 'Root request'), h('span', null, 'Status'), h('span', { class: 'num' }, 'Spans'),
-      h('span', null, 'Services'), h('span', null, 'Duration'));
+      h('span', { class: 'c-svcs' }, 'Services'), h('span', null, 'Duration'));
     const stateBox = h('div');
     root.append(
       pageHeader('Traces', h('span', { class: 'live' }, liveDot, liveText), liveBtn),
@@ -615,6 +615,13 @@
       for (const a of all) p.append('attr', a);
       if (F.limit.value && F.limit.value !== '50') p.set('limit', F.limit.value);
       return p;
+    }
+    // Outline the field a 400 message names (`min_duration`, `attr`, …).
+    function markInvalid(message) {
+      for (const input of Object.values(F)) {
+        const bad = !!message && message.includes('`' + input.name + '`');
+        if (bad) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+      }
     }
     function submit() {
       const p = qs(params());
@@ -713,6 +720,7 @@
         if (mine !== seq) return;
         errBox.hidden = true;
         stopOnError = false;
+        markInvalid('');
         render(Array.isArray(rows) ? rows : []);
       } catch (e) {
         if (mine !== seq) return;
@@ -720,6 +728,7 @@
           errBox.textContent = e.message;
           errBox.hidden = false;
           stopOnError = true;
+          markInvalid(e.message);
           render([]);
           fill(stateBox, emptyState('The filter was refused', 'Fix the field named above and search again.'));
         } else if (!lastRows.length) {
@@ -729,7 +738,7 @@
         updateLive();
       }
     }
-    const poller = poll(async () => { if (!paused && !stopOnError && !q.get('until')) await load(); }, 2000, false);
+    const poller = poll(async () => { if (!paused && !stopOnError && !q.get('until')) await load(); }, 1000, false);
     fillForm();
     updateLive();
     syncChecks();
