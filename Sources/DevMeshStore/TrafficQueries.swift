@@ -4,29 +4,51 @@ import GRDB
 /// The overview's numbers and the service map, from recent spans. Both read a window of the
 /// newest spans only: spans are found through the traces that started in the window (the
 /// `traces_by_start` index, then `spans_by_trace` by sequence), never by scanning the table.
-/// Counts are exact (aggregated in SQLite); latency percentiles come from the newest
-/// `percentileSample` spans of the window, which under heavy load are the last seconds of it.
+/// Both are bounded whatever the load: they read at most the newest `windowTraceCap` traces of
+/// the window (at a laptop's usual traffic, all of it; under a load test, the last seconds, and
+/// rates are then over the time those traces cover). Counts are aggregated in SQLite; latency
+/// percentiles come from the newest `percentileSample` spans.
 extension TelemetryDatabase {
     static let percentileSample = 20_000
+    public static let windowTraceCap: Int64 = 20_000
 
-    /// The first trace of the window: spans of older traces are never read.
-    static let windowStart = "(SELECT coalesce(min(seq), 9223372036854775807) FROM traces WHERE start_ns >= ?1)"
+    /// The part of a window that is read: spans of traces from `firstSeq` on, and the time that
+    /// covers (`sinceNanos`, later than asked when the cap cut the window).
+    struct ReadWindow {
+        var firstSeq: Int64
+        var sinceNanos: UInt64
+        var truncated: Bool
+    }
+
+    func readWindow(_ db: Database, sinceNanos: UInt64, cap: Int64) throws -> ReadWindow {
+        let since = Int64(clamping: sinceNanos)
+        let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM traces WHERE start_ns >= ?", arguments: [since])
+        let last = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM traces") ?? 0
+        guard let first else { return ReadWindow(firstSeq: Int64.max, sinceNanos: sinceNanos, truncated: false) }
+        guard last - first >= cap else { return ReadWindow(firstSeq: first, sinceNanos: sinceNanos, truncated: false) }
+        let cut = last - cap + 1
+        let cutStart = try Int64.fetchOne(db, sql: "SELECT start_ns FROM traces WHERE seq >= ? ORDER BY seq LIMIT 1", arguments: [cut]) ?? since
+        return ReadWindow(firstSeq: cut, sinceNanos: UInt64(max(since, cutStart)), truncated: true)
+    }
 
     /// Requests each service served since `sinceNanos`: its inbound sidecar hops (the gateway's
     /// hops for the gateway); an app outside the mesh, its own OTLP server spans.
-    public func traffic(sinceNanos: UInt64, nowNanos: UInt64) throws -> [String: TrafficMetrics] {
+    public func traffic(sinceNanos: UInt64, nowNanos: UInt64, traceCap: Int64 = windowTraceCap) throws -> [String: TrafficMetrics] {
         let served = """
-            FROM spans WHERE trace_seq >= \(Self.windowStart) AND start_ns >= ?1 AND kind = 2
+            FROM spans WHERE trace_seq >= ?1 AND start_ns >= ?2 AND kind = 2
               AND (listener IN ('inbound', 'gateway') OR listener IS NULL)
             """
-        let (totals, samples) = try pool.read { db in
+        let (window, totals, samples) = try pool.read { db in
+            let window = try readWindow(db, sinceNanos: sinceNanos, cap: traceCap)
+            let range: StatementArguments = [window.firstSeq, Int64(clamping: sinceNanos)]
+            let sampled: StatementArguments = [window.firstSeq, Int64(clamping: sinceNanos), Self.percentileSample]
             let totals = try Row.fetchAll(db, sql: """
                 SELECT service, listener IS NULL, count(*), sum(status = 2 OR coalesce(http_status, 0) >= 500) \(served)
                 GROUP BY service, listener IS NULL
-                """, arguments: [Int64(clamping: sinceNanos)])
-            let samples = try Row.fetchAll(db, sql: "SELECT service, listener IS NULL, duration_ns \(served) ORDER BY trace_seq DESC LIMIT ?2",
-                                           arguments: [Int64(clamping: sinceNanos), Self.percentileSample])
-            return (totals, samples)
+                """, arguments: range)
+            let samples = try Row.fetchAll(db, sql: "SELECT service, listener IS NULL, duration_ns \(served) ORDER BY trace_seq DESC LIMIT ?3",
+                                           arguments: sampled)
+            return (window, totals, samples)
         }
         // A service with sidecar hops is measured by them; its app's own server spans would count
         // the same requests again.
@@ -37,7 +59,7 @@ extension TelemetryDatabase {
         for row in samples where counts(row) {
             durations[row[0], default: []].append(UInt64(max(0, row[2] as Int64)))
         }
-        let seconds = max(1, Double(nowNanos &- min(sinceNanos, nowNanos)) / 1e9)
+        let seconds = max(1, Double(nowNanos &- min(window.sinceNanos, nowNanos)) / 1e9)
         var result: [String: TrafficMetrics] = [:]
         for row in totals where counts(row) {
             let service: String = row[0]
@@ -54,27 +76,29 @@ extension TelemetryDatabase {
     /// Calls between services since `sinceNanos`. A sidecar's egress hop and the gateway's hop
     /// name whom they called (`peer_service`): no join needed. Apps' own OTLP spans are joined to
     /// their parent span: a child of another service's span is a call from that service.
-    public func graph(sinceNanos: UInt64, nowNanos: UInt64) throws -> ServiceGraph {
-        let since = Int64(clamping: sinceNanos)
+    public func graph(sinceNanos: UInt64, nowNanos: UInt64, traceCap: Int64 = windowTraceCap) throws -> ServiceGraph {
         let hops = """
-            FROM spans WHERE trace_seq >= \(Self.windowStart) AND start_ns >= ?1
+            FROM spans WHERE trace_seq >= ?1 AND start_ns >= ?2
               AND listener IN ('egress', 'gateway') AND peer_service IS NOT NULL
             """
-        let (totals, samples, appCalls) = try pool.read { db in
+        let (window, totals, samples, appCalls) = try pool.read { db in
+            let window = try readWindow(db, sinceNanos: sinceNanos, cap: traceCap)
+            let range: StatementArguments = [window.firstSeq, Int64(clamping: sinceNanos)]
+            let sampled: StatementArguments = [window.firstSeq, Int64(clamping: sinceNanos), Self.percentileSample]
             let totals = try Row.fetchAll(db, sql: """
                 SELECT service, peer_service, count(*), sum(status = 2 OR coalesce(http_status, 0) >= 500) \(hops)
                 GROUP BY service, peer_service
-                """, arguments: [since])
-            let samples = try Row.fetchAll(db, sql: "SELECT service, peer_service, duration_ns \(hops) ORDER BY trace_seq DESC LIMIT ?2",
-                                           arguments: [since, Self.percentileSample])
+                """, arguments: range)
+            let samples = try Row.fetchAll(db, sql: "SELECT service, peer_service, duration_ns \(hops) ORDER BY trace_seq DESC LIMIT ?3",
+                                           arguments: sampled)
             let appCalls = try Row.fetchAll(db, sql: """
                 SELECT p.service, c.service, c.duration_ns, c.status FROM spans c
                 JOIN spans p ON p.trace_seq = c.trace_seq AND p.span_id = c.parent_span_id
-                WHERE c.trace_seq >= \(Self.windowStart) AND c.start_ns >= ?1 AND c.listener IS NULL AND c.parent_span_id IS NOT NULL
+                WHERE c.trace_seq >= ?1 AND c.start_ns >= ?2 AND c.listener IS NULL AND c.parent_span_id IS NOT NULL
                   AND p.listener IS NULL AND p.service != c.service
-                ORDER BY c.trace_seq DESC LIMIT ?2
-                """, arguments: [since, Self.percentileSample])
-            return (totals, samples, appCalls)
+                ORDER BY c.trace_seq DESC LIMIT ?3
+                """, arguments: sampled)
+            return (window, totals, samples, appCalls)
         }
         var durations: [String: [UInt64]] = [:]
         for row in samples { durations[(row[0] as String) + "\u{1}" + (row[1] as String), default: []].append(UInt64(max(0, row[2] as Int64))) }
@@ -87,8 +111,8 @@ extension TelemetryDatabase {
             ServiceGraph.Call(from: row[0], to: row[1], durationNanos: UInt64(max(0, row[2] as Int64)), isError: (row[3] as Int64) == 2)
         }, traffic: [:], truncated: false)
         for edge in appGraph.edges where !edges.contains(where: { $0.from == edge.from && $0.to == edge.to }) { edges.append(edge) }
-        var graph = ServiceGraph(sinceNanos: sinceNanos, calls: [], traffic: try traffic(sinceNanos: sinceNanos, nowNanos: nowNanos),
-                                 truncated: appCalls.count >= Self.percentileSample)
+        var graph = ServiceGraph(sinceNanos: sinceNanos, calls: [], traffic: try traffic(sinceNanos: sinceNanos, nowNanos: nowNanos, traceCap: traceCap),
+                                 truncated: window.truncated || appCalls.count >= Self.percentileSample)
         let names = Set(graph.nodes.map(\.name))
         for edge in edges {
             for name in [edge.from, edge.to] where !names.contains(name) && !graph.nodes.contains(where: { $0.name == name }) {

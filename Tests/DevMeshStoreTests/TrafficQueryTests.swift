@@ -53,6 +53,14 @@ import Testing
             #expect(users.p99Nanos == 20 * Fixtures.ms)
             #expect(traffic["frontend"]?.requests == 20, "the inbound hop only: the service listener's hop would count it twice")
             #expect(try db.traffic(sinceNanos: now + Fixtures.second, nowNanos: now + 2 * Fixtures.second).isEmpty)
+
+            // Under load only the newest traces are read, and the rate is over the time they cover:
+            // the newest 5 started 150 ms apart... 40 ms apart (10 ms steps) from 30 s ago.
+            let capped = try db.traffic(sinceNanos: now - 60 * Fixtures.second, nowNanos: now, traceCap: 5)
+            #expect(capped["users"]?.requests == 5)
+            let covered = Double(now - (now - 30 * Fixtures.second + 160 * Fixtures.ms)) / 1e9
+            #expect(abs((capped["users"]?.rps ?? 0) - 5 / covered) < 0.01)
+            #expect(try db.graph(sinceNanos: now - 60 * Fixtures.second, nowNanos: now, traceCap: 5).truncated)
         }
     }
 
