@@ -2,42 +2,56 @@ import DevMeshCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOConcurrencyHelpers
 import ServiceLifecycle
-import Synchronization
 
 /// `GET /api/v1/logs/stream`: log lines as Server-Sent Events, for the UI's live tail. Each line
 /// is an event `log` whose `id` is the line's store id, so a reconnecting `EventSource` resumes
 /// with `Last-Event-ID` and misses nothing. Streams are capped (each holds a connection), send a
-/// comment every 15 s so idle proxies and browsers keep them, and end when devmesh shuts down.
+/// comment every 15 s so idle proxies and browsers keep them, and end within a second when
+/// devmesh shuts down (Hummingbird waits for open requests before it stops).
 final class LogStreams: Sendable {
     static let maxStreams = 32
     static let batch = 500
+    /// Lines sent when a stream opens (the newest of them); the UI fetches history with `/logs`.
+    static let initialLines = 2_000
     static let keepAlive: Duration = .seconds(15)
-    /// How long one wait for new lines lasts before shutdown is checked again.
+    /// How long one wait for new lines lasts before the stream writes or checks again.
     static let slice: Duration = .seconds(1)
 
-    private let open = Mutex(0)
+    private let open = NIOLockedValueBox(0)
 
-    var count: Int { open.withLock { $0 } }
+    var count: Int { open.withLockedValue { $0 } }
 
-    func open(_ requested: LogFilter, telemetry: any TelemetryQuerying) async throws -> Response {
-        let admitted = open.withLock { count -> Bool in
+    /// One admitted stream's place; given back when the last reference goes, whether the body ran
+    /// to its end, failed, or never ran (Hummingbird drops the body when writing the head fails).
+    final class Slot: Sendable {
+        let streams: LogStreams
+        init(_ streams: LogStreams) { self.streams = streams }
+        deinit { streams.open.withLockedValue { $0 -= 1 } }
+    }
+
+    func admit() -> Slot? {
+        let admitted = open.withLockedValue { count -> Bool in
             guard count < Self.maxStreams else { return false }
             count += 1
             return true
         }
-        guard admitted else {
+        return admitted ? Slot(self) : nil
+    }
+
+    func open(_ requested: LogFilter, telemetry: any TelemetryQuerying) async throws -> Response {
+        guard let slot = admit() else {
             return APIError.response(.serviceUnavailable, "too many live log streams open (\(Self.maxStreams)); close some UI tabs")
         }
-        // The slot is the body's from here on; until the body runs, a failure gives it back.
-        var handedOver = false
-        defer { if !handedOver { open.withLock { $0 -= 1 } } }
-        // Without `after`: the newest `limit` lines first (as `/api/v1/logs` gives them), then what comes.
+        // Without `after`: the newest lines first (as `/api/v1/logs` gives them), then what comes.
         var filter = requested
         var first: [TelemetryLog] = []
         if filter.afterID == nil {
             let newest = try await telemetry.lastLogID()
-            first = try await telemetry.logs(filter)
+            var initial = filter
+            initial.limit = min(filter.limit, Self.initialLines)
+            first = try await telemetry.logs(initial)
             filter.afterID = max(newest, first.last?.id ?? 0)
         }
         filter.limit = Self.batch
@@ -46,14 +60,13 @@ final class LogStreams: Sendable {
         headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("x-accel-buffering")!] = "no"
         let start = filter, initial = first
-        let body = ResponseBody { [self] writer in
-            defer { self.open.withLock { $0 -= 1 } }
+        let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
             if !initial.isEmpty { try await writer.write(Self.events(initial)) }
             try await Self.follow(start, telemetry: telemetry, writer: &writer)
             try await writer.finish(nil)
+            withExtendedLifetime(slot) {}
         }
-        handedOver = true
         return Response(status: .ok, headers: headers, body: body)
     }
 

@@ -2,6 +2,7 @@ import DevMeshCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 
 /// The store as JSON: traces (search, detail, compare), logs (query, long poll, live stream) and
 /// the service map. The CLI's `traces`, `trace` and `logs` and the web UI read these same
@@ -67,8 +68,10 @@ enum TelemetryRoutes {
                     guard let after = filter.afterID else {
                         throw TelemetryQueryParameters.Invalid("`wait` needs `after` (the last log id seen)")
                     }
-                    if lines.isEmpty {
-                        await telemetry.waitForLogs(after: after, timeout: min(wait, maxWait))
+                    // In one-second slices: a held request must not hold up devmesh's shutdown.
+                    let deadline = ContinuousClock.now + min(wait, maxWait)
+                    while lines.isEmpty, ContinuousClock.now < deadline, !Task.isShuttingDownGracefully {
+                        await telemetry.waitForLogs(after: after, timeout: min(.seconds(1), deadline - ContinuousClock.now))
                         lines = try await telemetry.logs(filter)
                     }
                 }

@@ -107,7 +107,7 @@ import Testing
                 #expect(error(response).contains("restart, stop or start"))
             }
         }
-        #expect(stack.commands.withLock { $0 } == ["restart users", "restart users"])
+        #expect(stack.commands.withLockedValue { $0 } == ["restart users", "restart users"])
     }
 
     // MARK: Traces
@@ -121,7 +121,7 @@ import Testing
                 let traces = try json([TraceSummary].self, response)
                 #expect(traces.count == 2)
             }
-            let filter = try #require(telemetry.state.withLock { $0.traceFilters.last })
+            let filter = try #require(telemetry.state.withLockedValue { $0.traceFilters.last })
             #expect(filter.service == "orders")
             #expect(filter.path == "/orders")
             #expect(filter.status == .error)
@@ -149,6 +149,8 @@ import Testing
             ("limit=0", "`limit` must be a positive number"),
             ("service=", "`service` is empty"),
             ("servic=orders", "unknown parameter `servic`"),
+            ("since=2600-01-01T00:00:00Z", "`since` must be"),
+            ("min_duration=" + String(repeating: "999999999s", count: 20), "`min_duration` must be a duration"),
         ]
         try await app().test(.router) { client in
             for (query, message) in cases {
@@ -215,7 +217,7 @@ import Testing
                 #expect(graph.edges == [ServiceGraph.Edge(from: "orders", to: "users", calls: 2, errors: 1, p50Nanos: 2_000_000)])
                 #expect(graph.nodes.map(\.name) == ["devmesh-gateway", "orders", "users"])
             }
-            let since = try #require(telemetry.state.withLock { $0.graphSince.last })
+            let since = try #require(telemetry.state.withLockedValue { $0.graphSince.last })
             let hourAgo = UInt64(Date().timeIntervalSince1970 * 1e9) - 3_600_000_000_000
             #expect(since <= hourAgo && since > hourAgo - 60_000_000_000)
             try await client.execute(uri: "/api/v1/graph?since=never", method: .get) { response in
@@ -248,7 +250,7 @@ import Testing
             async let held = client.execute(uri: "/api/v1/logs?after=3&wait=20s", method: .get) { response in
                 try json([TelemetryLog].self, response).map(\.body)
             }
-            while telemetry.state.withLock({ $0.waiters.isEmpty }) { await Task.yield() }
+            while telemetry.state.withLockedValue({ $0.waiters.isEmpty }) { await Task.yield() }
             telemetry.append(TelemetryLog(id: 4, timeNanos: 4, service: "users", instance: nil, stream: "stdout", body: "line 4"))
             #expect(try await held == ["line 4"])
         }

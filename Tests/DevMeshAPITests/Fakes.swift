@@ -1,10 +1,10 @@
 import DevMeshCore
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A stack of two services that records the commands it is given.
 final class FakeStack: StackControl {
-    let commands = Mutex<[String]>([])
+    let commands = NIOLockedValueBox<[String]>([])
 
     func status() async -> StackStatus {
         StackStatus(pid: 42, root: "/tmp/shop", startedAt: 1_700_000_000, adminURL: "http://127.0.0.1:9901", services: [
@@ -19,11 +19,11 @@ final class FakeStack: StackControl {
 
     func perform(_ command: ServiceCommand, service: String) async throws {
         guard ["users", "orders"].contains(service) else { throw StackControlError.unknownService(service, known: ["users", "orders"]) }
-        commands.withLock { $0.append("\(command.rawValue) \(service)") }
+        commands.withLockedValue { $0.append("\(command.rawValue) \(service)") }
     }
 
     func shutdown() async {
-        commands.withLock { $0.append("shutdown") }
+        commands.withLockedValue { $0.append("shutdown") }
     }
 }
 
@@ -38,16 +38,16 @@ final class FakeTelemetry: TelemetryQuerying {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    let state = Mutex(State())
+    let state = NIOLockedValueBox(State())
     let details: [String: TraceDetail]
 
     init(details: [TraceDetail] = FakeTelemetry.sampleTraces, logs: [TelemetryLog] = []) {
         self.details = Dictionary(uniqueKeysWithValues: details.map { ($0.traceID, $0) })
-        state.withLock { $0.logs = logs }
+        state.withLockedValue { $0.logs = logs }
     }
 
     func traces(_ filter: TraceFilter) async throws -> [TraceSummary] {
-        state.withLock { $0.traceFilters.append(filter) }
+        state.withLockedValue { $0.traceFilters.append(filter) }
         return details.values.map(TraceSummary.init).sorted { $0.startNanos > $1.startNanos }
     }
 
@@ -56,7 +56,7 @@ final class FakeTelemetry: TelemetryQuerying {
     }
 
     func logs(_ filter: LogFilter) async throws -> [TelemetryLog] {
-        state.withLock { s in
+        state.withLockedValue { s in
             s.logFilters.append(filter)
             let after = filter.afterID ?? -1
             let matching = s.logs.filter { ($0.id ?? 0) > after && (filter.services.isEmpty || filter.services.contains($0.service)) }
@@ -65,7 +65,7 @@ final class FakeTelemetry: TelemetryQuerying {
     }
 
     func lastLogID() async throws -> Int64 {
-        state.withLock { $0.logs.last?.id ?? 0 }
+        state.withLockedValue { $0.logs.last?.id ?? 0 }
     }
 
     func waitForLogs(after id: Int64, timeout: Duration) async {
@@ -74,7 +74,7 @@ final class FakeTelemetry: TelemetryQuerying {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
-                    let ready = self.state.withLock { s -> Bool in
+                    let ready = self.state.withLockedValue { s -> Bool in
                         if (s.logs.last?.id ?? 0) > id { return true }
                         s.waiters.append(continuation)
                         return false
@@ -91,12 +91,12 @@ final class FakeTelemetry: TelemetryQuerying {
     }
 
     func append(_ line: TelemetryLog) {
-        state.withLock { $0.logs.append(line) }
+        state.withLockedValue { $0.logs.append(line) }
         wakeAll()
     }
 
     private func wakeAll() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
             defer { s.waiters = [] }
             return s.waiters
         }
@@ -109,7 +109,7 @@ final class FakeTelemetry: TelemetryQuerying {
     }
 
     func graph(sinceNanos: UInt64) async throws -> ServiceGraph {
-        state.withLock { $0.graphSince.append(sinceNanos) }
+        state.withLockedValue { $0.graphSince.append(sinceNanos) }
         return ServiceGraph(sinceNanos: sinceNanos, calls: [
             .init(from: "orders", to: "users", durationNanos: 2_000_000, isError: false),
             .init(from: "orders", to: "users", durationNanos: 4_000_000, isError: true),

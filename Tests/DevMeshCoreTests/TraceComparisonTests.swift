@@ -51,6 +51,18 @@ import Testing
         #expect(change(12_500_000, 10_000_000) == .faster)
     }
 
+    @Test func deepTracesDoNotRecurse() {
+        var spans: [TelemetrySpan] = []
+        for i in 0..<10_000 {
+            let parent: String? = i == 0 ? nil : String(i - 1)
+            spans.append(Self.span("a", String(i), parent, "s", "n", start: UInt64(i), ms: 1))
+        }
+        let c = TraceComparison(TraceDetail(traceID: "a", spans: spans, logs: []), TraceDetail(traceID: "b", spans: Array(spans.prefix(5_000)), logs: []))
+        #expect(c.rows.count == 10_000)
+        #expect(c.rows.last?.depth == 9_999)
+        #expect(c.rows.filter { $0.change == TraceComparison.Change.removed }.count == 5_000)
+    }
+
     @Test func orphansAreRoots() {
         let a = TraceDetail(traceID: "a", spans: [Self.span("a", "2", "missing", "users", "GET /u", start: 0, ms: 1)], logs: [])
         let c = TraceComparison(a, a)
@@ -66,7 +78,7 @@ import Testing
         #expect(ISOTime.parseNanos("2026-11-26T09:30:00.123456789Z") == 1_795_685_400_123_456_789)
         #expect(ISOTime.parseNanos("2024-02-29T00:00:00z") == 1_709_164_800_000_000_000)
         for bad in ["2026-11-26T09:30:00", "2026-11-26", "2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-26T25:00:00Z",
-                    "2026-11-26T09:30:00.Z", "2026-11-26T09:30:00+0100", "1969-12-31T23:59:59Z", "x026-11-26T09:30:00Z"] {
+                    "2026-11-26T09:30:00.Z", "2600-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-11-26T09:30:00+0100", "1969-12-31T23:59:59Z", "x026-11-26T09:30:00Z"] {
             #expect(ISOTime.parseNanos(bad) == nil, "\(bad)")
         }
     }
@@ -91,5 +103,7 @@ import Testing
         #expect(!TelemetryQueryParameters.isHex("００ff", length: 4...12), "fullwidth digits are not hex")
         #expect(!TelemetryQueryParameters.isHex("0g", length: 2...2))
         #expect(DurationParser.parse("500us") == .microseconds(500))
+        #expect(DurationParser.parse(String(repeating: "999999999s", count: 20)) == nil, "a sum past 10⁹ s is refused, not overflowed")
+        #expect(TelemetryQueryParameters.nanos(.seconds(Int64.max)) == .max)
     }
 }

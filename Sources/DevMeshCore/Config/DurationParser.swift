@@ -24,6 +24,8 @@ public enum DurationParser {
             let seconds = value * scale
             guard seconds < 1e9 else { return nil }
             total += .nanoseconds(Int64((seconds * 1e9).rounded()))
+            // The sum too: `999999999s999999999s…` must not overflow what reads it as nanoseconds.
+            guard total < .seconds(1_000_000_000) else { return nil }
         }
         return total
     }

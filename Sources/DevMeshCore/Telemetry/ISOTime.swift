@@ -43,7 +43,8 @@ public enum ISOTime {
         } else {
             return nil
         }
-        guard i == b.count, year >= 1970 else { return nil }
+        // Int64 nanoseconds (what the store keeps) end in April 2262.
+        guard i == b.count, year >= 1970, year <= 2261 else { return nil }
         let seconds = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         guard seconds >= 0 else { return nil }
         return UInt64(seconds) * 1_000_000_000 + fraction

@@ -131,8 +131,12 @@ public enum TelemetryQueryParameters {
         return q
     }
 
+    /// Saturates instead of trapping (untrusted input reaches here).
     public static func nanos(_ d: Duration) -> UInt64 {
-        UInt64(max(0, d.components.seconds)) * 1_000_000_000 + UInt64(max(0, d.components.attoseconds) / 1_000_000_000)
+        let (whole, overflow) = UInt64(max(0, d.components.seconds)).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return .max }
+        return whole.addingReportingOverflow(UInt64(max(0, d.components.attoseconds) / 1_000_000_000)).overflow ? .max
+            : whole + UInt64(max(0, d.components.attoseconds) / 1_000_000_000)
     }
 
     /// `since`/`until`: a duration back from now (`10m`) or an ISO 8601 time

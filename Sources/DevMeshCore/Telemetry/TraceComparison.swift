@@ -52,35 +52,51 @@ public struct TraceComparison: Sendable, Equatable, Codable {
         self.rows = rows
     }
 
-    static func align(_ left: [Int], _ right: [Int], _ ta: SpanTree, _ tb: SpanTree, depth: Int,
-                      _ thresholds: Thresholds, into rows: inout [Row]) {
-        var unmatched: [String: [Int]] = [:]
-        for index in right { unmatched[tb.key(index), default: []].append(index) }
-        var used = Set<Int>()
-        for index in left {
-            let key = ta.key(index)
-            if var queue = unmatched[key], !queue.isEmpty {
-                let match = queue.removeFirst()
-                unmatched[key] = queue
-                used.insert(match)
-                rows.append(row(ta, index, tb, match, depth: depth, thresholds))
-                align(ta.children[index], tb.children[match], ta, tb, depth: depth + 1, thresholds, into: &rows)
-            } else {
-                one(ta, index, side: .removed, depth: depth, into: &rows)
-            }
-        }
-        for index in right where !used.contains(index) {
-            one(tb, index, side: .added, depth: depth, into: &rows)
-        }
+    /// Work left to do, in order: an explicit stack instead of recursion, so a trace nested
+    /// thousands of levels deep (the store keeps up to 10,000 spans a trace) cannot overflow a
+    /// thread's stack.
+    enum Step {
+        case align(left: [Int], right: [Int], depth: Int)
+        case matched(Int, Int, depth: Int)
+        case only(Int, side: Change, depth: Int)
     }
 
-    /// A span (and its subtree) present in one trace only.
-    static func one(_ tree: SpanTree, _ index: Int, side: Change, depth: Int, into rows: inout [Row]) {
-        let span = tree.spans[index]
-        let s = tree.side(index)
-        rows.append(Row(depth: depth, service: span.service, name: span.name, a: side == .removed ? s : nil,
-                        b: side == .added ? s : nil, change: side, deltaNanos: nil))
-        for child in tree.children[index] { one(tree, child, side: side, depth: depth + 1, into: &rows) }
+    static func align(_ left: [Int], _ right: [Int], _ ta: SpanTree, _ tb: SpanTree, depth: Int,
+                      _ thresholds: Thresholds, into rows: inout [Row]) {
+        var stack: [Step] = [.align(left: left, right: right, depth: depth)]
+        while let step = stack.popLast() {
+            switch step {
+            case .align(let left, let right, let depth):
+                var unmatched: [String: [Int]] = [:]
+                for index in right { unmatched[tb.key(index), default: []].append(index) }
+                var used = Set<Int>()
+                var steps: [Step] = []
+                for index in left {
+                    let key = ta.key(index)
+                    if var queue = unmatched[key], !queue.isEmpty {
+                        let match = queue.removeFirst()
+                        unmatched[key] = queue
+                        used.insert(match)
+                        steps.append(.matched(index, match, depth: depth))
+                    } else {
+                        steps.append(.only(index, side: .removed, depth: depth))
+                    }
+                }
+                for index in right where !used.contains(index) { steps.append(.only(index, side: .added, depth: depth)) }
+                stack.append(contentsOf: steps.reversed())
+            case .matched(let i, let j, let depth):
+                rows.append(row(ta, i, tb, j, depth: depth, thresholds))
+                stack.append(.align(left: ta.children[i], right: tb.children[j], depth: depth + 1))
+            case .only(let index, let side, let depth):
+                // A span (and its subtree) present in one trace only.
+                let tree = side == .removed ? ta : tb
+                let span = tree.spans[index]
+                let s = tree.side(index)
+                rows.append(Row(depth: depth, service: span.service, name: span.name, a: side == .removed ? s : nil,
+                                b: side == .added ? s : nil, change: side, deltaNanos: nil))
+                stack.append(contentsOf: tree.children[index].reversed().map { .only($0, side: side, depth: depth + 1) })
+            }
+        }
     }
 
     static func row(_ ta: SpanTree, _ i: Int, _ tb: SpanTree, _ j: Int, depth: Int, _ t: Thresholds) -> Row {
