@@ -6,10 +6,12 @@ import Hummingbird
 /// ways a web page elsewhere could reach it:
 /// - DNS rebinding: a request must name a loopback host (`127.0.0.1`, `localhost`, `[::1]`), else
 ///   421 — a page at `evil.test` that re-resolves to 127.0.0.1 still sends `Host: evil.test`.
-/// - Cross-site requests: anything but GET/HEAD must come either from the CLI (the stack's token
-///   in `X-Devmesh-Token`) or from this UI's own origin (`Origin` equal to the admin's own
-///   address; `Sec-Fetch-Site`, when sent, `same-origin`). A form or fetch from another origin
-///   gets 403. No CORS headers are ever sent, so other origins cannot read answers either.
+/// - Cross-site requests: anything but GET/HEAD needs the stack's token — in `X-Devmesh-Token`
+///   (the CLI), or for the web UI in a cookie (`HttpOnly`, `SameSite=Strict`) that a page URL
+///   carrying `?token=` sets (`devmesh ui` opens such a URL), together with an `Origin` equal to
+///   the admin's own address. A form or fetch from another origin gets 403, and so does a local
+///   process that forges `Origin` without the token. `/api/` reads from another site
+///   (`Sec-Fetch-Site: cross-site|same-site`) get 403 too; no CORS headers are ever sent.
 struct AdminGuard<Context: RequestContext>: RouterMiddleware {
     static var tokenHeader: String { "x-devmesh-token" }
 
@@ -20,28 +22,77 @@ struct AdminGuard<Context: RequestContext>: RouterMiddleware {
         guard Self.isLoopbackHost(host) else {
             return APIError.response(.misdirectedRequest, "devmesh's admin API answers only to 127.0.0.1, localhost or [::1]; this request named host `\(host.prefix(200))`")
         }
-        if request.method != .get, request.method != .head {
-            if let refusal = Self.refusal(request, host: host, token: token) {
-                return APIError.response(.forbidden, refusal)
+        let site = request.headers[HTTPField.Name("sec-fetch-site")!]
+        if request.method == .get || request.method == .head {
+            if request.uri.path.hasPrefix("/api/"), let site, site == "cross-site" || site == "same-site" {
+                return APIError.response(.forbidden, "cross-site read refused (Sec-Fetch-Site: \(site)): the admin API answers only its own UI and the devmesh CLI")
             }
+            if let handoff = tokenHandoff(request, host: host) { return handoff }
+        } else if let refusal = Self.refusal(request, host: host, token: token) {
+            return APIError.response(.forbidden, refusal)
         }
         return try await next(request, context)
     }
 
+    /// The session cookie's name: per port, because cookies are per host and two stacks on
+    /// 127.0.0.1 must not overwrite each other's.
+    static func cookieName(host: String) -> String {
+        let port = host.hasSuffix("]") ? "80" : host.split(separator: ":").last.map(String.init).flatMap { Int($0) }.map(String.init) ?? "80"
+        return "devmesh_token_" + port
+    }
+
+    /// `GET /page?token=T`: with the right token, the UI's cookie is set and the browser sent to
+    /// the same page without the token in its address (nor its history).
+    func tokenHandoff(_ request: Request, host: String) -> Response? {
+        guard !request.uri.path.hasPrefix("/api/"), let given = request.uri.queryParameters["token"].map(String.init) else { return nil }
+        guard Self.constantTimeEqual(given, token) else {
+            return APIError.response(.forbidden, "wrong token in the address: open the UI with `devmesh ui` (or without ?token= to look only)")
+        }
+        let rest = TelemetryRoutes.pairs(request).filter { $0.0 != "token" }
+            .map { "\(Self.escaped($0.0))=\(Self.escaped($0.1))" }
+        var headers = HTTPFields()
+        headers[.location] = request.uri.path + (rest.isEmpty ? "" : "?" + rest.joined(separator: "&"))
+        headers[.setCookie] = "\(Self.cookieName(host: host))=\(token); Path=/; HttpOnly; SameSite=Strict"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    /// Percent-encodes all but unreserved ASCII (and `/`, `:`): a value keeps its meaning,
+    /// whatever `&`, `=`, `+` or `#` it holds.
+    static func escaped(_ text: String) -> String {
+        let plain = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/:")
+        return text.addingPercentEncoding(withAllowedCharacters: plain) ?? ""
+    }
+
     /// Why a state-changing request is refused, or nil when it may go on.
     static func refusal(_ request: Request, host: String, token: String) -> String? {
-        let origin = request.headers[.origin]
         if let site = request.headers[HTTPField.Name("sec-fetch-site")!], site != "same-origin", site != "none" {
             return "cross-site request refused (Sec-Fetch-Site: \(site.prefix(40))): the admin API takes changes only from its own UI or the devmesh CLI"
         }
-        if let origin {
+        if let origin = request.headers[.origin] {
             guard origin.lowercased() == "http://" + host.lowercased() else {
                 return "cross-origin request refused (Origin: \(origin.prefix(200))): the admin API takes changes only from its own UI or the devmesh CLI"
+            }
+            let cookie = Self.cookie(cookieName(host: host), in: request.headers[values: .cookie])
+            guard let cookie, constantTimeEqual(cookie, token) else {
+                return "this page may look but not change anything: open the UI with `devmesh ui`, which signs it in with the stack's token (or use the CLI)"
             }
             return nil
         }
         guard let given = request.headers[HTTPField.Name(tokenHeader)!], constantTimeEqual(given, token) else {
-            return "missing or wrong X-Devmesh-Token: use the devmesh CLI or the web UI, or read the token from .devmesh/state.json"
+            return "missing or wrong X-Devmesh-Token: use the devmesh CLI or `devmesh ui`, or read the token from .devmesh/state.json"
+        }
+        return nil
+    }
+
+    static func cookie(_ name: String, in headers: [String]) -> String? {
+        for header in headers {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.drop { $0 == " " }
+                if let eq = trimmed.firstIndex(of: "="), trimmed[..<eq] == name {
+                    return String(trimmed[trimmed.index(after: eq)...])
+                }
+            }
         }
         return nil
     }

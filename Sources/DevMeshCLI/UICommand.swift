@@ -4,7 +4,7 @@ import Foundation
 
 struct UICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ui", abstract: "Print the web UI's URL of the running stack, and open it in a browser where one is available.")
+        commandName: "ui", abstract: "Print the running stack's web UI URL (signed in: it may restart, stop and start services) and open it in a browser where one is available.")
 
     @OptionGroup var stack: StackOptions
 
@@ -24,7 +24,9 @@ struct UICommand: AsyncParsableCommand {
         guard let path = UIPage.path(page) else {
             throw ValidationError("unknown page `\(page ?? "")`; use traces, logs, map, requests, policies, or a trace id (8–32 hex digits)")
         }
-        let url = client.state.adminURL + path
+        // The token in the address sets the UI's cookie once and leaves the address bar; without
+        // it the UI only looks (docs/web-ui.md, "Security").
+        let url = client.state.adminURL + path + "?token=" + client.state.token
         print(url)
         if !noOpen, let opener = UIPage.browserOpener() {
             let process = Process()

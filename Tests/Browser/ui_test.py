@@ -186,6 +186,32 @@ class UITest:
         self.screenshot("overview.png")
         self.ok(f"overview lists {', '.join(SERVICES)} with restart/stop/start buttons")
 
+    def check_sign_in_and_restart(self):
+        """Without the token the UI may look but not change; `devmesh ui`'s URL signs it in."""
+        self.open("/")
+        restart = '[data-testid=service-row][data-service="users"] [data-testid=service-restart]'
+        self.until("the users row", restart, lambda d: self.css(restart), 10)
+        self.css(restart)[0].click()
+        self.until("a refusal toast for a UI that is not signed in", "a toast naming `devmesh ui`",
+                   lambda d: any("devmesh ui" in t.text for t in self.css("#toasts .toast")), 5)
+        before = self.api("/api/v1/status")
+        restarts = next(r["restarts"] for s in before["services"] if s["name"] == "users" for r in s["replicas"])
+        pid = next(r.get("pid") for s in before["services"] if s["name"] == "users" for r in s["replicas"])
+        self.open("/?token=" + urllib.parse.quote(self.args.token))
+        self.until("the token to leave the address bar", "a URL without ?token=",
+                   lambda d: "token=" not in d.current_url and d.current_url.rstrip("/") == self.admin, 10)
+        self.until("the users row", restart, lambda d: self.css(restart), 10)
+        self.css(restart)[0].click()
+        self.until("an accepted toast", "'Restart users: accepted'",
+                   lambda d: any("accepted" in t.text.lower() for t in self.css("#toasts .toast")), 5)
+
+        def restarted(_):
+            st = self.api("/api/v1/status")
+            r = next(r for s in st["services"] if s["name"] == "users" for r in s["replicas"])
+            return r.get("pid") not in (None, pid) and r.get("state") == "running"
+        self.until("users to run again under a new pid", f"a pid other than {pid}", restarted, 20)
+        self.ok(f"without the token Restart is refused with a hint; after /?token= it restarts users (restarts were {restarts})")
+
     def check_overview_traffic(self):
         """The overview again once the checks above made traffic: its numbers, and the docs' screenshot."""
         self.open("/")
@@ -400,6 +426,7 @@ class UITest:
             ("8 service map", self.check_map),
             ("extra filters and keys", self.check_filters_and_keys),
             ("9 requests screenshot", self.check_requests_page),
+            ("sign-in and restart", self.check_sign_in_and_restart),
             ("overview with traffic", self.check_overview_traffic),
             ("console", self.check_console),
         ]
@@ -432,6 +459,7 @@ def main():
     p.add_argument("--ca", required=True, help="the devmesh CA certificate (devmesh ca path)")
     p.add_argument("--otlp", required=True, help="the OTLP/HTTP ingest URL, e.g. http://127.0.0.1:4318")
     p.add_argument("--screenshots", required=True, help="folder for the PNG screenshots")
+    p.add_argument("--token", required=True, help="the stack's token (.devmesh/state.json), as `devmesh ui` puts it in the URL")
     return UITest(p.parse_args()).run()
 
 

@@ -81,11 +81,18 @@ import Testing
             try await client.execute(uri: url, method: .post, headers: [.init("x-devmesh-token")!: Self.token]) {
                 #expect($0.status == .accepted)
             }
-            // The router test client names host `localhost`: the UI's own origin is http://localhost.
-            try await client.execute(uri: url, method: .post, headers: [.origin: "http://localhost"]) {
-                #expect($0.status == .accepted)
+            // The router test client names host `localhost`: the UI's own origin is http://localhost,
+            // and its cookie is `devmesh_token_80`.
+            let signedIn: HTTPFields = [.origin: "http://localhost", .cookie: "theme=dark; devmesh_token_80=\(Self.token)"]
+            try await client.execute(uri: url, method: .post, headers: [.origin: "http://localhost"]) { response in
+                #expect(response.status == .forbidden, "the UI's origin alone is not enough: a local process can forge it")
+                #expect(error(response).contains("devmesh ui"))
             }
-            try await client.execute(uri: url, method: .post, headers: [.origin: "http://evil.test"]) { response in
+            try await client.execute(uri: url, method: .post, headers: [.origin: "http://localhost", .cookie: "devmesh_token_80=wrong"]) {
+                #expect($0.status == .forbidden)
+            }
+            try await client.execute(uri: url, method: .post, headers: signedIn) { #expect($0.status == .accepted) }
+            try await client.execute(uri: url, method: .post, headers: [.origin: "http://evil.test", .cookie: "devmesh_token_80=\(Self.token)"]) { response in
                 #expect(response.status == .forbidden)
                 #expect(error(response).contains("cross-origin"))
             }
@@ -93,21 +100,48 @@ import Testing
             try await client.execute(uri: url, method: .post, headers: [.origin: "http://localhost:1", .init("x-devmesh-token")!: Self.token]) {
                 #expect($0.status == .forbidden)
             }
-            try await client.execute(uri: url, method: .post,
-                                     headers: [.origin: "http://localhost", .init("sec-fetch-site")!: "cross-site"]) { response in
+            var crossSite = signedIn
+            crossSite[.init("sec-fetch-site")!] = "cross-site"
+            try await client.execute(uri: url, method: .post, headers: crossSite) { response in
                 #expect(response.status == .forbidden)
                 #expect(error(response).contains("Sec-Fetch-Site"))
             }
-            try await client.execute(uri: "/api/v1/services/nope/restart", method: .post, headers: [.origin: "http://localhost"]) { response in
+            try await client.execute(uri: "/api/v1/services/nope/restart", method: .post, headers: signedIn) { response in
                 #expect(response.status == .notFound)
                 #expect(error(response).contains("users, orders"))
             }
-            try await client.execute(uri: "/api/v1/services/users/explode", method: .post, headers: [.origin: "http://localhost"]) { response in
+            try await client.execute(uri: "/api/v1/services/users/explode", method: .post, headers: signedIn) { response in
                 #expect(response.status == .notFound)
                 #expect(error(response).contains("restart, stop or start"))
             }
         }
         #expect(stack.commands.withLockedValue { $0 } == ["restart users", "restart users"])
+    }
+
+    @Test func tokenInAPageAddressSignsTheUIIn() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/traces?service=users&token=\(Self.token)&attr=a%3Db%26c+d", method: .get) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/traces?service=users&attr=a%3Db%26c%20d", "the token leaves the address, the rest stays")
+                #expect(response.headers[.setCookie] == "devmesh_token_80=\(Self.token); Path=/; HttpOnly; SameSite=Strict")
+            }
+            try await client.execute(uri: "/?token=nope", method: .get) { response in
+                #expect(response.status == .forbidden)
+                #expect(response.headers[.setCookie] == nil)
+            }
+            // Reads from another site are refused; the UI's own and the CLI's (no such header) are not.
+            try await client.execute(uri: "/api/v1/status", method: .get, headers: [.init("sec-fetch-site")!: "cross-site"]) { response in
+                #expect(response.status == .forbidden)
+                #expect(error(response).contains("cross-site read refused"))
+            }
+            try await client.execute(uri: "/api/v1/status", method: .get, headers: [.init("sec-fetch-site")!: "same-origin"]) {
+                #expect($0.status == .ok)
+            }
+            // A link from elsewhere to a page still opens it (shared URLs).
+            try await client.execute(uri: "/traces", method: .get, headers: [.init("sec-fetch-site")!: "cross-site"]) {
+                #expect($0.status == .ok)
+            }
+        }
     }
 
     // MARK: Traces

@@ -45,7 +45,7 @@ import Testing
         process.executableURL = URL(fileURLWithPath: Self.venvPython)
         process.arguments = [Self.repository.appendingPathComponent("Tests/Browser/ui_test.py").path,
                              "--admin", state.adminURL, "--gateway", "https://localhost:\(https)",
-                             "--ca", TestHome.path + "/ca/ca.pem", "--otlp", "http://127.0.0.1:\(otlp)", "--screenshots", screenshots]
+                             "--ca", TestHome.path + "/ca/ca.pem", "--token", state.token, "--otlp", "http://127.0.0.1:\(otlp)", "--screenshots", screenshots]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -54,6 +54,7 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "ui_test.py failed:\n\(text)")
         #expect(!text.contains("FAIL"), "\(text)")
+        #expect(text.contains("13 passed, 0 failed"), "every check ran:\n\(text)")
         for page in ["overview", "traces", "trace-detail", "compare", "logs", "service-map", "requests"] {
             #expect(FileManager.default.fileExists(atPath: "\(screenshots)/\(page).png"), "no screenshot of \(page)")
         }
@@ -61,11 +62,11 @@ import Testing
         // `devmesh ui` prints the URL (`--no-open`: never a browser from a test).
         let ui = try DevMeshBinary.run(["ui", "--no-open"], in: stack.root)
         #expect(ui.code == 0)
-        #expect(ui.stdout == state.adminURL + "/\n")
+        #expect(ui.stdout == state.adminURL + "/?token=\(state.token)\n")
         let traces = try DevMeshBinary.run(["ui", "traces", "--no-open"], in: stack.root)
-        #expect(traces.stdout == state.adminURL + "/traces\n")
+        #expect(traces.stdout == state.adminURL + "/traces?token=\(state.token)\n")
         let trace = try DevMeshBinary.run(["ui", "ABCDEF0123456789", "--no-open"], in: stack.root)
-        #expect(trace.stdout == state.adminURL + "/traces/abcdef0123456789\n")
+        #expect(trace.stdout == state.adminURL + "/traces/abcdef0123456789?token=\(state.token)\n")
         let bad = try DevMeshBinary.run(["ui", "nowhere"], in: stack.root)
         #expect(bad.code != 0)
         #expect(bad.stderr.contains("unknown page `nowhere`"))
