@@ -97,7 +97,9 @@ struct TraceRollup {
         let upsert = SQLiteBinder(try db.cachedStatement(sql: Self.upsertSQL))
         var seqs: [String: Int64] = [:]
         seqs.reserveCapacity(entries.count)
-        for (traceID, entry) in entries {
+        // By start time: new traces then get their `seq` in the order they began, which is what
+        // lets a window of the newest traces be read as a range of sequence numbers.
+        for (traceID, entry) in entries.sorted(by: { ($0.value.start, $0.key) < ($1.value.start, $1.key) }) {
             upsert.bind(1, traceID)
             upsert.bind(2, run)
             upsert.bind(3, entry.start)

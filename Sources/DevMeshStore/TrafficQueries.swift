@@ -7,9 +7,10 @@ import GRDB
 /// Both are bounded whatever the load: they read at most the newest `windowTraceCap` traces of
 /// the window (at a laptop's usual traffic, all of it; under a load test, the last seconds, and
 /// rates are then over the time those traces cover). Counts are aggregated in SQLite; latency
-/// percentiles come from the newest `percentileSample` spans.
+/// percentiles come from each service's (each edge's) newest `percentileSample` spans.
 extension TelemetryDatabase {
-    static let percentileSample = 20_000
+    /// Spans per service (per edge) that the percentiles are taken from.
+    static let percentileSample = 5_000
     public static let windowTraceCap: Int64 = 20_000
 
     /// The part of a window that is read: spans of traces from `firstSeq` on, and the time that
@@ -22,13 +23,16 @@ extension TelemetryDatabase {
 
     func readWindow(_ db: Database, sinceNanos: UInt64, cap: Int64) throws -> ReadWindow {
         let since = Int64(clamping: sinceNanos)
-        let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM traces WHERE start_ns >= ?", arguments: [since])
         let last = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM traces") ?? 0
-        guard let first else { return ReadWindow(firstSeq: Int64.max, sinceNanos: sinceNanos, truncated: false) }
-        guard last - first >= cap else { return ReadWindow(firstSeq: first, sinceNanos: sinceNanos, truncated: false) }
-        let cut = last - cap + 1
-        let cutStart = try Int64.fetchOne(db, sql: "SELECT start_ns FROM traces WHERE seq >= ? ORDER BY seq LIMIT 1", arguments: [cut]) ?? since
-        return ReadWindow(firstSeq: cut, sinceNanos: UInt64(max(since, cutStart)), truncated: true)
+        // The trace `cap` back from the newest: when it started inside the window, the window
+        // holds more than `cap` traces and is cut there — found without reading them all.
+        let cut = max(1, last - cap + 1)
+        if cut > 1, let cutStart = try Int64.fetchOne(db, sql: "SELECT start_ns FROM traces WHERE seq >= ? ORDER BY seq LIMIT 1", arguments: [cut]),
+           cutStart >= since {
+            return ReadWindow(firstSeq: cut, sinceNanos: UInt64(cutStart), truncated: true)
+        }
+        let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM traces WHERE start_ns >= ?", arguments: [since]) ?? Int64.max
+        return ReadWindow(firstSeq: first, sinceNanos: sinceNanos, truncated: false)
     }
 
     /// Requests each service served since `sinceNanos`: its inbound sidecar hops (the gateway's
@@ -46,8 +50,12 @@ extension TelemetryDatabase {
                 SELECT service, listener IS NULL, count(*), sum(status = 2 OR coalesce(http_status, 0) >= 500) \(served)
                 GROUP BY service, listener IS NULL
                 """, arguments: range)
-            let samples = try Row.fetchAll(db, sql: "SELECT service, listener IS NULL, duration_ns \(served) ORDER BY trace_seq DESC LIMIT ?3",
-                                           arguments: sampled)
+            // Each service's newest spans: a quiet service next to a busy one still gets its percentiles.
+            var samples: [Row] = []
+            for service in Set(totals.map { $0[0] as String }) {
+                samples += try Row.fetchAll(db, sql: "SELECT service, listener IS NULL, duration_ns \(served) AND service = ?4 ORDER BY trace_seq DESC LIMIT ?3",
+                                            arguments: sampled + [service])
+            }
             return (window, totals, samples)
         }
         // A service with sidecar hops is measured by them; its app's own server spans would count
@@ -89,15 +97,18 @@ extension TelemetryDatabase {
                 SELECT service, peer_service, count(*), sum(status = 2 OR coalesce(http_status, 0) >= 500) \(hops)
                 GROUP BY service, peer_service
                 """, arguments: range)
-            let samples = try Row.fetchAll(db, sql: "SELECT service, peer_service, duration_ns \(hops) ORDER BY trace_seq DESC LIMIT ?3",
-                                           arguments: sampled)
+            var samples: [Row] = []
+            for edge in totals {
+                samples += try Row.fetchAll(db, sql: "SELECT service, peer_service, duration_ns \(hops) AND service = ?4 AND peer_service = ?5 ORDER BY trace_seq DESC LIMIT ?3",
+                                            arguments: sampled + [edge[0] as String, edge[1] as String])
+            }
             let appCalls = try Row.fetchAll(db, sql: """
-                SELECT p.service, c.service, c.duration_ns, c.status FROM spans c
+                SELECT p.service, c.service, c.duration_ns, c.status = 2 OR coalesce(c.http_status, 0) >= 500 FROM spans c
                 JOIN spans p ON p.trace_seq = c.trace_seq AND p.span_id = c.parent_span_id
                 WHERE c.trace_seq >= ?1 AND c.start_ns >= ?2 AND c.listener IS NULL AND c.parent_span_id IS NOT NULL
                   AND p.listener IS NULL AND p.service != c.service
-                ORDER BY c.trace_seq DESC LIMIT ?3
-                """, arguments: sampled)
+                ORDER BY c.trace_seq DESC LIMIT 20000
+                """, arguments: range)
             return (window, totals, samples, appCalls)
         }
         var durations: [String: [UInt64]] = [:]
@@ -108,11 +119,11 @@ extension TelemetryDatabase {
                                      p50Nanos: TrafficMetrics.percentile((durations[from + "\u{1}" + to] ?? []).sorted(), 0.5))
         }
         let appGraph = ServiceGraph(sinceNanos: sinceNanos, calls: appCalls.map { row in
-            ServiceGraph.Call(from: row[0], to: row[1], durationNanos: UInt64(max(0, row[2] as Int64)), isError: (row[3] as Int64) == 2)
+            ServiceGraph.Call(from: row[0], to: row[1], durationNanos: UInt64(max(0, row[2] as Int64)), isError: row[3] as Bool)
         }, traffic: [:], truncated: false)
         for edge in appGraph.edges where !edges.contains(where: { $0.from == edge.from && $0.to == edge.to }) { edges.append(edge) }
         var graph = ServiceGraph(sinceNanos: sinceNanos, calls: [], traffic: try traffic(sinceNanos: sinceNanos, nowNanos: nowNanos, traceCap: traceCap),
-                                 truncated: window.truncated || appCalls.count >= Self.percentileSample)
+                                 truncated: window.truncated || appCalls.count >= 20_000)
         let names = Set(graph.nodes.map(\.name))
         for edge in edges {
             for name in [edge.from, edge.to] where !names.contains(name) && !graph.nodes.contains(where: { $0.name == name }) {

@@ -115,7 +115,13 @@ import Testing
                 #expect(error(response).contains("restart, stop or start"))
             }
         }
-        #expect(stack.commands.withLockedValue { $0 } == ["restart users", "restart users"])
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/api/v1/shutdown", method: .post) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/api/v1/shutdown", method: .post, headers: [.init("x-devmesh-token")!: Self.token]) {
+                #expect($0.status == .accepted)
+            }
+        }
+        #expect(stack.commands.withLockedValue { $0 } == ["restart users", "restart users", "shutdown"])
     }
 
     @Test func tokenInAPageAddressSignsTheUIIn() async throws {
