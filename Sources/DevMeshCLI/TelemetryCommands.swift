@@ -46,26 +46,32 @@ struct TracesCommand: AsyncParsableCommand {
     @Option(help: "The root request's path: a prefix (/users) or a glob (/users/*/orders).") var path: String?
     @Option(help: "`error` (any span failed) or an HTTP status of the root request.") var status: String?
     @Option(name: .customLong("min-duration"), help: "Only traces at least this long (e.g. 50ms).") var minDuration: String?
-    @Option(help: "Only traces that started in this last while (e.g. 10m).") var since: String?
+    @Option(name: .customLong("max-duration"), help: "Only traces at most this long (e.g. 2s).") var maxDuration: String?
+    @Option(help: "Only traces that started in this last while (e.g. 10m), or since a time (2026-11-26T09:30:00Z).") var since: String?
+    @Option(help: "Only traces that started before: a while ago (e.g. 5m) or a time (2026-11-26T10:00:00Z).") var until: String?
+    @Option(name: .customLong("attr"), help: "KEY=VALUE: some span carries this attribute (repeatable), e.g. --attr peer.service=users.")
+    var attributes: [String] = []
     @Option(help: "How many traces at most.") var limit: Int = 20
     @Flag(help: "One JSON document, stable for scripts.") var json = false
 
     func run() async throws {
-        var filter = TraceFilter(service: service, path: path, limit: limit)
-        if let status {
-            guard let parsed = TraceFilter.parseStatus(status) else {
-                throw ValidationError("--status takes `error` or an HTTP status code such as 500, not `\(status)`")
-            }
-            filter.status = parsed
+        // The API's own parser: the CLI and the UI accept exactly the same filters.
+        var query: [(String, String)] = []
+        for (key, value) in [("service", service), ("path", path), ("status", status), ("min_duration", minDuration),
+                             ("max_duration", maxDuration), ("since", since), ("until", until)] {
+            if let value { query.append((key, value)) }
         }
-        if let minDuration {
-            guard let d = DurationParser.parse(minDuration) else {
-                throw ValidationError("--min-duration takes a duration such as 50ms, not `\(minDuration)`")
-            }
-            filter.minDurationNanos = TelemetryQueryParameters.nanos(d)
-        }
+        query += attributes.map { ("attr", $0) }
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
-        filter.sinceNanos = try TelemetryCLI.since(since)
+        query.append(("limit", String(limit)))
+        let filter: TraceFilter
+        do {
+            filter = try TelemetryQueryParameters.traceFilter(query, nowNanos: TelemetryCLI.nowNanos())
+        } catch let invalid as TelemetryQueryParameters.Invalid {
+            var message = invalid.description
+            for (key, _) in query { message = message.replacingOccurrences(of: "`\(key)`", with: "--" + key.replacingOccurrences(of: "_", with: "-")) }
+            throw ValidationError(message)
+        }
         let traces: [TraceSummary]
         do {
             traces = try await TelemetryCLI.source(file: stack.file).traces(filter)

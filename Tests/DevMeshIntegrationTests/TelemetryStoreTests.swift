@@ -403,7 +403,14 @@ import Glibc
 
             let bad = try DevMeshBinary.run(["traces", "--status", "teapot"], in: stack.root)
             #expect(bad.code != 0)
-            #expect(bad.stderr.contains("--status takes `error` or an HTTP status code"))
+            #expect(bad.stderr.contains("--status must be `error` or an HTTP status code, not `teapot`"), "\(bad.stderr)")
+            let range = try DevMeshBinary.run(["traces", "--min-duration", "2s", "--max-duration", "1s"], in: stack.root)
+            #expect(range.code != 0)
+            #expect(range.stderr.contains("--min-duration is longer than --max-duration"), "\(range.stderr)")
+            let byAttribute = try DevMeshBinary.run(["traces", "--attr", "http.request.method=GET", "--since", "1h", "--until", "2261-01-01T00:00:00Z", "--json"],
+                                                    in: stack.root)
+            #expect(byAttribute.code == 0, "\(byAttribute.stderr)")
+            #expect(try JSONDecoder().decode([TraceSummary].self, from: Data(byAttribute.stdout.utf8)).contains { $0.traceID == traceID })
             let unknown = try DevMeshBinary.run(["trace", "ffffffffffffffffffffffffffffffff"], in: stack.root)
             #expect(unknown.code == 1)
             #expect(unknown.stderr.contains("no trace"))
