@@ -30,6 +30,12 @@ let package = Package(
             name: "DevMeshCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // Pure: Istio AuthorizationPolicy / RequestAuthentication documents, path normalisation,
+        // and the evaluator that turns a request into a decision with its reason. No I/O.
+        .target(
+            name: "DevMeshPolicy",
+            dependencies: ["DevMeshCore", .product(name: "Yams", package: "Yams")]
+        ),
         // Pure: the strict HTTP/1.1 framer of the data plane (the security boundary; fuzzed).
         .target(name: "DevMeshHTTP1"),
         // The SwiftNIO data plane: sidecar listeners, the HTTP/1.1 proxy, balancing, pooling.
@@ -121,6 +127,7 @@ let package = Package(
             name: "DevMeshApp",
             dependencies: [
                 "DevMeshCore",
+                "DevMeshPolicy",
                 "DevMeshSupervisor",
                 "DevMeshAPI",
                 "DevMeshProxy",
@@ -142,6 +149,7 @@ let package = Package(
             name: "DevMeshCLI",
             dependencies: [
                 "DevMeshCore",
+                "DevMeshPolicy",
                 "DevMeshApp",
                 "DevMeshSupervisor",
                 "DevMeshTLS",
@@ -183,6 +191,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
+        .testTarget(name: "DevMeshPolicyTests", dependencies: ["DevMeshPolicy", "DevMeshCore"]),
         .testTarget(name: "DevMeshOTLPTests", dependencies: ["DevMeshOTLP", "DevMeshCore"]),
         .testTarget(name: "DevMeshStoreTests", dependencies: ["DevMeshStore", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshTLSTests", dependencies: ["DevMeshTLS", "DevMeshCore", "DevMeshTesting"]),

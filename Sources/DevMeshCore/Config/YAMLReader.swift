@@ -2,27 +2,27 @@ import Yams
 
 /// Typed reads from a composed YAML tree that record a diagnostic (with file:line:column)
 /// instead of throwing, so one pass reports every problem at once.
-struct YAMLReader {
-    let file: String
-    var diagnostics: [Diagnostic] = []
+public struct YAMLReader {
+    public let file: String
+    public var diagnostics: [Diagnostic] = []
 
-    init(file: String) { self.file = file }
+    public init(file: String) { self.file = file }
 
-    func location(of node: Node) -> SourceLocation {
+    public func location(of node: Node) -> SourceLocation {
         let mark = node.mark
         return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
-    mutating func error(_ node: Node, _ message: String, hint: String? = nil) {
+    public mutating func error(_ node: Node, _ message: String, hint: String? = nil) {
         diagnostics.append(.error(at: location(of: node), message, hint: hint))
     }
 
-    mutating func warning(_ node: Node, _ message: String, hint: String? = nil) {
+    public mutating func warning(_ node: Node, _ message: String, hint: String? = nil) {
         diagnostics.append(.warning(at: location(of: node), message, hint: hint))
     }
 
     /// A YAML type name for messages: "a mapping", "a list", "the number 3".
-    static func describe(_ node: Node) -> String {
+    public static func describe(_ node: Node) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -38,7 +38,7 @@ struct YAMLReader {
     // MARK: - Mappings
 
     /// The pairs of a mapping whose keys are all strings; unknown keys are reported with a suggestion.
-    mutating func mapping(_ node: Node, what: String, allowed: [String]?) -> [(key: String, keyNode: Node, value: Node)]? {
+    public mutating func mapping(_ node: Node, what: String, allowed: [String]?) -> [(key: String, keyNode: Node, value: Node)]? {
         guard case .mapping(let mapping) = node else {
             error(node, "\(what) must be a mapping, not \(Self.describe(node))",
                   hint: allowed.map { "write it as `key: value` lines; known keys: \($0.joined(separator: ", "))" })
@@ -63,14 +63,14 @@ struct YAMLReader {
 
     // MARK: - Scalars
 
-    func isNull(_ node: Node) -> Bool {
+    public func isNull(_ node: Node) -> Bool {
         if case .scalar(let s) = node, s.style == .plain, s.string.isEmpty || s.string == "~" || s.string == "null" {
             return true
         }
         return false
     }
 
-    mutating func string(_ node: Node, what: String, hint: String? = nil) -> String? {
+    public mutating func string(_ node: Node, what: String, hint: String? = nil) -> String? {
         guard case .scalar(let s) = node, !isNull(node) else {
             error(node, "\(what) must be text, not \(Self.describe(node))", hint: hint)
             return nil
@@ -79,7 +79,7 @@ struct YAMLReader {
     }
 
     /// Text, numbers and booleans all read as text (for env values and header values).
-    mutating func scalarText(_ node: Node, what: String) -> String? {
+    public mutating func scalarText(_ node: Node, what: String) -> String? {
         guard case .scalar(let s) = node else {
             error(node, "\(what) must be a single value, not \(Self.describe(node))",
                   hint: "quote it if it should be text")
@@ -88,7 +88,7 @@ struct YAMLReader {
         return isNull(node) ? "" : s.string
     }
 
-    mutating func int(_ node: Node, what: String, range: ClosedRange<Int>, hint: String? = nil) -> Int? {
+    public mutating func int(_ node: Node, what: String, range: ClosedRange<Int>, hint: String? = nil) -> Int? {
         guard case .scalar(let s) = node, s.style == .plain, let value = Int(s.string) else {
             error(node, "\(what) must be a whole number, not \(Self.describe(node))", hint: hint)
             return nil
@@ -100,12 +100,12 @@ struct YAMLReader {
         return value
     }
 
-    mutating func port(_ node: Node, what: String) -> Int? {
+    public mutating func port(_ node: Node, what: String) -> Int? {
         int(node, what: what, range: 1...65535, hint: "use a free TCP port between 1024 and 65535, or leave it out for an automatic one")
     }
 
     /// `20%` or `0.2`, from 0 to 100%.
-    mutating func percentage(_ node: Node, what: String) -> Double? {
+    public mutating func percentage(_ node: Node, what: String) -> Double? {
         if case .scalar(let s) = node {
             let text = s.string.trimmingWhitespace()
             let value = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
@@ -115,7 +115,7 @@ struct YAMLReader {
         return nil
     }
 
-    mutating func bool(_ node: Node, what: String) -> Bool? {
+    public mutating func bool(_ node: Node, what: String) -> Bool? {
         if case .scalar(let s) = node, s.style == .plain {
             switch s.string.lowercased() {
             case "true", "yes", "on": return true
@@ -127,7 +127,7 @@ struct YAMLReader {
         return nil
     }
 
-    mutating func duration(_ node: Node, what: String) -> Duration? {
+    public mutating func duration(_ node: Node, what: String) -> Duration? {
         guard case .scalar(let s) = node, let d = DurationParser.parse(s.string), d > .zero else {
             let extra: String
             if case .scalar(let s) = node, Int(s.string) != nil { extra = " (a number needs a unit)" } else { extra = "" }
@@ -138,7 +138,7 @@ struct YAMLReader {
         return d
     }
 
-    mutating func byteSize(_ node: Node, what: String) -> Int64? {
+    public mutating func byteSize(_ node: Node, what: String) -> Int64? {
         guard case .scalar(let s) = node, let bytes = ByteSize.parse(s.string), bytes > 0 else {
             error(node, "\(what) must be a size such as 512MB or 2GB, not \(Self.describe(node))",
                   hint: "write a number followed by KB, MB or GB (KiB, MiB, GiB also work)")
@@ -147,7 +147,7 @@ struct YAMLReader {
         return bytes
     }
 
-    mutating func enumValue<E: RawRepresentable & CaseIterable>(_ node: Node, what: String, as _: E.Type) -> E? where E.RawValue == String {
+    public mutating func enumValue<E: RawRepresentable & CaseIterable>(_ node: Node, what: String, as _: E.Type) -> E? where E.RawValue == String {
         let allowed = E.allCases.map(\.rawValue)
         guard case .scalar(let s) = node, !isNull(node) else {
             error(node, "\(what) must be one of \(allowed.joined(separator: ", ")), not \(Self.describe(node))")
@@ -163,7 +163,7 @@ struct YAMLReader {
     // MARK: - Collections
 
     /// A list of texts; a single text is accepted as a list of one.
-    mutating func stringList(_ node: Node, what: String) -> [(String, SourceLocation)]? {
+    public mutating func stringList(_ node: Node, what: String) -> [(String, SourceLocation)]? {
         if case .scalar = node, !isNull(node), let s = string(node, what: what) {
             return [(s, location(of: node))]
         }
@@ -179,7 +179,7 @@ struct YAMLReader {
     }
 
     /// A mapping of names to single values (env, labels, headers), in order.
-    mutating func stringMap(_ node: Node, what: String) -> [EnvVar]? {
+    public mutating func stringMap(_ node: Node, what: String) -> [EnvVar]? {
         guard let pairs = mapping(node, what: what, allowed: nil) else { return nil }
         var out: [EnvVar] = []
         for (key, keyNode, value) in pairs {

@@ -1,0 +1,101 @@
+import DevMeshCore
+
+/// A frozen set of AuthorizationPolicies and the evaluation Istio's sidecar performs:
+/// CUSTOM (not available locally: warned, skipped) → DENY (any match denies) → no ALLOW policy
+/// for the workload: allow → any ALLOW match allows → deny. AUDIT marks, never decides.
+/// Dry-run policies are evaluated the same way on their own, and only reported.
+public struct PolicyEngine: Sendable {
+    public let policies: [AuthorizationPolicy]
+    /// Policies here apply to every workload of the mesh.
+    public let rootNamespace: String
+
+    public init(policies: [AuthorizationPolicy], rootNamespace: String = "istio-system") {
+        self.policies = policies
+        self.rootNamespace = rootNamespace
+    }
+
+    /// The policies that apply to `workload`: its namespace's and the root namespace's, whose
+    /// selector (if any) matches its labels.
+    public func policies(for workload: PolicyWorkload) -> [AuthorizationPolicy] {
+        policies.filter { policy in
+            guard policy.namespace == workload.namespace || policy.namespace == rootNamespace else { return false }
+            guard let selector = policy.selector else { return true }
+            return selector.allSatisfy { workload.labels[$0.key] == $0.value }
+        }
+    }
+
+    public func evaluate(_ request: PolicyRequest, at workload: PolicyWorkload) -> PolicyDecision {
+        let inScope = policies(for: workload)
+        var considered: [PolicyDecision.Consideration] = []
+        var matches: [String: PolicyDecision.RuleRef] = [:]
+        for policy in inScope {
+            let (rule, why) = Self.firstMatch(policy, request)
+            considered.append(.init(policy: policy.id, action: policy.action.rawValue, dryRun: policy.dryRun, matchedRule: rule, why: why))
+            if let rule { matches[policy.id] = .init(policy: policy.id, rule: rule) }
+        }
+        let enforced = inScope.filter { !$0.dryRun }
+        var decision = Self.decide(enforced, matches: matches, workload: workload)
+        decision.considered = considered
+        decision.audited = enforced.filter { $0.action == .audit }.compactMap { matches[$0.id] }
+        decision.unsupported = inScope.filter { $0.action == .custom }.map {
+            "\($0.id): CUSTOM (provider \($0.provider ?? "unset")) needs an external authorizer; devmesh does not evaluate it locally"
+        }
+        // Each dry-run policy on its own, as if it were the only change: would it flip the verdict?
+        for policy in inScope where policy.dryRun && policy.action != .custom && policy.action != .audit {
+            var withIt = enforced
+            var shadow = policy
+            shadow.dryRun = false
+            withIt.append(shadow)
+            let would = Self.decide(withIt, matches: matches, workload: workload)
+            if would.verdict != decision.verdict || would.decidedBy?.policy == policy.id {
+                decision.dryRun.append("\(policy.id) (dry-run) would \(would.verdict.rawValue): \(would.reason)")
+            }
+        }
+        return decision
+    }
+
+    static func decide(_ enforced: [AuthorizationPolicy], matches: [String: PolicyDecision.RuleRef],
+                       workload: PolicyWorkload) -> PolicyDecision {
+        func decision(_ verdict: PolicyDecision.Verdict, _ by: PolicyDecision.RuleRef?, _ reason: String) -> PolicyDecision {
+            PolicyDecision(verdict: verdict, decidedBy: by, reason: reason, audited: [], dryRun: [], unsupported: [], considered: [])
+        }
+        for policy in enforced where policy.action == .deny {
+            if let ref = matches[policy.id] { return decision(.deny, ref, "denied by DENY policy \(ref)") }
+        }
+        let allows = enforced.filter { $0.action == .allow }
+        guard !allows.isEmpty else {
+            return decision(.allow, nil, "allowed: no ALLOW policy applies to \(workload.namespace)/\(workload.name), and no DENY policy matched")
+        }
+        for policy in allows {
+            if let ref = matches[policy.id] { return decision(.allow, ref, "allowed by ALLOW policy \(ref)") }
+        }
+        return decision(.deny, nil, "denied: \(allows.count) ALLOW polic\(allows.count == 1 ? "y applies" : "ies apply") to \(workload.namespace)/\(workload.name) and none matched (\(allows.map(\.id).joined(separator: ", ")))")
+    }
+
+    /// The first rule of `policy` that matches, and why each rule did or did not.
+    static func firstMatch(_ policy: AuthorizationPolicy, _ request: PolicyRequest) -> (Int?, [String]) {
+        if policy.action == .custom { return (nil, ["CUSTOM: not evaluated locally"]) }
+        if policy.rules.isEmpty {
+            return (nil, [policy.action == .allow ? "no rules: allows nothing" : "no rules: matches nothing"])
+        }
+        var why: [String] = []
+        for (index, rule) in policy.rules.enumerated() {
+            if !rule.unsupported.isEmpty {
+                // Fail closed: a DENY rule that cannot be evaluated denies, an ALLOW rule allows nothing.
+                if policy.action == .deny {
+                    why.append("rule \(index): matches (fails closed: \(rule.unsupported.joined(separator: ", ")) not supported)")
+                    return (index, why)
+                }
+                why.append("rule \(index): does not match (fails closed: \(rule.unsupported.joined(separator: ", ")) not supported)")
+                continue
+            }
+            if let miss = RuleMatcher.mismatch(rule, request) {
+                why.append("rule \(index): \(miss)")
+            } else {
+                why.append("rule \(index): matches")
+                return (index, why)
+            }
+        }
+        return (nil, why)
+    }
+}

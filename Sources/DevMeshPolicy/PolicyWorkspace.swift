@@ -1,0 +1,50 @@
+import DevMeshCore
+
+/// A stack's policies and the workloads they can select, frozen: what `policy test`, `policy
+/// explain`, `policy lint` and (later) the sidecars ask. Workloads follow PRODUCT.md: each
+/// service in its namespace with its labels; the gateway `devmesh-gateway` and each external
+/// `external-<name>` in the root namespace.
+public struct PolicyWorkspace: Sendable {
+    public static let gateway = "devmesh-gateway"
+
+    public var engine: PolicyEngine
+    public var authentications: [RequestAuthentication]
+    public var workloads: [String: PolicyWorkload]
+    /// `destination.port` of each workload (a service's `port:`).
+    public var ports: [String: Int]
+    public var normalization: PolicyNormalization
+    public var mtls: MTLSMode
+
+    public init(config: StackConfig, documents: [PolicyDocuments], rootNamespace: String = "istio-system") {
+        engine = PolicyEngine(policies: documents.flatMap(\.authorizationPolicies), rootNamespace: rootNamespace)
+        authentications = documents.flatMap(\.requestAuthentications)
+        normalization = config.policyNormalization
+        mtls = config.mtls
+        var workloads: [String: PolicyWorkload] = [:]
+        var ports: [String: Int] = [:]
+        for service in config.services {
+            workloads[service.name] = PolicyWorkload(name: service.name, namespace: service.namespace, labels: service.labels)
+            if let port = service.port { ports[service.name] = port }
+        }
+        workloads[Self.gateway] = PolicyWorkload(name: Self.gateway, namespace: rootNamespace,
+                                                 labels: ["app": Self.gateway, "istio": "ingressgateway"])
+        for external in config.externals {
+            workloads["external-" + external.name] = PolicyWorkload(name: "external-" + external.name, namespace: rootNamespace)
+        }
+        self.workloads = workloads
+        self.ports = ports
+    }
+
+    /// The mTLS principal of a workload: `cluster.local/ns/<ns>/sa/<name>`.
+    public func principal(of name: String) -> String? {
+        workloads[name].map { "cluster.local/ns/\($0.namespace)/sa/\($0.name)" }
+    }
+
+    /// RequestAuthentications that apply to a workload (same scoping as AuthorizationPolicies).
+    public func authentications(for workload: PolicyWorkload) -> [RequestAuthentication] {
+        authentications.filter { auth in
+            guard auth.namespace == workload.namespace || auth.namespace == engine.rootNamespace else { return false }
+            return (auth.selector ?? [:]).allSatisfy { workload.labels[$0.key] == $0.value }
+        }
+    }
+}
