@@ -16,9 +16,10 @@ public struct PolicyDocuments: Sendable, Equatable {
     public static func parse(_ text: String, file: String) -> PolicyDocuments {
         var out = PolicyDocuments()
         var reader = YAMLReader(file: file)
-        let nodes: [Node]
+        var nodes: [Node] = []
         do {
-            nodes = try Array(Yams.compose_all(yaml: text))
+            let parser = try Parser(yaml: text)
+            while let node = try parser.nextRoot() { nodes.append(node) }
         } catch {
             out.diagnostics.append(.error(at: SourceLocation(file: file, line: 1, column: 1), "not valid YAML: \(error)"))
             return out
@@ -166,7 +167,13 @@ public struct PolicyDocuments: Sendable, Equatable {
         let fields = ["principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces",
                       "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks", "serviceAccounts", "notServiceAccounts"]
         var s = AuthorizationPolicy.Source()
-        for (key, keyNode, v) in reader.mapping(body, what: "`source`", allowed: fields) ?? [] {
+        let sourceFields = reader.mapping(body, what: "`source`", allowed: fields) ?? []
+        if sourceFields.isEmpty {
+            reader.error(body, "`source` sets no field; Istio refuses an empty source",
+                         hint: "name principals, namespaces, ipBlocks… or drop the `from` entry")
+            rule.unsupported.append("an empty `source`")
+        }
+        for (key, keyNode, v) in sourceFields {
             let values = list(v, key, reader: &reader)
             if key.lowercased().contains("ipblocks") {
                 for (text, location) in values.withLocations where IPBlock(text) == nil {
@@ -199,7 +206,13 @@ public struct PolicyDocuments: Sendable, Equatable {
         guard let wrapper = reader.mapping(node, what: "a `to` entry", allowed: ["operation"]), let body = wrapper.first?.value else { return nil }
         let fields = ["hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths"]
         var o = AuthorizationPolicy.Operation()
-        for (key, _, v) in reader.mapping(body, what: "`operation`", allowed: fields) ?? [] {
+        let operationFields = reader.mapping(body, what: "`operation`", allowed: fields) ?? []
+        if operationFields.isEmpty {
+            reader.error(body, "`operation` sets no field; Istio refuses an empty operation",
+                         hint: "name hosts, ports, methods, paths… or drop the `to` entry")
+            rule.unsupported.append("an empty `operation`")
+        }
+        for (key, _, v) in operationFields {
             let values = list(v, key, reader: &reader)
             if key == "ports" || key == "notPorts" {
                 for (text, location) in values.withLocations where Int(text).map({ !(0...65535).contains($0) }) ?? true {

@@ -40,15 +40,20 @@ public struct PolicyEngine: Sendable {
         decision.unsupported = inScope.filter { $0.action == .custom }.map {
             "\($0.id): CUSTOM (provider \($0.provider ?? "unset")) needs an external authorizer; devmesh does not evaluate it locally"
         }
-        // Each dry-run policy on its own, as if it were the only change: would it flip the verdict?
-        for policy in inScope where policy.dryRun && policy.action != .custom && policy.action != .audit {
-            var withIt = enforced
-            var shadow = policy
-            shadow.dryRun = false
-            withIt.append(shadow)
-            let would = Self.decide(withIt, matches: matches, workload: workload)
-            if would.verdict != decision.verdict || would.decidedBy?.policy == policy.id {
+        // Each dry-run policy as Istio's shadow evaluation reports it: a dry-run DENY that matches
+        // would deny; a dry-run ALLOW, what the verdict would be with it enforced.
+        for policy in inScope where policy.dryRun {
+            switch policy.action {
+            case .deny:
+                if let ref = matches[policy.id] { decision.dryRun.append("\(policy.id) (dry-run) would deny: DENY \(ref) matches") }
+            case .allow:
+                var shadow = policy
+                shadow.dryRun = false
+                let would = Self.decide(enforced + [shadow], matches: matches, workload: workload)
                 decision.dryRun.append("\(policy.id) (dry-run) would \(would.verdict.rawValue): \(would.reason)")
+            case .audit:
+                if let ref = matches[policy.id] { decision.dryRun.append("\(policy.id) (dry-run) would audit: \(ref) matches") }
+            case .custom: break
             }
         }
         return decision

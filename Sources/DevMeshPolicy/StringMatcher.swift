@@ -34,39 +34,45 @@ public enum StringMatcher: Sendable, Equatable {
     }
 }
 
-/// A `paths` value: a string pattern, or an Istio path template — `{*}` one whole segment,
-/// `{**}` the rest of the path (one or more segments; last only).
+/// A `paths` value: a string pattern, or an Istio path template (Envoy's URI template): `{*}`
+/// matches one or more characters of a single segment, `{**}` zero or more characters across
+/// segments and must be the last operator. Operators stand for whole segments (`/a/{*}/b`,
+/// `/files/{**}`, `/foo/{**}/`), never part of one.
 public enum PathMatcher: Sendable, Equatable {
     case string(StringMatcher)
-    case template([Segment])
+    case template([Part])
 
-    public enum Segment: Sendable, Equatable {
+    public enum Part: Sendable, Equatable {
         case literal(String)
         case one
         case rest
     }
 
-    /// nil for a template Istio rejects (`{**}` not last, `{*}` inside a segment, `{` elsewhere).
+    /// nil for a template Istio rejects (`{**}` not last, `{*}` inside a segment, stray braces).
     public init?(_ pattern: String) {
         guard pattern.contains("{*}") || pattern.contains("{**}") else {
             self = .string(StringMatcher(pattern))
             return
         }
         guard pattern.hasPrefix("/") else { return nil }
-        var segments: [Segment] = []
-        let parts = pattern.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        for (i, part) in parts.enumerated() {
-            switch part {
-            case "{*}": segments.append(.one)
-            case "{**}":
-                guard i == parts.count - 1 else { return nil }
-                segments.append(.rest)
+        var parts: [Part] = []
+        let segments = pattern.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        var literal = "/"
+        for (i, segment) in segments.enumerated() {
+            if i > 0 { literal += "/" }
+            switch segment {
+            case "{*}", "{**}":
+                if parts.last == .rest { return nil }  // `{**}` must be the last operator
+                parts.append(.literal(literal))
+                literal = ""
+                parts.append(segment == "{*}" ? .one : .rest)
             default:
-                guard !part.contains("{"), !part.contains("}"), !part.contains("*") else { return nil }
-                segments.append(.literal(String(part)))
+                guard !segment.contains("{"), !segment.contains("}"), !segment.contains("*") else { return nil }
+                literal += segment
             }
         }
-        self = .template(segments)
+        parts.append(.literal(literal))
+        self = .template(parts.filter { $0 != .literal("") })
     }
 
     public func matches(_ path: String?) -> Bool {
@@ -74,23 +80,30 @@ public enum PathMatcher: Sendable, Equatable {
         switch self {
         case .string(let matcher):
             return matcher.matches(path)
-        case .template(let segments):
-            guard path.hasPrefix("/") else { return false }
-            let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-            var i = 0
-            for segment in segments {
-                switch segment {
-                case .rest:
-                    // One or more segments, none of them empty.
-                    return i < parts.count && parts[i...].allSatisfy { !$0.isEmpty }
-                case .one:
-                    guard i < parts.count, !parts[i].isEmpty else { return false }
-                case .literal(let text):
-                    guard i < parts.count, parts[i] == text else { return false }
-                }
-                i += 1
+        case .template(let parts):
+            return Self.match(parts[...], Substring(path))
+        }
+    }
+
+    /// Backtracking over `{*}` lengths; `{**}` is last, so whatever follows it is a literal suffix.
+    static func match(_ parts: ArraySlice<Part>, _ rest: Substring) -> Bool {
+        guard let first = parts.first else { return rest.isEmpty }
+        let next = parts.dropFirst()
+        switch first {
+        case .literal(let text):
+            return rest.hasPrefix(text) && match(next, rest.dropFirst(text.count))
+        case .rest:
+            if case .literal(let suffix)? = next.first { return rest.hasSuffix(suffix) && next.count == 1 }
+            return next.isEmpty
+        case .one:
+            let segment = rest.prefix { $0 != "/" }
+            guard !segment.isEmpty else { return false }
+            var length = segment.count
+            while length >= 1 {
+                if match(next, rest.dropFirst(length)) { return true }
+                length -= 1
             }
-            return i == parts.count
+            return false
         }
     }
 }
