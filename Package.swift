@@ -43,6 +43,7 @@ let package = Package(
             name: "DevMeshProxy",
             dependencies: [
                 "DevMeshCore",
+                "DevMeshPolicy",
                 "DevMeshHTTP1",
                 "DevMeshTLS",
                 .product(name: "NIOCore", package: "swift-nio"),

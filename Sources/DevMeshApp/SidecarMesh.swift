@@ -1,4 +1,5 @@
 import DevMeshCore
+import DevMeshPolicy
 import DevMeshProxy
 import NIOCore
 import NIOPosix
@@ -13,7 +14,7 @@ final class SidecarMesh: Sendable {
     /// Where the gateway's plain-HTTP port redirects (`http_mode: redirect`): the HTTPS port as bound.
     private let redirectPort = HTTPSPort(0)
 
-    init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?) {
+    init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: PolicyWorkspace? = nil) {
         var sources: [String: EndpointSource] = [:]
         for listener in plan.listeners {
             switch listener.target {
@@ -53,6 +54,10 @@ final class SidecarMesh: Sendable {
                                    upstreamName: spec.upstream ?? (role == .service ? spec.service : nil),
                                    endpoints: endpoints, telemetry: telemetry)
             route.forward = forward
+            if case .app = spec.target, role == .inbound, let policies, let workload = policies.workloads[spec.service] {
+                route.authorization = InboundAuthorization(engine: policies.engine, workload: workload, port: policies.ports[spec.service],
+                                                           normalization: policies.normalization)
+            }
             var tls: ListenerTLS?
             if let security {
                 switch spec.target {

@@ -1,5 +1,6 @@
 import DevMeshAPI
 import DevMeshCore
+import DevMeshPolicy
 import DevMeshStore
 import DevMeshSupervisor
 import DevMeshTLS
@@ -165,11 +166,26 @@ public struct StackRunner: Sendable {
             }
         }
 
+        // Authorization policies: enforced by the inbound sidecars. A policy file with errors stops
+        // `up` (a DENY that did not load would fail open); `devmesh check` lists them all.
+        var policies: PolicyWorkspace?
+        if !config.policies.isEmpty {
+            let files = PolicyFiles.load(config.policies, root: config.root)
+            if let first = files.diagnostics.first(where: { $0.severity == .error }) {
+                let at = first.location.map { "\($0.file):\($0.line):\($0.column): " } ?? ""
+                throw Refusal(message: "the authorization policies have errors; first: \(at)\(first.message)",
+                              hint: "`devmesh check` (or `devmesh policy lint`) lists them all")
+            }
+            policies = PolicyWorkspace(config: config, documents: files.documents)
+            let count = policies?.engine.policies.count ?? 0
+            output.announce("policies   \(count) authorization polic\(count == 1 ? "y" : "ies") enforced by the inbound sidecars (\(config.policyNormalization.rawValue) path normalisation)")
+        }
+
         // Another devmesh may take the default admin port between our check and our bind: then
         // nothing has started yet (the supervisor waits for the admin listener) and we try again.
         for attempt in 1...3 {
             switch try await runStack(config: config, plan: plan, directory: directory, output: output, adminPort: adminPort,
-                                      security: security, store: store) {
+                                      security: security, policies: policies, store: store) {
             case .finished(let code):
                 return code
             case .adminPortTaken where explicitAdmin == nil && attempt < 3:
@@ -223,7 +239,8 @@ public struct StackRunner: Sendable {
     }
 
     private func runStack(config: StackConfig, plan meshPlan: MeshPlan, directory: StateDirectory,
-                          output: LogOutput, adminPort: Int, security: MeshSecurity?, store: TelemetryWriter) async throws -> Outcome {
+                          output: LogOutput, adminPort: Int, security: MeshSecurity?, policies: PolicyWorkspace?,
+                          store: TelemetryWriter) async throws -> Outcome {
         var planned = meshPlan
         // OTLP ingest listens before any app starts (apps get its URL). A default port taken since
         // planning moves to a free one, and the apps' environment follows.
@@ -264,7 +281,8 @@ public struct StackRunner: Sendable {
         var sink: any TelemetrySink = options.telemetry ? store : NullTelemetrySink()
         if options.accessLog { sink = AccessLogPrinter(next: sink, output: output) }
         var gatewayPlan = planned.gateway
-        let mesh = SidecarMesh(plan: planned, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security)
+        let mesh = SidecarMesh(plan: planned, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security,
+                               policies: policies)
         do {
             try await mesh.start()
         } catch {

@@ -116,6 +116,10 @@ public struct PolicyDocuments: Sendable, Equatable {
             default: break
             }
         }
+        if policy.action == .deny, policy.rules.isEmpty {
+            reader.warning(spec, "a DENY policy without `rules` never matches anything (Istio: \"meaningless\")",
+                           hint: "add `rules: [{}]` to deny everything, or the rules that should deny")
+        }
         if policy.action == .custom, policy.provider == nil {
             reader.error(spec, "a CUSTOM policy needs `provider: {name: …}`")
             ok = false
@@ -135,7 +139,18 @@ public struct PolicyDocuments: Sendable, Equatable {
         return labels
     }
 
+    /// Any error inside a rule (a misspelt field, a bad value) makes the rule fail closed: a typo
+    /// must never widen an ALLOW (`form:` read as no `from`) nor silence a DENY.
     func readRule(_ node: Node, reader: inout YAMLReader) -> AuthorizationPolicy.Rule {
+        let errorsBefore = reader.diagnostics.filter { $0.severity == .error }.count
+        var rule = readRuleFields(node, reader: &reader)
+        if reader.diagnostics.filter({ $0.severity == .error }).count > errorsBefore, rule.unsupported.isEmpty {
+            rule.unsupported.append("a rule with errors")
+        }
+        return rule
+    }
+
+    func readRuleFields(_ node: Node, reader: inout YAMLReader) -> AuthorizationPolicy.Rule {
         var rule = AuthorizationPolicy.Rule()
         guard !reader.isNull(node), let pairs = reader.mapping(node, what: "a rule", allowed: ["from", "to", "when"]) else {
             if !reader.isNull(node) { rule.unsupported.append("an unreadable rule") }
@@ -146,6 +161,10 @@ public struct PolicyDocuments: Sendable, Equatable {
                 reader.error(v, "`\(key)` must be a list, not \(YAMLReader.describe(v))")
                 rule.unsupported.append("`\(key)`")
                 continue
+            }
+            if items.isEmpty {
+                reader.error(v, "`\(key)` is an empty list; Istio refuses it", hint: "give at least one entry, or drop `\(key)`")
+                rule.unsupported.append("an empty `\(key)`")
             }
             for item in items {
                 switch key {
@@ -250,12 +269,27 @@ public struct PolicyDocuments: Sendable, Equatable {
                 condition.key = reader.string(v, what: "`when.key`") ?? ""
                 if !ConditionKey.isKnown(condition.key) {
                     reader.error(v, "unknown `when` key `\(condition.key)`; this rule fails closed",
-                                 hint: "known keys: request.headers[NAME], source.ip, remote.ip, source.namespace, source.principal, request.auth.principal, request.auth.audiences, request.auth.presenter, request.auth.claims[NAME], destination.port, connection.sni")
+                                 hint: "known keys: request.headers[NAME], source.ip, remote.ip, source.namespace, source.principal, request.auth.principal, request.auth.audiences, request.auth.presenter, request.auth.claims[NAME], destination.ip, destination.port, connection.sni")
                     rule.unsupported.append("`when` key `\(condition.key)`")
                 }
-            case "values": condition.values = list(v, key, reader: &reader).texts
-            default: condition.notValues = list(v, key, reader: &reader).texts
+            case "values", "notValues":
+                let values = list(v, key, reader: &reader)
+                if key == "values" { condition.values = values.texts } else { condition.notValues = values.texts }
+                for (text, location) in values.withLocations {
+                    let isAddressKey = ["source.ip", "remote.ip", "destination.ip"].contains(condition.key)
+                    if isAddressKey, IPBlock(text) == nil {
+                        reader.diagnostics.append(.error(at: location, "`\(text)` is not an IP address or CIDR range (`\(condition.key)`)"))
+                    }
+                    if condition.key == "destination.port", Int(text).map({ !(0...65535).contains($0) }) ?? true {
+                        reader.diagnostics.append(.error(at: location, "`\(text)` is not a port number (`destination.port`)"))
+                    }
+                }
+            default: break
             }
+        }
+        if condition.key == "destination.ip" {
+            reader.warning(node, "`destination.ip` is not evaluated locally (every sidecar listens on loopback); this rule fails closed")
+            rule.unsupported.append("`when` key `destination.ip`")
         }
         guard !condition.key.isEmpty else {
             reader.error(node, "a `when` entry needs a `key`")
@@ -275,7 +309,11 @@ public struct PolicyDocuments: Sendable, Equatable {
     }
 
     func list(_ node: Node, _ key: String, reader: inout YAMLReader) -> Values {
-        Values(withLocations: reader.stringList(node, what: "`\(key)`") ?? [])
+        let values = reader.stringList(node, what: "`\(key)`") ?? []
+        for (value, location) in values where value.isEmpty {
+            reader.diagnostics.append(.error(at: location, "an empty value in `\(key)`; Istio refuses it"))
+        }
+        return Values(withLocations: values)
     }
 
     // MARK: RequestAuthentication

@@ -119,8 +119,10 @@ enum HeadWriter {
 
 /// Answers devmesh itself gives: what failed, in the body and in `x-devmesh-error`.
 enum ErrorResponse {
-    static func write(status: Int, code: String?, message: String, close: Bool, extraFields: String = "", into out: inout ByteBuffer) {
-        let body = "devmesh: \(message)\n"
+    /// `rawBody`: a body given as it must be (Istio's `RBAC: access denied`), not a devmesh message.
+    static func write(status: Int, code: String?, message: String, close: Bool, extraFields: String = "", rawBody: String? = nil,
+                      into out: inout ByteBuffer) {
+        let body = rawBody ?? "devmesh: \(message)\n"
         out.writeString("HTTP/1.1 \(status) \(reason(status))\r\n")
         out.writeString("Content-Type: text/plain; charset=utf-8\r\n")
         out.writeString("Content-Length: \(body.utf8.count)\r\n")

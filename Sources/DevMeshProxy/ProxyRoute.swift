@@ -51,6 +51,8 @@ public struct ProxyRoute: Sendable {
     public var forwardedProto: String = "http"
     /// The workload identity of an inbound sidecar (`By=` of `x-forwarded-client-cert`).
     public var localIdentity: SPIFFEID?
+    /// An inbound sidecar's policies (docs/policies.md): set when the stack has `policies:`.
+    public var authorization: InboundAuthorization?
 
     public init(role: Role, service: String, instance: String? = nil, upstreamName: String? = nil,
                 endpoints: EndpointSource, balancer: BalancerKind = .p2cEWMA, timeouts: ProxyTimeouts = ProxyTimeouts(),

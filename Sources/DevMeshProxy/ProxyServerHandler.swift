@@ -273,6 +273,19 @@ final class ProxyServerHandler: ChannelInboundHandler {
             refusal = .answer(status: 403, code: "no-identity",
                               message: "the client certificate carries no SPIFFE identity of this mesh", extraFields: "")
         }
+        var rawBody: String?
+        if refusal == nil, let authorization = route.authorization {
+            switch authorization.check(head, target: target, principal: identity?.principal, sourceIP: clientAddress) {
+            case .allow(let normalised):
+                target = normalised
+            case .deny:
+                // Istio's answer, byte for byte: clients and tests written against the mesh see the same.
+                refusal = .answer(status: 403, code: "rbac-denied", message: "RBAC: access denied", extraFields: "")
+                rawBody = "RBAC: access denied"
+            case .badRequest(let why):
+                refusal = .answer(status: 400, code: "bad-path", message: why, extraFields: "")
+            }
+        }
         let incoming = head.value(of: .traceparent).flatMap(TraceContext.parse)
         let spanID = TraceIDGenerator().spanID(using: &rng)
         let trace = incoming ?? TraceContext(traceID: TraceIDGenerator().traceID(using: &rng), spanID: spanID)
@@ -293,7 +306,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.sourcePrincipal = identity?.principal
         if case .answer(let status, let code, let message, let extra) = refusal {
             self.exchange = exchange
-            fail(exchange, status: status, code: code, message: message, extraFields: extra)
+            fail(exchange, status: status, code: code, message: message, extraFields: extra, rawBody: rawBody)
             return
         }
         exchange.retryable = head.isIdempotent && head.framing == .none && head.upgrade == nil
@@ -626,7 +639,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
 
     /// devmesh answers itself (no upstream answer to forward).
     private func fail(_ exchange: Exchange, status: Int, code: String?, message: String, forceClose: Bool = false,
-                      countedInBalancer: Bool = false, extraFields: String = "") {
+                      countedInBalancer: Bool = false, extraFields: String = "", rawBody: String? = nil) {
         guard let context else { return }
         exchange.requestDeadline = nil
         if !countedInBalancer, let endpoint = exchange.endpoint, exchange.upstream != nil || status == 504 {
@@ -644,7 +657,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         // Without the rest of the request body we cannot find the next request: close then.
         let close = forceClose || !exchange.head.keepAlive || !exchange.requestBody.isDone
         var out = context.channel.allocator.buffer(capacity: 256)
-        ErrorResponse.write(status: status, code: code, message: message, close: close, extraFields: extraFields, into: &out)
+        ErrorResponse.write(status: status, code: code, message: message, close: close, extraFields: extraFields, rawBody: rawBody, into: &out)
         exchange.bytesOut += UInt64(out.readableBytes)
         context.write(wrapOutboundOut(out), promise: nil)
         finishTelemetry(exchange, status: status, error: code)

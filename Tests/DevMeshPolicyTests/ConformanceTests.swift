@@ -70,17 +70,24 @@ struct ConformanceCase: Sendable, CustomTestStringConvertible {
     var dryRun: [String]?
     /// Policy ids each expected to be mentioned in `.unsupported`, when given.
     var unsupported: [String]?
-    /// The YAML is expected to produce at least one error diagnostic (otherwise none is allowed).
-    var expectErrors: Bool
+    enum Errors: Sendable {
+        /// No error diagnostic is allowed.
+        case none
+        /// At least one error diagnostic is expected.
+        case some
+        /// Diagnostics are not this case's subject.
+        case unchecked
+    }
+    var errors: Errors
 
     var testDescription: String { name }
 }
 
 private func c(_ name: String, _ yaml: String, at workload: PolicyWorkload = httpbin, _ request: PolicyRequest,
                _ verdict: PolicyDecision.Verdict, by: ConformanceCase.By = .unchecked, audited: [String]? = nil,
-               dryRun: [String]? = nil, unsupported: [String]? = nil, errors: Bool = false) -> ConformanceCase {
+               dryRun: [String]? = nil, unsupported: [String]? = nil, errors: ConformanceCase.Errors = .none) -> ConformanceCase {
     ConformanceCase(name: name, yaml: yaml, workload: workload, request: request, verdict: verdict, by: by,
-                    audited: audited, dryRun: dryRun, unsupported: unsupported, expectErrors: errors)
+                    audited: audited, dryRun: dryRun, unsupported: unsupported, errors: errors)
 }
 
 // MARK: - Policies reused by several cases
@@ -232,7 +239,9 @@ private let actionCases: [ConformanceCase] = [
     c("deny-all beats allow-all: DENY is evaluated first", docs(allowAll, denyAll),
       PolicyRequest(path: "/x"), .deny, by: .rule("foo/deny-all", 0)),
     c("DENY without rules matches nothing", policy("deny-nothing", "action: DENY"),
-      PolicyRequest(path: "/admin"), .allow, by: .nobody),
+      PolicyRequest(path: "/admin"), .allow, by: .nobody, errors: .unchecked),
+    c("ALLOW with rules: [] is allow-nothing", policy("empty-rules", "action: ALLOW\nrules: []"),
+      PolicyRequest(path: "/"), .deny, by: .nobody),
     c("a DENY that does not match, and no ALLOW policy: allow", denyTo("paths", ["/admin*"]),
       PolicyRequest(path: "/status"), .allow, by: .nobody),
     c("a DENY that matches denies even when an ALLOW rule matches too", docs(allowAll, denyTo("paths", ["/admin*"])),
@@ -500,6 +509,13 @@ private let matchingCases: [ConformanceCase] = [
       PolicyRequest(port: 8080), .allow, by: .rule("foo/to", 0)),
     c("ports: 9090 does not", allowTo("ports", ["8080"]),
       PolicyRequest(port: 9090), .deny, by: .nobody),
+    c("ports: an unquoted YAML number is a port", policy("port-number", """
+    action: ALLOW
+    rules:
+    - to:
+      - operation:
+          ports: [8080, 8443]
+    """), PolicyRequest(port: 8443), .allow, by: .rule("foo/port-number", 0)),
 
     // IP blocks
     c("ipBlocks: DENY a CIDR catches an address inside", denyFrom("ipBlocks", ["203.0.113.0/24"]),
@@ -508,6 +524,8 @@ private let matchingCases: [ConformanceCase] = [
       PolicyRequest(sourceIP: "203.0.113.8"), .allow, by: .nobody),
     c("ipBlocks: IPv6 CIDR", allowFrom("ipBlocks", ["fd00::/8"]),
       PolicyRequest(sourceIP: "fd12:3456::1"), .allow, by: .rule("foo/from", 0)),
+    c("ipBlocks: an IPv4-mapped IPv6 peer is its IPv4 address", denyFrom("ipBlocks", ["10.0.0.0/8"]),
+      PolicyRequest(sourceIP: "::ffff:10.1.2.3"), .deny, by: .rule("foo/deny-from", 0)),
     c("ipBlocks: IPv4 address is not in an IPv6 range", allowFrom("ipBlocks", ["fd00::/8"]),
       PolicyRequest(sourceIP: "10.0.0.1"), .deny, by: .nobody),
     c("remoteIpBlocks: DENY the original client (X-Forwarded-For)", denyFrom("remoteIpBlocks", ["1.2.3.4"]),
@@ -671,14 +689,50 @@ private let whenCases: [ConformanceCase] = [
 
     // Unknown `when` keys fail closed
     c("unknown when key: the ALLOW rule matches nothing", allowWhen("request.time", values: ["*"]),
-      PolicyRequest(), .deny, by: .nobody, errors: true),
+      PolicyRequest(), .deny, by: .nobody, errors: .some),
     c("unknown when key: the DENY rule matches everything", policy("deny-weird", """
     action: DENY
     rules:
     - when:
       - key: source.user
         values: ["nobody"]
-    """), PolicyRequest(sourcePrincipal: sleepFoo), .deny, by: .rule("foo/deny-weird", 0), errors: true),
+    """), PolicyRequest(sourcePrincipal: sleepFoo), .deny, by: .rule("foo/deny-weird", 0), errors: .some),
+    c("when destination.ip: a DENY of every address denies (Istio evaluates destination.ip)", policy("deny-any-destination", """
+    action: DENY
+    rules:
+    - when:
+      - key: destination.ip
+        values: ["0.0.0.0/0", "::/0"]
+    """), PolicyRequest(sourceIP: "10.0.0.1", port: 8080), .deny, by: .rule("foo/deny-any-destination", 0), errors: .unchecked),
+    c("when source.ip with a bad CIDR: the DENY fails closed, as a bad ipBlocks value does", policy("deny-bad-cidr", """
+    action: DENY
+    rules:
+    - when:
+      - key: source.ip
+        values: ["10.0.0.0/33"]
+    """), PolicyRequest(sourceIP: "10.1.1.1"), .deny, by: .rule("foo/deny-bad-cidr", 0), errors: .some),
+    c("typo `form:` in an ALLOW rule fails closed (does not become allow-all)", policy("typo-form", """
+    action: ALLOW
+    rules:
+    - form:
+      - source:
+          principals: ["cluster.local/ns/foo/sa/sleep"]
+    """), PolicyRequest(sourcePrincipal: clientBar), .deny, by: .nobody, errors: .some),
+    c("typo `sources:` in a from entry fails closed", policy("typo-sources", """
+    action: ALLOW
+    rules:
+    - from:
+      - sources:
+          principals: ["cluster.local/ns/foo/sa/sleep"]
+    """), PolicyRequest(sourcePrincipal: clientBar), .deny, by: .nobody, errors: .some),
+    c("typo `path:` beside `methods:` fails closed (does not widen to every path)", policy("typo-path", """
+    action: ALLOW
+    rules:
+    - to:
+      - operation:
+          methods: ["GET"]
+          path: ["/public*"]
+    """), PolicyRequest(method: "GET", path: "/private"), .deny, by: .nobody, errors: .some),
     c("unknown when key in rule 0 leaves rule 1 to match", policy("mixed", """
     action: ALLOW
     rules:
@@ -688,7 +742,7 @@ private let whenCases: [ConformanceCase] = [
     - to:
       - operation:
           methods: ["GET"]
-    """), PolicyRequest(method: "GET"), .allow, by: .rule("foo/mixed", 1), errors: true),
+    """), PolicyRequest(method: "GET"), .allow, by: .rule("foo/mixed", 1), errors: .some),
 ]
 
 private let scopeCases: [ConformanceCase] = [
@@ -776,10 +830,10 @@ private let scopeCases: [ConformanceCase] = [
     func conformance(_ c: ConformanceCase) {
         let parsed = PolicyDocuments.parse(c.yaml, file: "case.yaml")
         let errors = parsed.diagnostics.filter { $0.severity == .error }
-        if c.expectErrors {
-            #expect(!errors.isEmpty, "an error diagnostic was expected")
-        } else {
-            #expect(errors.isEmpty, "unexpected errors: \(errors.map { "\($0.location?.line ?? 0): \($0.message)" })\n\(c.yaml)")
+        switch c.errors {
+        case .some: #expect(!errors.isEmpty, "an error diagnostic was expected")
+        case .none: #expect(errors.isEmpty, "unexpected errors: \(errors.map { "\($0.location?.line ?? 0): \($0.message)" })\n\(c.yaml)")
+        case .unchecked: break
         }
         #expect(!parsed.authorizationPolicies.isEmpty || c.yaml.isEmpty, "no policy was read from:\n\(c.yaml)")
 
@@ -878,7 +932,9 @@ private let scopeCases: [ConformanceCase] = [
         for key in ["request.headers[x-a]", "source.ip", "remote.ip", "source.namespace", "source.principal",
                     "request.auth.principal", "request.auth.audiences", "request.auth.presenter",
                     "request.auth.claims[groups]", "request.auth.claims[a][b]", "destination.port", "connection.sni"] {
-            let ok = PolicyDocuments.parse(allowWhen(key, values: ["x"]), file: "k.yaml")
+            // A value of the key's kind (addresses and ports are checked too).
+            let value = key.hasSuffix(".ip") ? "10.0.0.1" : key == "destination.port" ? "8080" : "x"
+            let ok = PolicyDocuments.parse(allowWhen(key, values: [value]), file: "k.yaml")
             #expect(!ok.diagnostics.contains { $0.severity == .error }, "\(key): \(ok.diagnostics.map(\.message))")
         }
         // A `when` without values or notValues is invalid.
@@ -1034,6 +1090,38 @@ private let scopeCases: [ConformanceCase] = [
           - operation: {}
         """), file: "e.yaml")
         #expect(emptyOperation.diagnostics.contains { $0.severity == .error }, "`to.operation` must not be empty")
+    }
+
+    /// Istio's validation also refuses `from: []`, `to: []` and empty values (`paths: [""]`).
+    @Test func emptyFromToAndEmptyValuesAreErrors() {
+        for (what, spec) in [
+            ("from: []", "action: ALLOW\nrules:\n- from: []"),
+            ("to: []", "action: ALLOW\nrules:\n- to: []"),
+            ("paths: [\"\"]", "action: ALLOW\nrules:\n- to:\n  - operation:\n      paths: [\"\"]"),
+            ("principals: [\"\"]", "action: ALLOW\nrules:\n- from:\n  - source:\n      principals: [\"\"]"),
+        ] {
+            let parsed = PolicyDocuments.parse(policy("empty", spec), file: "e.yaml")
+            #expect(parsed.diagnostics.contains { $0.severity == .error }, "\(what) should be refused as Istio does")
+        }
+    }
+
+    /// Istio validates `when` values of address and port keys as it does ipBlocks and ports.
+    @Test func badWhenValuesAreErrors() {
+        for (key, value) in [("source.ip", "10.0.0.0/33"), ("remote.ip", "not-an-ip"), ("destination.ip", "300.0.0.1"),
+                             ("destination.port", "http"), ("destination.port", "70000")] {
+            let yaml = allowWhen(key, values: [value])
+            let parsed = PolicyDocuments.parse(yaml, file: "v.yaml")
+            let error = parsed.diagnostics.first { $0.severity == .error }
+            #expect(error?.message.contains(value) == true, "\(key): \(value) should be refused: \(parsed.diagnostics.map(\.message))")
+        }
+    }
+
+    /// Istio refuses a DENY without `rules` ("meaningless as it will never be triggered"); a user
+    /// who meant deny-all must hear about it.
+    @Test func denyWithoutRulesIsReported() {
+        let parsed = PolicyDocuments.parse(policy("deny-nothing", "action: DENY"), file: "d.yaml")
+        #expect(!parsed.diagnostics.isEmpty, "a DENY without rules never triggers")
+        #expect(parsed.diagnostics.first?.message.contains("rules") == true, "\(parsed.diagnostics.map(\.message))")
     }
 
     @Test func invalidYAMLIsOneError() {
