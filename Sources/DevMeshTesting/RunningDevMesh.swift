@@ -71,7 +71,10 @@ public struct TempStack: Sendable {
         root = folder.map { base + "/" + $0 } ?? base
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         for (name, text) in files {
-            try text.write(toFile: root + "/" + name, atomically: true, encoding: .utf8)
+            // `policies/deny.yaml`: folders are created as needed.
+            let path = root + "/" + name
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
         }
     }
 

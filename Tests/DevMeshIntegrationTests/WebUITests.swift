@@ -15,7 +15,10 @@ import Testing
     static func shop() throws -> TempStack {
         let sample = repository.appendingPathComponent("Samples/shop").path
         var files: [String: String] = [:]
-        for name in try FileManager.default.contentsOfDirectory(atPath: sample) where !name.hasPrefix(".") {
+        let names = FileManager.default.enumerator(atPath: sample)?.compactMap { $0 as? String } ?? []
+        for name in names where !name.hasPrefix(".") && !name.contains("/.") {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: sample + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
             var text = try String(contentsOfFile: sample + "/" + name, encoding: .utf8)
             if name == "devmesh.yaml" {
                 text = text.split(separator: "\n", omittingEmptySubsequences: false)
