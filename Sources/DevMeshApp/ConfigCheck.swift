@@ -1,4 +1,5 @@
 import DevMeshCore
+import DevMeshPolicy
 import Foundation
 
 /// `devmesh check`: every diagnostic of the config, exit 1 on errors.
@@ -6,7 +7,16 @@ public enum ConfigCheck {
     public static func run(file: String?, workingDirectory: String, environment: [String: String], json: Bool) -> Int32 {
         let root = file == nil ? StackLocator.root(file: nil, workingDirectory: workingDirectory) : nil
         let loader = ConfigLoader(files: LocalFiles(), environment: environment, purpose: .check, workingDirectory: workingDirectory)
-        let loaded = loader.load(file: file, root: root)
+        var loaded = loader.load(file: file, root: root)
+        // The policies too: their parse errors, and `policy lint`'s warnings.
+        if let config = loaded.config, !config.policies.isEmpty {
+            let files = PolicyFiles.load(config.policies, root: config.root)
+            loaded.diagnostics += files.diagnostics
+            loaded.sources.merge(files.sources) { a, _ in a }
+            if !files.diagnostics.hasErrors {
+                loaded.diagnostics += PolicyLint.check(PolicyWorkspace(config: config, documents: files.documents))
+            }
+        }
         if json {
             struct Report: Encodable {
                 var ok: Bool

@@ -120,6 +120,22 @@ import Glibc
         #expect(await up.exitCode() == 0)
     }
 
+    @Test func brokenPoliciesStopCheckAndUp() async throws {
+        let stack = try TempStack([
+            "app.py": Self.app,
+            "Procfile": "app: python3 -u app.py\n",
+            "devmesh.yaml": "policies: [policies/]\n",
+            "policies/bad.yaml": "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: bad}\nspec:\n  action: DENY\n  rules:\n    - to:\n        - operation: {pathz: [/admin]}\n",
+        ])
+        let check = try DevMeshBinary.run(["check"], in: stack.root)
+        #expect(check.code == 1)
+        #expect(check.stdout.contains("policies/bad.yaml:8:"), "\(check.stdout)")
+        #expect(check.stdout.contains("unknown key `pathz`"))
+        let up = try DevMeshBinary.run(["up"], in: stack.root)
+        #expect(up.code != 0)
+        #expect((up.stdout + up.stderr).contains("the authorization policies have errors"), "\(up.stdout)\(up.stderr)")
+    }
+
     @Test func samplePoliciesPassTheirTestsAndAreEnforced() async throws {
         let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Samples/shop").path
