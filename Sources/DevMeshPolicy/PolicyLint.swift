@@ -39,6 +39,16 @@ public enum PolicyLint {
                 }
             }
         }
+        // Health checks: on a real mesh a probe that goes through the sidecar carries no principal.
+        for (service, path) in workspace.healthPaths.sorted(by: { $0.key < $1.key }) {
+            guard let workload = workspace.workloads[service] else { continue }
+            let decision = workspace.engine.evaluate(PolicyRequest(method: "GET", path: path, headers: ["user-agent": "kube-probe"]), at: workload)
+            guard decision.verdict == .deny else { continue }
+            let deciding = decision.decidedBy.flatMap { ref in workspace.engine.policies.first { $0.id == ref.policy } }
+                ?? workspace.engine.policies(for: workload).first { $0.action == .allow }
+            out.append(.warning(at: deciding?.location, "\(service)'s health check (GET \(path), no principal) is denied: \(decision.reason)",
+                                hint: "on Kubernetes a probe through the sidecar would fail; allow it, e.g. a rule `to: [{operation: {methods: [GET], paths: [\(path)]}}]`"))
+        }
         return out
     }
 

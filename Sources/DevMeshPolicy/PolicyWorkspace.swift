@@ -14,6 +14,8 @@ public struct PolicyWorkspace: Sendable {
     public var ports: [String: Int]
     public var normalization: PolicyNormalization
     public var mtls: MTLSMode
+    /// Each service's `health: {http: PATH}` (what lint checks the policies still let through).
+    public var healthPaths: [String: String]
 
     public init(config: StackConfig, documents: [PolicyDocuments], rootNamespace: String = "istio-system") {
         engine = PolicyEngine(policies: documents.flatMap(\.authorizationPolicies), rootNamespace: rootNamespace)
@@ -22,7 +24,9 @@ public struct PolicyWorkspace: Sendable {
         mtls = config.mtls
         var workloads: [String: PolicyWorkload] = [:]
         var ports: [String: Int] = [:]
+        var healthPaths: [String: String] = [:]
         for service in config.services {
+            if case .http(let path)? = service.health?.probe { healthPaths[service.name] = path }
             workloads[service.name] = PolicyWorkload(name: service.name, namespace: service.namespace, labels: service.labels)
             if let port = service.port { ports[service.name] = port }
         }
@@ -33,6 +37,20 @@ public struct PolicyWorkspace: Sendable {
         }
         self.workloads = workloads
         self.ports = ports
+        self.healthPaths = healthPaths
+    }
+
+    /// A workspace from its parts (tests, and callers without a StackConfig).
+    public init(policies: [AuthorizationPolicy], workloads: [PolicyWorkload], ports: [String: Int] = [:], healthPaths: [String: String] = [:],
+                normalization: PolicyNormalization = .base, mtls: MTLSMode = .permissive, authentications: [RequestAuthentication] = [],
+                rootNamespace: String = "istio-system") {
+        engine = PolicyEngine(policies: policies, rootNamespace: rootNamespace)
+        self.workloads = Dictionary(workloads.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.ports = ports
+        self.healthPaths = healthPaths
+        self.normalization = normalization
+        self.mtls = mtls
+        self.authentications = authentications
     }
 
     /// The mTLS principal of a workload: `cluster.local/ns/<ns>/sa/<name>`.
