@@ -42,6 +42,17 @@ public struct PolicyFiles: Sendable {
                 out.documents.append(documents)
             }
         }
+        // Policies are Kubernetes objects: a namespace/name names one (decisions are keyed by it).
+        var seen: [String: SourceLocation?] = [:]
+        for policy in out.documents.flatMap(\.authorizationPolicies) {
+            if let first = seen[policy.id] {
+                let there = first.map { " (first at \($0.file):\($0.line))" } ?? ""
+                out.diagnostics.append(.error(at: policy.location, "a second AuthorizationPolicy \(policy.id)\(there)",
+                                              hint: "give each policy its own metadata.name within its namespace"))
+            } else {
+                seen[policy.id] = policy.location
+            }
+        }
         return out
     }
 }
