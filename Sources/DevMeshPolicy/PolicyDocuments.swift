@@ -194,13 +194,7 @@ public struct PolicyDocuments: Sendable, Equatable {
         }
         for (key, keyNode, v) in sourceFields {
             let values = list(v, key, reader: &reader)
-            if key.lowercased().contains("ipblocks") {
-                for (text, location) in values.withLocations where IPBlock(text) == nil {
-                    reader.diagnostics.append(.error(at: location, "`\(text)` in `\(key)` is not an IP address or CIDR range",
-                                                     hint: "write 10.0.0.1, 10.0.0.0/8 or fd00::/8"))
-                    rule.unsupported.append("`\(key)` value `\(text)`")
-                }
-            }
+            if key.lowercased().contains("ipblocks") { check(values, in: key, .address, reader: &reader, rule: &rule) }
             switch key {
             case "principals": s.principals = values.texts
             case "notPrincipals": s.notPrincipals = values.texts
@@ -233,19 +227,8 @@ public struct PolicyDocuments: Sendable, Equatable {
         }
         for (key, _, v) in operationFields {
             let values = list(v, key, reader: &reader)
-            if key == "ports" || key == "notPorts" {
-                for (text, location) in values.withLocations where Int(text).map({ !(0...65535).contains($0) }) ?? true {
-                    reader.diagnostics.append(.error(at: location, "`\(text)` in `\(key)` is not a port number"))
-                    rule.unsupported.append("`\(key)` value `\(text)`")
-                }
-            }
-            if key == "paths" || key == "notPaths" {
-                for (text, location) in values.withLocations where PathMatcher(text) == nil {
-                    reader.diagnostics.append(.error(at: location, "`\(text)` in `\(key)` is not a valid path template",
-                                                     hint: "`{*}` and `{**}` must be whole segments, and `{**}` the last one"))
-                    rule.unsupported.append("`\(key)` value `\(text)`")
-                }
-            }
+            if key == "ports" || key == "notPorts" { check(values, in: key, .port, reader: &reader, rule: &rule) }
+            if key == "paths" || key == "notPaths" { check(values, in: key, .path, reader: &reader, rule: &rule) }
             switch key {
             case "hosts": o.hosts = values.texts
             case "notHosts": o.notHosts = values.texts
@@ -275,15 +258,10 @@ public struct PolicyDocuments: Sendable, Equatable {
             case "values", "notValues":
                 let values = list(v, key, reader: &reader)
                 if key == "values" { condition.values = values.texts } else { condition.notValues = values.texts }
-                for (text, location) in values.withLocations {
-                    let isAddressKey = ["source.ip", "remote.ip", "destination.ip"].contains(condition.key)
-                    if isAddressKey, IPBlock(text) == nil {
-                        reader.diagnostics.append(.error(at: location, "`\(text)` is not an IP address or CIDR range (`\(condition.key)`)"))
-                    }
-                    if condition.key == "destination.port", Int(text).map({ !(0...65535).contains($0) }) ?? true {
-                        reader.diagnostics.append(.error(at: location, "`\(text)` is not a port number (`destination.port`)"))
-                    }
+                if ["source.ip", "remote.ip", "destination.ip"].contains(condition.key) {
+                    check(values, in: "\(key)` of `\(condition.key)", .address, reader: &reader, rule: &rule)
                 }
+                if condition.key == "destination.port" { check(values, in: "\(key)` of `destination.port", .port, reader: &reader, rule: &rule) }
             default: break
             }
         }
@@ -301,6 +279,35 @@ public struct PolicyDocuments: Sendable, Equatable {
             rule.unsupported.append("`when` without values")
         }
         return condition
+    }
+
+    /// What a field's values must be.
+    enum ValueKind {
+        case address, port, path
+
+        func accepts(_ text: String) -> Bool {
+            switch self {
+            case .address: return IPBlock(text) != nil
+            case .port: return Int(text).map { (0...65535).contains($0) } ?? false
+            case .path: return PathMatcher(text) != nil
+            }
+        }
+
+        var expected: (what: String, hint: String) {
+            switch self {
+            case .address: return ("an IP address or CIDR range", "write 10.0.0.1, 10.0.0.0/8 or fd00::/8")
+            case .port: return ("a port number", "0 to 65535")
+            case .path: return ("a valid path template", "`{*}` and `{**}` must be whole segments, and `{**}` the last operator")
+            }
+        }
+    }
+
+    /// Each value that is not of `kind` is an error, and the rule fails closed.
+    func check(_ values: Values, in field: String, _ kind: ValueKind, reader: inout YAMLReader, rule: inout AuthorizationPolicy.Rule) {
+        for (text, location) in values.withLocations where !kind.accepts(text) {
+            reader.diagnostics.append(.error(at: location, "`\(text)` in `\(field)` is not \(kind.expected.what)", hint: kind.expected.hint))
+            rule.unsupported.append("`\(field)` value `\(text)`")
+        }
     }
 
     struct Values {
