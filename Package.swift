@@ -19,11 +19,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
-        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         // Pure: config model, adapters, diagnostics, supervision state machine. No I/O.
@@ -37,6 +38,17 @@ let package = Package(
             name: "DevMeshPolicy",
             dependencies: ["DevMeshCore", .product(name: "Yams", package: "Yams")]
         ),
+        // JWT verification for RequestAuthentication (jwt-kit): tokens found where the rules say,
+        // checked against each issuer's JWKS; keys are put in a store by whoever fetches them.
+        .target(
+            name: "DevMeshAuth",
+            dependencies: [
+                "DevMeshCore",
+                "DevMeshPolicy",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // Pure: the strict HTTP/1.1 framer of the data plane (the security boundary; fuzzed).
         .target(name: "DevMeshHTTP1"),
         // The SwiftNIO data plane: sidecar listeners, the HTTP/1.1 proxy, balancing, pooling.
@@ -45,6 +57,7 @@ let package = Package(
             dependencies: [
                 "DevMeshCore",
                 "DevMeshPolicy",
+                "DevMeshAuth",
                 "DevMeshHTTP1",
                 "DevMeshTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -166,6 +179,8 @@ let package = Package(
             name: "DevMeshTesting",
             dependencies: [
                 "DevMeshCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 "DevMeshSupervisor",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -197,6 +212,7 @@ let package = Package(
             "DevMeshPolicy", "DevMeshCore",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
+        .testTarget(name: "DevMeshAuthTests", dependencies: ["DevMeshAuth", "DevMeshPolicy", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshOTLPTests", dependencies: ["DevMeshOTLP", "DevMeshCore"]),
         .testTarget(name: "DevMeshStoreTests", dependencies: ["DevMeshStore", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshTLSTests", dependencies: ["DevMeshTLS", "DevMeshCore", "DevMeshTesting"]),
