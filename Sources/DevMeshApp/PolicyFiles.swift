@@ -55,4 +55,38 @@ public struct PolicyFiles: Sendable {
         }
         return out
     }
+
+    /// The policy files' paths, sizes and content hashes: what live reload watches.
+    public static func fingerprint(_ paths: [String], root: String) -> String {
+        var parts: [String] = []
+        for path in paths {
+            var full = path.hasPrefix("/") ? path : root + "/" + path
+            while full.count > 1, full.hasSuffix("/") { full.removeLast() }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory) else {
+                parts.append(full + ":missing")
+                continue
+            }
+            var files = [full]
+            if isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: full)) ?? []
+                files = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { full + "/" + $0 }
+            }
+            for file in files {
+                // Policy files are small: hashing their bytes catches an edit within the same
+                // second of the same size, which a modification time would miss.
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    parts.append(file + ":unreadable")
+                    continue
+                }
+                var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+                for byte in data {
+                    hash ^= UInt64(byte)
+                    hash = hash &* 0x100_0000_01b3
+                }
+                parts.append("\(file):\(data.count):\(String(hash, radix: 16))")
+            }
+        }
+        return parts.joined(separator: "\n")
+    }
 }

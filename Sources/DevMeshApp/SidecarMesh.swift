@@ -14,7 +14,7 @@ final class SidecarMesh: Sendable {
     /// Where the gateway's plain-HTTP port redirects (`http_mode: redirect`): the HTTPS port as bound.
     private let redirectPort = HTTPSPort(0)
 
-    init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: PolicyWorkspace? = nil) {
+    init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: MeshPolicies? = nil) {
         var sources: [String: EndpointSource] = [:]
         for listener in plan.listeners {
             switch listener.target {
@@ -54,9 +54,8 @@ final class SidecarMesh: Sendable {
                                    upstreamName: spec.upstream ?? (role == .service ? spec.service : nil),
                                    endpoints: endpoints, telemetry: telemetry)
             route.forward = forward
-            if case .app = spec.target, role == .inbound, let policies, let workload = policies.workloads[spec.service] {
-                route.authorization = InboundAuthorization(engine: policies.engine, workload: workload, port: policies.ports[spec.service],
-                                                           normalization: policies.normalization)
+            if case .app = spec.target, role == .inbound, let policies {
+                route.authorization = policies.gate(workload: spec.service, port: nil)
             }
             var tls: ListenerTLS?
             if let security {
@@ -94,6 +93,9 @@ final class SidecarMesh: Sendable {
             var https = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
             https.gateway = routing
             https.forwardedProto = "https"
+            // The gateway is a workload of its own (PRODUCT.md): JWTs are checked and policies
+            // selecting it enforced at the edge, before any service is chosen.
+            https.authorization = policies?.gate(workload: PolicyWorkspace.gateway, port: gateway.httpsPort)
             if let edge = security?.edge {
                 listeners.append(ProxyListener(route: https, port: gateway.httpsPort, group: group, tls: .edge(edge, HTTP2Limits()),
                                                fallbackToFreePort: !gateway.portsAreExplicit.https))
@@ -101,6 +103,7 @@ final class SidecarMesh: Sendable {
             if gateway.config.httpMode == .redirect { routing.redirectTo = redirectPort }
             var http = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
             http.gateway = routing
+            http.authorization = policies?.gate(workload: PolicyWorkspace.gateway, port: gateway.httpPort)
             listeners.append(ProxyListener(route: http, port: gateway.httpPort, group: group,
                                            fallbackToFreePort: !gateway.portsAreExplicit.http))
         }

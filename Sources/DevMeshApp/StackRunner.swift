@@ -168,7 +168,7 @@ public struct StackRunner: Sendable {
 
         // Authorization policies: enforced by the inbound sidecars. A policy file with errors stops
         // `up` (a DENY that did not load would fail open); `devmesh check` lists them all.
-        var policies: PolicyWorkspace?
+        var policies: MeshPolicies?
         if !config.policies.isEmpty {
             let files = PolicyFiles.load(config.policies, root: config.root)
             if let first = files.diagnostics.first(where: { $0.severity == .error }) {
@@ -176,9 +176,17 @@ public struct StackRunner: Sendable {
                 throw Refusal(message: "the authorization policies have errors; first: \(at)\(first.message)",
                               hint: "`devmesh check` (or `devmesh policy lint`) lists them all")
             }
-            policies = PolicyWorkspace(config: config, documents: files.documents)
-            let count = policies?.engine.policies.count ?? 0
-            output.announce("policies   \(count) authorization polic\(count == 1 ? "y" : "ies") enforced by the inbound sidecars (\(config.policyNormalization.rawValue) path normalisation)")
+            let workspace = PolicyWorkspace(config: config, documents: files.documents)
+            let mesh = MeshPolicies(config: config, workspace: workspace)
+            let warnings = await JWKSFetcher(root: config.root).load(workspace.authentications, into: mesh.keys)
+            mesh.setKeyWarnings(warnings)
+            policies = mesh
+            let count = workspace.engine.policies.count
+            let jwt = workspace.authentications.count
+            output.announce("policies   \(count) authorization polic\(count == 1 ? "y" : "ies")"
+                + (jwt > 0 ? " and \(jwt) RequestAuthentication\(jwt == 1 ? "" : "s")" : "")
+                + " enforced by the sidecars and the gateway (\(config.policyNormalization.rawValue) path normalisation; files reload live)")
+            for warning in warnings { output.announce("policies   \(warning)", severity: .warning) }
         }
 
         // Another devmesh may take the default admin port between our check and our bind: then
@@ -239,7 +247,7 @@ public struct StackRunner: Sendable {
     }
 
     private func runStack(config: StackConfig, plan meshPlan: MeshPlan, directory: StateDirectory,
-                          output: LogOutput, adminPort: Int, security: MeshSecurity?, policies: PolicyWorkspace?,
+                          output: LogOutput, adminPort: Int, security: MeshSecurity?, policies: MeshPolicies?,
                           store: TelemetryWriter) async throws -> Outcome {
         var planned = meshPlan
         // OTLP ingest listens before any app starts (apps get its URL). A default port taken since
@@ -336,7 +344,8 @@ public struct StackRunner: Sendable {
             services: [
                 .init(service: admin, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+            ] + (policies.map { [.init(service: PolicyWatcher(policies: $0, fetcher: JWKSFetcher(root: config.root), output: output),
+                                       successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [.sigquit],
             logger: logger))

@@ -1,45 +1,94 @@
+import DevMeshAuth
 import DevMeshCore
 import DevMeshHTTP1
 import DevMeshPolicy
+import NIOConcurrencyHelpers
 
-/// The inbound sidecar's authorization step, as Istio's: the request path normalised in the
-/// stack's mode (refused with 400 when it cannot be), then the workload's policies evaluated with
-/// the caller's mTLS principal. The upstream gets the path the policies saw.
+/// A workload's authorization step, as Istio's sidecar runs it: the request path normalised in
+/// the stack's mode (refused with 400 when it cannot be), the JWT checked against the
+/// RequestAuthentications in scope (a bad token: 401), then the AuthorizationPolicies evaluated
+/// with the caller's mTLS principal and the token's identity. The upstream gets the path the
+/// policies saw.
 public struct InboundAuthorization: Sendable {
     public let engine: PolicyEngine
     public let workload: PolicyWorkload
-    /// `destination.port`: the service's `port:`.
+    /// `destination.port`: the service's `port:` (the gateway's HTTPS port).
     public let port: Int?
     public let normalization: PolicyNormalization
+    public let authenticator: RequestAuthenticator?
     /// Whether any policy for the workload reads request headers (else they are not collected).
     let readsHeaders: Bool
-    /// No policy applies: only the path is normalised.
+    /// No policy applies: only the path is normalised (and a token, if any rule looks for one, checked).
     let hasPolicies: Bool
 
-    public init(engine: PolicyEngine, workload: PolicyWorkload, port: Int?, normalization: PolicyNormalization) {
+    public init(engine: PolicyEngine, workload: PolicyWorkload, port: Int?, normalization: PolicyNormalization,
+                authenticator: RequestAuthenticator? = nil) {
         self.engine = engine
         self.workload = workload
         self.port = port
         self.normalization = normalization
+        self.authenticator = authenticator.flatMap { $0.rules.isEmpty ? nil : $0 }
         let policies = engine.policies(for: workload)
         hasPolicies = !policies.isEmpty
         readsHeaders = policies.contains { $0.rules.contains { $0.when.contains { ConditionKey.header($0.key) != nil } } }
     }
 
+    /// Whether this step records a decision on the span (policies or JWT rules apply).
+    public var isActive: Bool { hasPolicies || authenticator != nil }
+
     public enum Outcome: Sendable {
-        /// Go on, with this target (normalised path, query untouched).
-        case allow(target: String)
-        case deny(PolicyDecision)
+        /// Go on, with this target (normalised path, query untouched) and these header edits.
+        case allow(target: String, edits: HeaderEdits?, note: PolicyNote?)
+        case deny(PolicyNote)
         case badRequest(String)
+        /// The token was refused: 401 with a `WWW-Authenticate` challenge.
+        case unauthenticated(JWTRejection, PolicyNote)
+        /// A token whose verdict is not cached: verify it (off the event loop), then check again
+        /// passing the outcome.
+        case authenticate(RequestAuthenticator.FoundToken)
     }
 
-    public func check(_ head: HTTP1RequestHead, target: String, principal: String?, sourceIP: String?) -> Outcome {
+    public func check(_ head: HTTP1RequestHead, target: String, principal: String?, sourceIP: String?,
+                      authentication: RequestAuthenticator.Outcome? = nil) -> Outcome {
         let normalised: String
         switch PathNormalization.normalize(target, mode: normalization) {
         case .success(let path): normalised = path
         case .failure(let rejection): return .badRequest("the request path cannot be normalised: \(rejection)")
         }
-        guard hasPolicies else { return .allow(target: normalised) }
+        var authenticated: RequestAuthenticator.Authenticated?
+        var foundHeader: String?
+        if let authenticator {
+            let query = normalised.firstIndex(of: "?").map { normalised[normalised.index(after: $0)...] }
+            let fields = head.fields.map { (name: $0.name.lowercased(), value: $0.value) }
+            switch authenticator.find(fields: fields, query: query) {
+            case .none: break
+            case .rejected(let why): return .unauthenticated(why, PolicyNote(decision: "unauthenticated", reason: why.description))
+            case .token(let found):
+                guard let outcome = authentication ?? authenticator.cached(found) else { return .authenticate(found) }
+                switch outcome {
+                case .rejected(let why): return .unauthenticated(why, PolicyNote(decision: "unauthenticated", reason: why.description))
+                case .authenticated(let a):
+                    authenticated = a
+                    foundHeader = found.header
+                }
+            }
+        }
+        var edits: HeaderEdits?
+        if let authenticated {
+            var e = HeaderEdits()
+            if let header = foundHeader, !authenticated.forwardOriginalToken { e.remove.append(header) }
+            for output in authenticated.outputHeaders {
+                e.remove.append(output.name)
+                e.add.append(output)
+            }
+            if !e.isEmpty { edits = e }
+        }
+        guard hasPolicies else {
+            let note = authenticated.map {
+                PolicyNote(decision: "allow", reason: "allowed: valid token, and no policy applies", requestPrincipal: $0.principal)
+            }
+            return .allow(target: normalised, edits: edits, note: note)
+        }
         var headers: [String: String] = [:]
         if readsHeaders {
             for field in head.fields {
@@ -48,9 +97,29 @@ public struct InboundAuthorization: Sendable {
             }
         }
         let path = String(normalised.prefix { $0 != "?" })
-        let request = PolicyRequest(sourcePrincipal: principal, sourceIP: sourceIP, host: head.host, port: port,
+        let request = PolicyRequest(sourcePrincipal: principal, sourceIP: sourceIP, requestPrincipal: authenticated?.principal,
+                                    claims: authenticated?.claims ?? [:], host: head.host, port: port,
                                     method: head.method, path: path, headers: headers)
         let decision = engine.evaluate(request, at: workload)
-        return decision.verdict == .allow ? .allow(target: normalised) : .deny(decision)
+        let note = PolicyNote(decision: decision.verdict.rawValue, policy: decision.decidedBy?.policy, rule: decision.decidedBy?.rule,
+                              reason: decision.reason, dryRun: decision.dryRun, audited: decision.audited.map(\.description),
+                              requestPrincipal: authenticated?.principal)
+        return decision.verdict == .allow ? .allow(target: normalised, edits: edits, note: note) : .deny(note)
+    }
+}
+
+/// The authorization a route enforces now. Policy files reload live: a new set replaces the old
+/// one atomically, and requests in flight finish under the set they started with.
+public final class PolicyGate: Sendable {
+    private let box: NIOLockedValueBox<InboundAuthorization>
+
+    public init(_ authorization: InboundAuthorization) {
+        box = NIOLockedValueBox(authorization)
+    }
+
+    public var current: InboundAuthorization { box.withLockedValue { $0 } }
+
+    public func update(_ authorization: InboundAuthorization) {
+        box.withLockedValue { $0 = authorization }
     }
 }

@@ -52,7 +52,7 @@ public struct ProxyRoute: Sendable {
     /// The workload identity of an inbound sidecar (`By=` of `x-forwarded-client-cert`).
     public var localIdentity: SPIFFEID?
     /// An inbound sidecar's policies (docs/policies.md): set when the stack has `policies:`.
-    public var authorization: InboundAuthorization?
+    public var authorization: PolicyGate?
 
     public init(role: Role, service: String, instance: String? = nil, upstreamName: String? = nil,
                 endpoints: EndpointSource, balancer: BalancerKind = .p2cEWMA, timeouts: ProxyTimeouts = ProxyTimeouts(),

@@ -1,3 +1,4 @@
+import DevMeshAuth
 import DevMeshCore
 import DevMeshHTTP1
 import DevMeshTLS
@@ -145,6 +146,14 @@ final class ProxyServerHandler: ChannelInboundHandler {
         defer { inProcess = false }
         while true {
             if closing { return }
+            if authenticating {
+                // The body (and pipelined requests) wait for the token's verdict, bounded.
+                if inbound.readableBytes > Self.maxBuffered, !readPausedForBuffer {
+                    readPausedForBuffer = true
+                    setClientAutoRead()
+                }
+                return
+            }
             if let exchange {
                 forwardRequestBody(exchange)
                 // Pipelined requests, or a body arriving before the upstream is ready: bounded.
@@ -200,7 +209,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         case answer(status: Int, code: String?, message: String, extraFields: String)
     }
 
-    private func start(_ head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext) {
+    private func start(_ head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext,
+                       authentication: RequestAuthenticator.Outcome? = nil, authorizationInUse: InboundAuthorization? = nil) {
         var target = head.target
         var endpoints = route.endpoints
         var upstreamName = route.upstreamName
@@ -274,16 +284,35 @@ final class ProxyServerHandler: ChannelInboundHandler {
                               message: "the client certificate carries no SPIFFE identity of this mesh", extraFields: "")
         }
         var rawBody: String?
-        if refusal == nil, let authorization = route.authorization {
-            switch authorization.check(head, target: target, principal: identity?.principal, sourceIP: clientAddress) {
-            case .allow(let normalised):
+        var policyNote: PolicyNote?
+        if refusal == nil, let gate = route.authorization {
+            let authorization = authorizationInUse ?? gate.current
+            switch authorization.check(head, target: target, principal: identity?.principal, sourceIP: clientAddress,
+                                       authentication: authentication) {
+            case .allow(let normalised, let tokenEdits, let note):
                 target = normalised
-            case .deny:
+                policyNote = note
+                if let tokenEdits {
+                    var merged = edits ?? HeaderEdits()
+                    merged.remove += tokenEdits.remove
+                    merged.add += tokenEdits.add
+                    edits = merged
+                }
+            case .deny(let note):
                 // Istio's answer, byte for byte: clients and tests written against the mesh see the same.
                 refusal = .answer(status: 403, code: "rbac-denied", message: "RBAC: access denied", extraFields: "")
                 rawBody = "RBAC: access denied"
+                policyNote = note
+            case .unauthenticated(let why, let note):
+                refusal = .answer(status: 401, code: "jwt-invalid", message: why.description,
+                                  extraFields: "WWW-Authenticate: \(why.challenge)\r\n")
+                rawBody = why.description
+                policyNote = note
             case .badRequest(let why):
                 refusal = .answer(status: 400, code: "bad-path", message: why, extraFields: "")
+            case .authenticate(let found):
+                authenticate(found, with: authorization, head: head, headBytes: headBytes, context: context)
+                return
             }
         }
         let incoming = head.value(of: .traceparent).flatMap(TraceContext.parse)
@@ -304,6 +333,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.upstreamTLS = upstreamTLS
         exchange.responseEdits = responseEdits
         exchange.sourcePrincipal = identity?.principal
+        exchange.policyNote = policyNote
         if case .answer(let status, let code, let message, let extra) = refusal {
             self.exchange = exchange
             fail(exchange, status: status, code: code, message: message, extraFields: extra, rawBody: rawBody)
@@ -325,6 +355,29 @@ final class ProxyServerHandler: ChannelInboundHandler {
         self.exchange = exchange
         loop.budget.recordRequest(now: exchange.startUptime)
         dispatch(exchange)
+    }
+
+    /// Set while a token is verified off the event loop (its verdict was not cached).
+    private var authenticating = false
+
+    /// Verifies a token (signature checks run in jwt-kit's actors, not on the event loop), then
+    /// starts the request again with the verdict, under the same policy set.
+    private func authenticate(_ found: RequestAuthenticator.FoundToken, with authorization: InboundAuthorization,
+                              head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext) {
+        guard let authenticator = authorization.authenticator else { return }
+        authenticating = true
+        context.eventLoop.makeFutureWithTask { await authenticator.verify(found) }
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                authenticating = false
+                guard let context = self.context, !closing, case .success(let outcome) = result else { return }
+                start(head, headBytes: headBytes, context: context, authentication: outcome, authorizationInUse: authorization)
+                if readPausedForBuffer, inbound.readableBytes <= Self.maxBuffered {
+                    readPausedForBuffer = false
+                    setClientAutoRead()
+                }
+                process()
+            }
     }
 
     /// Sends the exchange to an endpoint: a pooled connection if there is one, else a new one.
@@ -805,7 +858,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
             durationNanos: end > exchange.startNanos ? end - exchange.startNanos : 0,
             endpointName: exchange.endpoint?.name, endpointHost: exchange.endpoint?.host, endpointPort: exchange.endpoint?.port,
             attempts: exchange.attempts, bytesIn: exchange.bytesIn, bytesOut: exchange.bytesOut,
-            sourcePrincipal: exchange.sourcePrincipal))
+            sourcePrincipal: exchange.sourcePrincipal, policy: exchange.policyNote))
     }
 
     // MARK: - Identity
@@ -913,6 +966,7 @@ final class Exchange {
     var upstreamTLS: UpstreamTLS?
     var responseEdits: HeaderEdits?
     var sourcePrincipal: String?
+    var policyNote: PolicyNote?
 
     /// Whether any body byte was taken from the client (then a retry could not resend it).
     var bodyConsumed: Bool { requestBody.bytesSeen > 0 }

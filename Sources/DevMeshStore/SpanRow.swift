@@ -31,8 +31,9 @@ enum SpanRow {
         }
     }
 
-    /// A sidecar hop: values bound as they are, nothing encoded.
-    static func insert(_ hop: HopRecord, run: Int64?, traceSeq: Int64, with b: SQLiteBinder, db: Database) throws {
+    /// A sidecar hop: values bound as they are; only a policy decision (rare next to plain
+    /// traffic) is encoded, into the attributes JSON.
+    static func insert(_ hop: HopRecord, run: Int64?, traceSeq: Int64, with b: SQLiteBinder, db: Database, encoder: JSONEncoder) throws {
         b.bind(1, run)
         b.bind(2, hop.traceID)
         b.bind(3, hop.spanID)
@@ -61,7 +62,7 @@ enum SpanRow {
         b.bind(26, hop.bytesIn)
         b.bind(27, hop.bytesOut)
         b.bind(28, hop.sourcePrincipal)
-        b.bind(29, nil as String?)
+        b.bind(29, hop.policy.flatMap { TypedAttribute.encode($0.attributes.mapValues { .string($0) }, encoder) })
         b.bind(30, nil as String?)
         b.bind(31, nil as String?)
         b.bind(32, "devmesh")

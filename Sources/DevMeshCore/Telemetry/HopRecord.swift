@@ -33,12 +33,14 @@ public struct HopRecord: Sendable, Equatable {
     /// The caller's mTLS identity as a policy principal (`cluster.local/ns/default/sa/orders`), when
     /// the request arrived over mTLS.
     public var sourcePrincipal: String?
+    /// The authorization decision, where policies or a RequestAuthentication apply.
+    public var policy: PolicyNote?
 
     public init(listener: String, service: String, instance: String?, upstreamName: String?, traceID: String,
                 spanID: String, parentSpanID: String?, method: String, target: String, host: String, userAgent: String?,
                 minorVersion: Int, status: Int, error: String?, startNanos: UInt64, durationNanos: UInt64,
                 endpointName: String?, endpointHost: String?, endpointPort: Int?, attempts: Int, bytesIn: UInt64, bytesOut: UInt64,
-                sourcePrincipal: String? = nil) {
+                sourcePrincipal: String? = nil, policy: PolicyNote? = nil) {
         self.listener = listener
         self.service = service
         self.instance = instance
@@ -62,6 +64,7 @@ public struct HopRecord: Sendable, Equatable {
         self.bytesIn = bytesIn
         self.bytesOut = bytesOut
         self.sourcePrincipal = sourcePrincipal
+        self.policy = policy
     }
 
     public var path: String { String(target.prefix { $0 != "?" }) }
@@ -95,6 +98,7 @@ public struct HopRecord: Sendable, Equatable {
         if let endpointHost { attributes["network.peer.address"] = endpointHost }
         if let endpointPort { attributes["network.peer.port"] = String(endpointPort) }
         if let upstreamName { attributes["peer.service"] = upstreamName }
+        if let policy { attributes.merge(policy.attributes) { a, _ in a } }
         if let error { attributes["error.type"] = error } else if status >= 500 { attributes["error.type"] = String(status) }
         return SpanRecord(
             traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, service: service, instance: instance,

@@ -1,0 +1,108 @@
+import DevMeshAuth
+import DevMeshCore
+import DevMeshPolicy
+import DevMeshProxy
+import Foundation
+import NIOConcurrencyHelpers
+
+/// The policies a running stack enforces: one gate per workload (every inbound sidecar and the
+/// gateway), the issuers' keys, and live reload — when a policy file changes, a new set is built
+/// and swapped into every gate at once; a file with errors keeps the old set and says why.
+final class MeshPolicies: Sendable {
+    let config: StackConfig
+    let keys = JWKSStore()
+
+    struct Registration {
+        let gate: PolicyGate
+        let workload: String
+        let port: Int?
+    }
+
+    /// What the last load or reload did, for the API and the Policies page.
+    struct Status: Sendable {
+        var loadedAt: Date
+        var fingerprint: String
+        var error: String?
+        var errorAt: Date?
+        var reloads: Int
+        var keyWarnings: [String]
+    }
+
+    private struct State {
+        var workspace: PolicyWorkspace
+        var registrations: [Registration] = []
+        var status: Status
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    init(config: StackConfig, workspace: PolicyWorkspace) {
+        self.config = config
+        state = NIOLockedValueBox(State(workspace: workspace, status: Status(
+            loadedAt: Date(), fingerprint: PolicyFiles.fingerprint(config.policies, root: config.root), reloads: 0, keyWarnings: [])))
+    }
+
+    var workspace: PolicyWorkspace { state.withLockedValue { $0.workspace } }
+    var status: Status { state.withLockedValue { $0.status } }
+
+    /// The gate a listener of `workload` enforces (nil for a workload the policies do not know).
+    func gate(workload: String, port: Int?) -> PolicyGate? {
+        state.withLockedValue { state in
+            guard let authorization = Self.authorization(state.workspace, workload: workload, port: port, keys: keys) else { return nil }
+            let gate = PolicyGate(authorization)
+            state.registrations.append(Registration(gate: gate, workload: workload, port: port))
+            return gate
+        }
+    }
+
+    static func authorization(_ workspace: PolicyWorkspace, workload name: String, port: Int?, keys: JWKSStore) -> InboundAuthorization? {
+        guard let workload = workspace.workloads[name] else { return nil }
+        let rules = workspace.authentications(for: workload).flatMap(\.jwtRules)
+        return InboundAuthorization(engine: workspace.engine, workload: workload, port: port ?? workspace.ports[name],
+                                    normalization: workspace.normalization,
+                                    authenticator: rules.isEmpty ? nil : RequestAuthenticator(rules: rules, store: keys))
+    }
+
+    enum ReloadOutcome: Equatable {
+        case unchanged
+        case reloaded(policies: Int, before: Int)
+        case kept(error: String)
+    }
+
+    /// Rebuilds the policy set when a file changed (by size and modification time). Errors keep
+    /// the set in force.
+    func reloadIfChanged(fetcher: JWKSFetcher) async -> ReloadOutcome {
+        let fingerprint = PolicyFiles.fingerprint(config.policies, root: config.root)
+        let previous = state.withLockedValue { $0.status }
+        guard fingerprint != previous.fingerprint else { return .unchanged }
+        let files = PolicyFiles.load(config.policies, root: config.root)
+        if let first = files.diagnostics.first(where: { $0.severity == .error }) {
+            let at = first.location.map { "\($0.file):\($0.line):\($0.column): " } ?? ""
+            let message = at + first.message
+            state.withLockedValue {
+                $0.status.fingerprint = fingerprint
+                $0.status.error = message
+                $0.status.errorAt = Date()
+            }
+            return .kept(error: message)
+        }
+        let workspace = PolicyWorkspace(config: config, documents: files.documents)
+        let warnings = await fetcher.load(workspace.authentications, into: keys)
+        return state.withLockedValue { state in
+            let before = state.workspace.engine.policies.count
+            state.workspace = workspace
+            for registration in state.registrations {
+                if let authorization = Self.authorization(workspace, workload: registration.workload, port: registration.port, keys: keys) {
+                    registration.gate.update(authorization)
+                }
+            }
+            state.status = Status(loadedAt: Date(), fingerprint: fingerprint, error: nil, errorAt: nil,
+                                  reloads: state.status.reloads + 1, keyWarnings: warnings)
+            return .reloaded(policies: workspace.engine.policies.count, before: before)
+        }
+    }
+
+    func setKeyWarnings(_ warnings: [String]) {
+        state.withLockedValue { $0.status.keyWarnings = warnings }
+    }
+}
