@@ -143,6 +143,7 @@ let package = Package(
             dependencies: [
                 "DevMeshCore",
                 "DevMeshPolicy",
+                "DevMeshAuth",
                 "DevMeshSupervisor",
                 "DevMeshAPI",
                 "DevMeshProxy",
@@ -165,6 +166,7 @@ let package = Package(
             dependencies: [
                 "DevMeshCore",
                 "DevMeshPolicy",
+                "DevMeshAuth",
                 "DevMeshApp",
                 "DevMeshSupervisor",
                 "DevMeshTLS",

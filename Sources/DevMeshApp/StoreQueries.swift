@@ -35,6 +35,11 @@ struct StoreQueries: TelemetryQuerying {
         return try await NIOThreadPool.singleton.runIfActive { try database.graph(sinceNanos: sinceNanos, nowNanos: now) }
     }
 
+    func policyDecisions(_ filter: PolicyDecisionFilter) async throws -> [PolicyDecisionRecord] {
+        let database = writer.database
+        return try await NIOThreadPool.singleton.runIfActive { try database.policyDecisions(filter) }
+    }
+
     func lastLogID() async throws -> Int64 {
         let database = writer.database
         return try await NIOThreadPool.singleton.runIfActive { try database.lastLogID() }

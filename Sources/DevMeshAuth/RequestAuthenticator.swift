@@ -113,6 +113,11 @@ public final class RequestAuthenticator: Sendable {
         case rejected(JWTRejection)
     }
 
+    /// Verifies a token given as such (`policy test`'s `jwt:`), against every rule.
+    public func verify(token: String) async -> Outcome {
+        await verify(FoundToken(token: token, header: nil, ruleIndexes: Array(rules.indices)))
+    }
+
     /// A verdict on this token computed before and still valid, without waiting.
     public func cached(_ found: FoundToken) -> Outcome? {
         let now = clock()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevMeshApp
+import DevMeshAuth
 import DevMeshCore
 import DevMeshPolicy
 import Foundation
@@ -27,9 +28,16 @@ struct PolicyOptions: ParsableArguments {
         }
         return (loaded, workspace)
     }
+
+    /// The issuers' keys, for raw tokens; a source that cannot be loaded is reported on stderr.
+    static func keys(_ workspace: PolicyWorkspace, root: String) async throws -> JWKSStore {
+        let (keys, warnings) = await RawTokens.keys(for: workspace, root: root)
+        for warning in warnings { Terminal.printError("devmesh: warning: \(warning)") }
+        return keys
+    }
 }
 
-struct PolicyTestCommand: ParsableCommand {
+struct PolicyTestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test", abstract: "Run a file of what-if cases against the policies; exit 1 on any failure.")
 
@@ -37,8 +45,8 @@ struct PolicyTestCommand: ParsableCommand {
     @Argument(help: "The cases (PRODUCT.md / docs/policies.md: `cases:` with to, from, request, expect).") var cases: String
     @Flag(help: "One JSON document, stable for scripts.") var json = false
 
-    func run() throws {
-        let (_, workspace) = try options.load()
+    func run() async throws {
+        let (loaded, workspace) = try options.load()
         guard let text = try? String(contentsOfFile: cases, encoding: .utf8) else {
             Terminal.printError("devmesh: cannot read \(cases)")
             throw ExitCode(1)
@@ -49,7 +57,13 @@ struct PolicyTestCommand: ParsableCommand {
             if parsed.diagnostics.hasErrors { throw ExitCode(1) }
         }
         let now = Int64(Date().timeIntervalSince1970)
-        let results = parsed.cases.map { workspace.run($0, nowSeconds: now) }
+        var cases = parsed.cases
+        if cases.contains(where: { $0.jwt != nil }) {
+            // Raw tokens are verified with the issuers' keys, like a real request's.
+            let keys = try await PolicyOptions.keys(workspace, root: loaded.root)
+            for i in cases.indices { cases[i] = await RawTokens.resolve(cases[i], in: workspace, keys: keys) }
+        }
+        let results = cases.map { workspace.run($0, nowSeconds: now) }
         if json {
             struct Row: Encodable {
                 var name: String, passed: Bool, expected: String, outcome: String, policy: String?, rule: Int?, reason: String?, failure: String?
@@ -81,7 +95,7 @@ struct PolicyTestCommand: ParsableCommand {
     }
 }
 
-struct PolicyExplainCommand: ParsableCommand {
+struct PolicyExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain", abstract: "Would this request be allowed, and why: every policy in scope and how it matched.")
 
@@ -96,11 +110,11 @@ struct PolicyExplainCommand: ParsableCommand {
     @Option(name: .customLong("source-ip"), help: "The caller's address.") var sourceIP: String?
     @Option(help: "A header as NAME:VALUE (repeatable).") var header: [String] = []
     @Option(help: "A validated token's claims as JSON, e.g. {\"iss\":\"https://issuer.test\",\"sub\":\"alice\"}.") var claims: String?
-    @Option(help: "A raw JWT (validated once RequestAuthentication is enforced).") var jwt: String?
+    @Option(help: "A raw JWT, verified with the issuers' keys like a real request's.") var jwt: String?
     @Flag(help: "One JSON document.") var json = false
 
-    func run() throws {
-        let (_, workspace) = try options.load()
+    func run() async throws {
+        let (loaded, workspace) = try options.load()
         var c = PolicyTestCase(name: "explain", to: to, expect: .allow)
         c.from = from
         c.principal = principal
@@ -119,6 +133,9 @@ struct PolicyExplainCommand: ParsableCommand {
                 throw ValidationError("--claims takes a JSON object such as {\"iss\":\"https://issuer.test\",\"sub\":\"alice\"}")
             }
             c.claims = decoded
+        }
+        if c.jwt != nil {
+            c = await RawTokens.resolve(c, in: workspace, keys: try await PolicyOptions.keys(workspace, root: loaded.root))
         }
         let result = workspace.run(c, nowSeconds: Int64(Date().timeIntervalSince1970))
         if json {

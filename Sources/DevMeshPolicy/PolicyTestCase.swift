@@ -20,6 +20,9 @@ public struct PolicyTestCase: Sendable, Equatable {
     /// A valid JWT with these claims (when a RequestAuthentication in scope names its issuer).
     public var claims: [String: AttributeValue]?
     public var jwt: String?
+    /// What verifying `jwt` gave (set by the caller, which holds the keys): a raw token is
+    /// validated like a real request's.
+    public var jwtVerdict: JWTVerdict?
     public var sni: String?
     public var expect: Expectation
     /// `namespace/name` of the policy that must decide.
@@ -136,6 +139,14 @@ public struct PolicyTestCase: Sendable, Equatable {
 }
 
 /// How a case came out.
+/// A raw token's verification, done where the issuers' keys are.
+public enum JWTVerdict: Sendable, Equatable {
+    /// No RequestAuthentication applies to the workload: Istio ignores the token.
+    case ignored
+    case rejected(String)
+    case valid([String: AttributeValue])
+}
+
 public struct PolicyTestResult: Sendable, Equatable {
     public enum Outcome: Sendable, Equatable {
         case allow
@@ -199,8 +210,14 @@ extension PolicyWorkspace {
         case .success(let path): request.path = path
         case .failure(let rejection): return result(.badRequest("\(rejection)"))
         }
+        var c = c
         if c.jwt != nil {
-            return result(.invalid("raw `jwt:` tokens are validated once RequestAuthentication is enforced (not yet); use `claims:`"))
+            switch c.jwtVerdict {
+            case nil: return result(.invalid("the raw `jwt:` was not verified (no keys loaded); use `claims:`"))
+            case .ignored: c.claims = nil
+            case .rejected(let why): return result(.unauthenticated(why))
+            case .valid(let claims): c.claims = claims
+            }
         }
         if let claims = c.claims {
             switch authenticate(claims, at: workload, nowSeconds: nowSeconds) {

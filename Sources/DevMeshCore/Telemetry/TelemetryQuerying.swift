@@ -12,4 +12,10 @@ public protocol TelemetryQuerying: Sendable {
     func traffic(sinceNanos: UInt64) async throws -> [String: TrafficMetrics]
     /// Calls between services since then.
     func graph(sinceNanos: UInt64) async throws -> ServiceGraph
+    /// Recent authorization decisions recorded on spans, newest first.
+    func policyDecisions(_ filter: PolicyDecisionFilter) async throws -> [PolicyDecisionRecord]
+}
+
+extension TelemetryQuerying {
+    public func policyDecisions(_ filter: PolicyDecisionFilter) async throws -> [PolicyDecisionRecord] { [] }
 }
