@@ -402,6 +402,37 @@ class UITest:
         self.screenshot("requests.png")
         self.ok("requests page renders")
 
+    def check_policies_page(self):
+        """The sample's policies, what they select, recent decisions, and the what-if form (signed in: it POSTs)."""
+        self.open("/policies")
+        row = '[data-testid=policy-row][data-policy="default/users-read"]'
+        self.until("the users-read policy row", row, lambda d: self.css(row), 10)
+        if "users" not in self.css(row)[0].text:
+            raise CheckFailed("users-read's row", "it selects users", repr(self.css(row)[0].text))
+        self.until("recent decisions from the traffic above", "[data-testid=decision-row]",
+                   lambda d: self.css("[data-testid=decision-row]"), 10)
+
+        def ask(frm, path, want):
+            from selenium.webdriver.support.ui import Select
+            Select(self.css("[data-testid=whatif-to]")[0]).select_by_value("users")
+            Select(self.css("[data-testid=whatif-from]")[0]).select_by_value(frm)
+            box = self.css("[data-testid=whatif-path]")[0]
+            box.clear()
+            box.send_keys(path)
+            self.css("[data-testid=whatif-submit]")[0].click()
+            self.until(f"the what-if verdict for {frm} {path}", want,
+                       lambda d: [e for e in self.css("[data-testid=whatif-outcome]") if e.text == want], 5)
+        self.until("the what-if form's workloads", "users in the To list",
+                   lambda d: self.css('[data-testid=whatif-to] option[value="users"]'), 5)
+        ask("frontend", "/users/42", "DENY")
+        if "users-read" not in self.css("[data-testid=whatif-result]")[0].text:
+            raise CheckFailed("the explanation", "users-read considered", repr(self.css("[data-testid=whatif-result]")[0].text[:200]))
+        ask("orders", "/users/42", "ALLOW")
+        self.set_theme("light")
+        self.screenshot("policies.png")
+        self.collect_console("/policies")
+        self.ok("policies page lists the sample's policies and decisions; what-if answers DENY for frontend and ALLOW for orders")
+
     def check_console(self):
         self.collect_console("end")
         bad = []
@@ -427,6 +458,7 @@ class UITest:
             ("extra filters and keys", self.check_filters_and_keys),
             ("9 requests screenshot", self.check_requests_page),
             ("sign-in and restart", self.check_sign_in_and_restart),
+            ("policies", self.check_policies_page),
             ("overview with traffic", self.check_overview_traffic),
             ("console", self.check_console),
         ]

@@ -1513,14 +1513,138 @@
       ['the record/replay feature: gateway routes record by default (', h('code', null, 'routes[].record'), '), externals take ', h('code', null, 'mode: record | replay | replay-or-live'), ' in devmesh.yaml. See the project\'s record/replay issue.'],
       ['Time', 'Service', 'Request', 'Status', 'Duration', '']);
   }
+  // ================================================================ policies
+  function decisionBadge(d) {
+    return badge(d, d === 'allow' ? 'ok' : d === 'deny' ? 'err' : d === 'unauthenticated' ? 'warn' : 'muted');
+  }
   function policiesPage(root) {
-    return placeholder(root, 'Policies',
-      'Authorization decisions: for every request between services, whether the sidecar allowed or denied it, and which policy and rule decided.',
-      ['Decisions with the source principal (spiffe://cluster.local/ns/default/sa/frontend), the destination service, method and path.',
-        'The policy and rule that matched, or why none did (default deny, no ALLOW match).',
-        'A dry-run view: what a policy being edited would decide for the recorded traffic.'],
-      ['authorization policies: Istio AuthorizationPolicy files named by ', h('code', null, 'policies:'), ' in devmesh.yaml (checked today, enforced by a later version). See the project\'s policies issue.'],
-      ['Time', 'Source', 'Destination', 'Request', 'Decision', 'Policy']);
+    const stateBox = h('div');
+    const summary = h('div', { class: 'muted small', data: { testid: 'policy-summary' } });
+    const policiesBody = h('tbody');
+    const lintBox = h('div', { data: { testid: 'policy-lint' } });
+    const decisionsBody = h('tbody');
+    const decisionsState = h('div');
+    const filter = select('decision', [['', 'all'], 'allow', 'deny', 'unauthenticated', 'dry-run'], '');
+    filter.addEventListener('change', () => loadDecisions());
+    // What-if: the same evaluation as `devmesh policy explain`.
+    const W = {
+      to: h('select', { name: 'to', data: { testid: 'whatif-to' } }),
+      from: h('select', { name: 'from', data: { testid: 'whatif-from' } }),
+      method: select('method', ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'], 'GET'),
+      path: h('input', { name: 'path', type: 'text', value: '/', autocomplete: 'off', spellcheck: 'false', class: 'w-path', data: { testid: 'whatif-path' } }),
+      headers: h('input', { name: 'headers', type: 'text', placeholder: 'x-env: dev; x-debug: 1', autocomplete: 'off', spellcheck: 'false', class: 'w-attr' }),
+      claims: h('input', { name: 'claims', type: 'text', placeholder: '{"iss": "https://issuer.test", "sub": "alice"}', autocomplete: 'off', spellcheck: 'false', class: 'w-attr', data: { testid: 'whatif-claims' } }),
+    };
+    const result = h('div', { class: 'whatif-result', data: { testid: 'whatif-result' }, 'aria-live': 'polite' });
+    const form = h('form', { class: 'filters', data: { testid: 'whatif-form' }, 'aria-label': 'What-if request', onsubmit: (e) => { e.preventDefault(); explain(); } },
+      field('To', W.to), field('From', W.from, 'a service (mTLS), or none'), field('Method', W.method), field('Path', W.path),
+      field('Headers', W.headers), field('JWT claims', W.claims, 'a validated token\'s claims (JSON)'),
+      h('div', { class: 'filter-buttons' }, h('button', { type: 'submit', class: 'btn primary', data: { testid: 'whatif-submit' } }, 'Explain')));
+    root.append(
+      pageHeader('Policies', summary),
+      stateBox,
+      h('section', { class: 'panel' },
+        h('div', { class: 'panel-head' }, h('h2', null, 'Policies in force'), h('span', { class: 'muted small' }, 'Istio AuthorizationPolicy and RequestAuthentication; files reload live.')),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'grid', data: { testid: 'policy-table' } },
+          h('thead', null, h('tr', null, ['Policy', 'Kind', 'Action', 'Rules', 'Selects', 'File'].map((c, i) => h('th', { scope: 'col', class: i === 3 ? 'num' : null }, c)))),
+          policiesBody)),
+        lintBox),
+      h('section', { class: 'panel' },
+        h('div', { class: 'panel-head' }, h('h2', null, 'What if?'), h('span', { class: 'muted small' }, 'Would this request be allowed, and why — the engine of ', h('code', null, 'devmesh policy explain'), '.')),
+        form, result),
+      h('section', { class: 'panel' },
+        h('div', { class: 'panel-head' }, h('h2', null, 'Recent decisions'), field('Decision', filter)),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'grid', data: { testid: 'decision-table' } },
+          h('thead', null, h('tr', null, ['Time', 'Workload', 'Request', 'Status', 'Decision', 'Policy', 'Why'].map((c) => h('th', { scope: 'col' }, c)))),
+          decisionsBody)),
+        decisionsState));
+
+    let overview = null;
+    async function loadOverview() {
+      try {
+        overview = await api('/api/v1/policies');
+      } catch (err) {
+        if (err.status === 404) {
+          fill(stateBox, emptyState('No policies', err.message));
+          return;
+        }
+        fill(stateBox, errorState(err, loadOverview));
+        return;
+      }
+      fill(stateBox);
+      const o = overview;
+      fill(summary, o.policies.length + ' polic' + (o.policies.length === 1 ? 'y' : 'ies') + ' · ' + o.normalization + ' paths · mTLS ' + o.mtls +
+        ' · reloads ' + o.reloads);
+      if (o.reload_error) stateBox.appendChild(h('div', { class: 'api-error', role: 'alert', data: { testid: 'reload-error' } },
+        'The last edit did not load, the previous policies stay in force: ', o.reload_error));
+      for (const w of o.key_warnings || []) stateBox.appendChild(h('div', { class: 'api-error', role: 'alert' }, w));
+      fill(policiesBody, o.policies.map((p) => h('tr', { data: { testid: 'policy-row', policy: p.id } },
+        h('th', { scope: 'row', class: 'mono' }, p.id),
+        h('td', null, p.kind === 'RequestAuthentication' ? 'RequestAuthentication' : 'AuthorizationPolicy'),
+        h('td', null, p.action ? badge(p.action, p.action === 'DENY' ? 'err' : p.action === 'ALLOW' ? 'ok' : 'info') : (p.issuers || []).join(', '),
+          p.dry_run ? [' ', badge('dry-run', 'warn')] : null),
+        h('td', { class: 'num' }, String(p.rules)),
+        h('td', null, p.selects.length ? p.selects.map((s) => svcChip(s, { small: true })) : h('span', { class: 'muted' }, 'nothing')),
+        h('td', { class: 'mono small' }, p.file ? p.file + (p.line ? ':' + p.line : '') : ''))));
+      if (!o.policies.length) policiesBody.appendChild(h('tr', null, h('td', { colspan: 6, class: 'muted' }, 'No policy files yet: everything is allowed.')));
+      fill(lintBox, (o.lint || []).length ? h('ul', { class: 'lint' }, o.lint.map((l) => h('li', { class: l.severity === 'error' ? 'sev-error' : 'sev-warn' },
+        h('strong', null, l.severity + ': '), l.file ? h('span', { class: 'mono small' }, l.file + (l.line ? ':' + l.line : '') + ' ') : null,
+        l.message, l.hint ? h('span', { class: 'muted' }, ' — ' + l.hint) : null))) : h('p', { class: 'muted small' }, 'policy lint: nothing to warn about.'));
+      const names = o.workloads.map((w) => w.name);
+      const keepTo = W.to.value, keepFrom = W.from.value;
+      fill(W.to, names.map((n) => h('option', { value: n }, n)));
+      fill(W.from, h('option', { value: '' }, '(none: no principal)'), names.filter((n) => !n.startsWith('external-')).map((n) => h('option', { value: n }, n)));
+      if (keepTo && names.includes(keepTo)) W.to.value = keepTo;
+      if (keepFrom && names.includes(keepFrom)) W.from.value = keepFrom;
+    }
+    async function loadDecisions() {
+      const q = new URLSearchParams({ limit: '100' });
+      if (filter.value) q.set('decision', filter.value);
+      let rows;
+      try { rows = await api('/api/v1/policies/decisions?' + qs(q)); } catch (err) { fill(decisionsState, errorState(err, loadDecisions)); return; }
+      fill(decisionsState, rows.length ? null : emptyState('No decisions yet', 'Requests to workloads with policies show up here with the policy and rule that decided.'));
+      fill(decisionsBody, rows.map((d) => h('tr', { data: { testid: 'decision-row', decision: d.decision } },
+        h('td', { class: 'mono small', title: fmtDate(d.time_ns) }, fmtClock(d.time_ns)),
+        h('td', null, svcChip(d.workload, { small: true })),
+        h('td', { class: 'mono small' }, h('a', { href: '/traces/' + enc(d.trace_id) }, (d.method || '') + ' ' + (d.target || ''))),
+        h('td', null, codeBadge(d.status)),
+        h('td', null, decisionBadge(d.decision), d.dry_run ? [' ', badge('dry-run', 'warn', d.dry_run)] : null, d.audit ? [' ', badge('audit', 'info', d.audit)] : null),
+        h('td', { class: 'mono small' }, d.policy ? d.policy + (d.rule != null ? ' rule ' + d.rule : '') : '—'),
+        h('td', { class: 'small' }, d.reason || '', d.request_principal ? h('div', { class: 'muted' }, 'token: ' + d.request_principal) : null,
+          d.source_principal ? h('div', { class: 'muted' }, 'from: ' + d.source_principal) : null))));
+    }
+    async function explain() {
+      const body = { to: W.to.value, method: W.method.value, path: W.path.value || '/' };
+      if (W.from.value) body.from = W.from.value;
+      const headers = {};
+      for (const part of W.headers.value.split(';')) {
+        const i = part.indexOf(':');
+        if (i > 0) headers[part.slice(0, i).trim().toLowerCase()] = part.slice(i + 1).trim();
+      }
+      if (Object.keys(headers).length) body.headers = headers;
+      if (W.claims.value.trim()) {
+        try { body.claims = JSON.parse(W.claims.value); } catch (_) { fill(result, h('div', { class: 'api-error', role: 'alert' }, 'JWT claims must be a JSON object such as {"iss": "https://issuer.test", "sub": "alice"}')); return; }
+      }
+      let r;
+      try {
+        r = await api('/api/v1/policies/explain', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body) });
+      } catch (err) { fill(result, h('div', { class: 'api-error', role: 'alert' }, err.message)); return; }
+      fill(result,
+        h('div', { class: 'whatif-verdict' }, decisionBadge(r.outcome), ' ', h('strong', { data: { testid: 'whatif-outcome' } }, r.outcome.toUpperCase()), ' ',
+          h('span', { class: 'mono small' }, body.method + ' ' + body.path + ' → ' + body.to + (body.from ? ' from ' + body.from : ' (no principal)'))),
+        r.detail ? h('p', null, r.detail) : null,
+        r.reason ? h('p', { data: { testid: 'whatif-reason' } }, r.reason) : null,
+        r.considered.length ? h('ul', { class: 'considered' }, r.considered.map((c) => h('li', null,
+          h('span', { class: 'mono' }, c.policy), ' — ', c.action, c.dry_run ? ' (dry-run)' : '', ': ',
+          c.matched_rule != null ? h('strong', null, 'rule ' + c.matched_rule + ' matches') : 'no rule matches',
+          h('ul', null, c.why.map((w) => h('li', { class: 'muted small' }, w)))))) : h('p', { class: 'muted' }, 'No policy applies to ' + body.to + '.'),
+        r.dry_run.map((l) => h('p', { class: 'small' }, badge('dry-run', 'warn'), ' ', l)),
+        r.audited.map((l) => h('p', { class: 'small' }, badge('audit', 'info'), ' ', l)),
+        r.unsupported.map((l) => h('p', { class: 'small' }, badge('warning', 'warn'), ' ', l)));
+    }
+    const p1 = poll(loadOverview, 5000);
+    const p2 = poll(loadDecisions, 2000);
+    return { destroy() { p1.stop(); p2.stop(); } };
   }
 
   // ================================================================ keyboard
