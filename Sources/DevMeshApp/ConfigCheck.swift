@@ -4,7 +4,7 @@ import Foundation
 
 /// `devmesh check`: every diagnostic of the config, exit 1 on errors.
 public enum ConfigCheck {
-    public static func run(file: String?, workingDirectory: String, environment: [String: String], json: Bool) -> Int32 {
+    public static func run(file: String?, workingDirectory: String, environment: [String: String], json: Bool) async -> Int32 {
         let root = file == nil ? StackLocator.root(file: nil, workingDirectory: workingDirectory) : nil
         let loader = ConfigLoader(files: LocalFiles(), environment: environment, purpose: .check, workingDirectory: workingDirectory)
         var loaded = loader.load(file: file, root: root)
@@ -14,7 +14,9 @@ public enum ConfigCheck {
             loaded.diagnostics += files.diagnostics
             loaded.sources.merge(files.sources) { a, _ in a }
             if !files.diagnostics.hasErrors {
-                loaded.diagnostics += PolicyLint.check(PolicyWorkspace(config: config, documents: files.documents))
+                let workspace = PolicyWorkspace(config: config, documents: files.documents)
+                loaded.diagnostics += PolicyLint.check(workspace)
+                loaded.diagnostics += await keyWarnings(workspace, root: config.root)
             }
         }
         if json {
@@ -40,5 +42,20 @@ public enum ConfigCheck {
             print("ok: \(files) — \(config.services.count) service\(config.services.count == 1 ? "" : "s"): \(config.services.map(\.name).joined(separator: ", "))")
         }
         return 0
+    }
+
+    /// Inline and file JWKS that `up` could not use (URLs are fetched by `up`, not here).
+    static func keyWarnings(_ workspace: PolicyWorkspace, root: String) async -> [Diagnostic] {
+        let fetcher = JWKSFetcher(root: root)
+        var out: [Diagnostic] = []
+        for auth in workspace.authentications {
+            for rule in auth.jwtRules where !(rule.jwksUri.map(JWKSFetcher.isRemote) ?? false) {
+                if case .unavailable(let why) = await fetcher.fetch(rule) {
+                    out.append(.warning(at: auth.location, "\(auth.id): the keys of `\(rule.issuer)` cannot be used: \(why)",
+                                        hint: "tokens of this issuer are refused (401) until `jwks`/`jwksUri` holds a JWKS with its public keys"))
+                }
+            }
+        }
+        return out
     }
 }

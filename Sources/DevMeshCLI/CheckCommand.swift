@@ -1,7 +1,7 @@
 import ArgumentParser
 import DevMeshApp
 
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check", abstract: "Validate the Procfile / devmesh.yaml; exit 1 with diagnostics on errors.")
 
@@ -10,8 +10,8 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Diagnostics as one JSON document.")
     var json = false
 
-    func run() throws {
-        let code = ConfigCheck.run(file: stack.file, workingDirectory: CommandSupport.workingDirectory,
+    func run() async throws {
+        let code = await ConfigCheck.run(file: stack.file, workingDirectory: CommandSupport.workingDirectory,
                                    environment: CommandSupport.environment, json: json)
         if code != 0 { throw ExitCode(code) }
     }

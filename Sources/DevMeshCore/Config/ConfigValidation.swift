@@ -195,11 +195,6 @@ public enum ConfigValidation {
                                 hint: "leave it in place; it takes effect once this devmesh version supports it"))
         }
         warn("external", "ambassadors for external services")
-        for section in ["policies"] {
-            guard let at = config.origin.sections[section] else { continue }
-            out.append(.warning(at: at, "`\(section)`: the inbound sidecars enforce these policies, but the gateway does not yet, nor RequestAuthentication (JWTs)",
-                                hint: "`devmesh policy test`, `explain` and `lint` evaluate all of it; gateway and JWT enforcement come in a later devmesh version"))
-        }
         // Route features of the gateway issue that come later.
         for route in config.gateway.routes {
             var later: [String] = []
