@@ -27,8 +27,11 @@ struct JWKSFetcher: Sendable {
                 if onlyRemote, !Self.isRemote(source) { continue }
                 let entry = await fetch(rule)
                 store.update(source, with: entry)
-                if case .unavailable(let why) = entry {
+                switch entry {
+                case .unavailable(let why):
                     warnings.append("\(auth.id): the JWKS of `\(rule.issuer)` could not be loaded (\(why)); its tokens are refused (401) until it can")
+                case .keys(let keys):
+                    for skipped in keys.skipped { warnings.append("\(auth.id): the JWKS of `\(rule.issuer)`: \(skipped) (skipped)") }
                 }
             }
         }
