@@ -199,7 +199,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "DevMeshProxyTests", dependencies: [
-            "DevMeshProxy", "DevMeshCore", "DevMeshHTTP1", "DevMeshTesting", "DevMeshSupervisor", "DevMeshTLS",
+            "DevMeshProxy", "DevMeshCore", "DevMeshHTTP1", "DevMeshTesting", "DevMeshSupervisor", "DevMeshTLS", "DevMeshPolicy",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

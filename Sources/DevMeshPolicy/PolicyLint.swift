@@ -19,7 +19,20 @@ public enum PolicyLint {
             if policy.action == .custom {
                 warn("CUSTOM policies call an external authorizer; devmesh does not evaluate them", "test the rest with `devmesh policy test`; this one only on the real mesh")
             }
+            let tcpTargets = workspace.tcpServices.sorted().filter { name in
+                workspace.workloads[name].map { w in workspace.engine.policies(for: w).contains { $0.id == policy.id } } ?? false
+            }
             for (index, rule) in policy.rules.enumerated() {
+                if !tcpTargets.isEmpty, PolicyEngine.usesHTTP(rule), policy.action != .custom {
+                    let services = tcpTargets.map { "`\($0)`" }.joined(separator: ", ")
+                    if policy.action == .deny {
+                        warn("rule \(index) names HTTP fields (methods, paths, hosts, requestPrincipals, request.*), which TCP connections to \(services) do not have: Istio drops them, so the rule denies more connections than it reads",
+                             "write TCP rules with principals, namespaces, ipBlocks and ports only")
+                    } else {
+                        warn("rule \(index) names HTTP fields (methods, paths, hosts, requestPrincipals, request.*), which TCP connections to \(services) do not have: Istio ignores the rule, so it never allows a connection",
+                             "write TCP rules with principals, namespaces, ipBlocks and ports only")
+                    }
+                }
                 for value in literalStars(rule) {
                     warn("rule \(index): `\(value)` has a `*` in the middle, which Istio matches literally (not as a wildcard)",
                          "use a prefix (`/api/*`), a suffix (`*.json`) or a path template (`/users/{*}/orders`)")

@@ -228,7 +228,7 @@ extension PolicyWorkspace {
             case .invalid(let why): return result(.unauthenticated(why))
             }
         }
-        let decision = engine.evaluate(request, at: workload)
+        let decision = (tcpServices.contains(c.to) ? engine.forTCP() : engine).evaluate(request, at: workload)
         return result(decision.verdict == .allow ? .allow : .deny, decision)
     }
 

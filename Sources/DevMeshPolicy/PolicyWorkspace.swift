@@ -16,6 +16,8 @@ public struct PolicyWorkspace: Sendable {
     public var mtls: MTLSMode
     /// Each service's `health: {http: PATH}` (what lint checks the policies still let through).
     public var healthPaths: [String: String]
+    /// Services with `protocol: tcp`: their policies are read as Istio reads them for TCP.
+    public var tcpServices: Set<String> = []
 
     public init(config: StackConfig, documents: [PolicyDocuments], rootNamespace: String = "istio-system") {
         engine = PolicyEngine(policies: documents.flatMap(\.authorizationPolicies), rootNamespace: rootNamespace)
@@ -29,6 +31,7 @@ public struct PolicyWorkspace: Sendable {
             if case .http(let path)? = service.health?.probe { healthPaths[service.name] = path }
             workloads[service.name] = PolicyWorkload(name: service.name, namespace: service.namespace, labels: service.labels)
             if let port = service.port { ports[service.name] = port }
+            if service.protocol == .tcp { tcpServices.insert(service.name) }
         }
         workloads[Self.gateway] = PolicyWorkload(name: Self.gateway, namespace: rootNamespace,
                                                  labels: ["app": Self.gateway, "istio": "ingressgateway"])

@@ -20,6 +20,8 @@ public struct InboundAuthorization: Sendable {
     let readsHeaders: Bool
     /// No policy applies: only the path is normalised (and a token, if any rule looks for one, checked).
     let hasPolicies: Bool
+    /// The same policies as Istio reads them for a plain TCP connection (`PolicyEngine.forTCP`).
+    let tcpEngine: PolicyEngine
 
     public init(engine: PolicyEngine, workload: PolicyWorkload, port: Int?, normalization: PolicyNormalization,
                 authenticator: RequestAuthenticator? = nil) {
@@ -30,6 +32,7 @@ public struct InboundAuthorization: Sendable {
         self.authenticator = authenticator.flatMap { $0.rules.isEmpty ? nil : $0 }
         let policies = engine.policies(for: workload)
         hasPolicies = !policies.isEmpty
+        tcpEngine = engine.forTCP()
         readsHeaders = policies.contains { $0.rules.contains { $0.when.contains { ConditionKey.header($0.key) != nil } } }
     }
 
@@ -105,6 +108,19 @@ public struct InboundAuthorization: Sendable {
                               reason: decision.reason, dryRun: decision.dryRun, audited: decision.audited.map(\.description),
                               requestPrincipal: authenticated?.principal)
         return decision.verdict == .allow ? .allow(target: normalised, edits: edits, note: note) : .deny(note)
+    }
+}
+
+extension InboundAuthorization {
+    /// A `protocol: tcp` connection, decided once when it opens (after the mTLS handshake, or on
+    /// its first plaintext byte): only the caller's principal and address and the port count.
+    public func checkConnection(principal: String?, sourceIP: String?) -> (allowed: Bool, note: PolicyNote?) {
+        guard hasPolicies else { return (true, nil) }
+        let request = PolicyRequest(sourcePrincipal: principal, sourceIP: sourceIP, port: port, method: "", path: "")
+        let decision = tcpEngine.evaluate(request, at: workload)
+        let note = PolicyNote(decision: decision.verdict.rawValue, policy: decision.decidedBy?.policy, rule: decision.decidedBy?.rule,
+                              reason: decision.reason, dryRun: decision.dryRun, audited: decision.audited.map(\.description))
+        return (decision.verdict == .allow, note)
     }
 }
 

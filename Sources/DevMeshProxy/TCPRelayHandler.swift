@@ -65,7 +65,28 @@ final class TCPRelayHandler: ChannelInboundHandler {
         connectStarted = true
         clientTimer?.cancel()
         clientTimer = nil
+        if let gate = route.authorization {
+            // Envoy's network RBAC filter: decided once per connection; a denied one is closed
+            // before the app is ever connected.
+            let (allowed, note) = gate.current.checkConnection(principal: clientPrincipal(context),
+                                                               sourceIP: context.channel.remoteAddress?.ipAddress)
+            policyNote = note
+            guard allowed else {
+                failure = "rbac-denied"
+                context.close(promise: nil)
+                return
+            }
+        }
         connect(context: context, attempt: 1, excluding: nil)
+    }
+
+    private var policyNote: PolicyNote?
+
+    /// The caller's principal when the connection is mTLS.
+    private func clientPrincipal(_ context: ChannelHandlerContext) -> String? {
+        guard let tls = try? context.channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+              let cert = tls.peerCertificate else { return nil }
+        return TLSConfigurations.peerIdentity(cert)?.principal
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -164,10 +185,10 @@ final class TCPRelayHandler: ChannelInboundHandler {
         route.telemetry.record(hop: HopRecord(
             listener: route.role.rawValue, service: route.service, instance: route.instance, upstreamName: route.upstreamName,
             traceID: gen.traceID(using: &rng), spanID: gen.spanID(using: &rng), parentSpanID: nil,
-            method: "TCP", target: "/", host: "", userAgent: nil, minorVersion: 1, status: failure == nil ? 0 : 502,
+            method: "TCP", target: "/", host: "", userAgent: nil, minorVersion: 1, status: failure == nil ? 0 : failure == "rbac-denied" ? 403 : 502,
             error: failure, startNanos: startNanos, durationNanos: end > startNanos ? end - startNanos : 0,
             endpointName: endpoint?.name, endpointHost: endpoint?.host, endpointPort: endpoint?.port, attempts: 1,
-            bytesIn: bytesIn, bytesOut: 0))
+            bytesIn: bytesIn, bytesOut: 0, policy: policyNote))
     }
 }
 

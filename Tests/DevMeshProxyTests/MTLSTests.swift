@@ -1,4 +1,5 @@
 import DevMeshCore
+import DevMeshPolicy
 @testable import DevMeshProxy
 import DevMeshTesting
 @_spi(Testing) import DevMeshTLS
@@ -181,6 +182,52 @@ import Testing
         let plain = try await RawHTTPClient.exchange(port: inboundPort, [Array("ping\n".utf8)])
         #expect(!plain.text.contains("ping"), "only a TLS alert comes back")
         await egress.stop()
+        await inbound.stop()
+        await echo.stop()
+    }
+
+    /// A TCP service's policies are decided per connection with the caller's mTLS principal:
+    /// orders gets through, another caller is closed before the app is connected.
+    @Test func tcpConnectionsAreAuthorizedByPrincipal() async throws {
+        let store = CertificateStore(authority: try Self.authority())
+        let echo = RawUpstream { _ in .replyThenEcho([]) }
+        let echoPort = try await echo.start()
+        let policies = PolicyDocuments.parse("""
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: db-callers, namespace: default}
+            spec:
+              selector: {matchLabels: {app: db}}
+              rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/orders]}}]}]
+            """, file: "db.yaml").authorizationPolicies
+        var inboundRoute = ProxyRoute(role: .inbound, service: "db", instance: "db.1",
+                                      endpoints: EndpointSource([Endpoint(port: echoPort, name: "db.1")]))
+        inboundRoute.transport = .tcp
+        inboundRoute.authorization = PolicyGate(InboundAuthorization(engine: PolicyEngine(policies: policies),
+                                                                     workload: PolicyWorkload(name: "db"), port: 5432, normalization: .base))
+        let db = SPIFFEID(namespace: "default", serviceAccount: "db")
+        let inbound = ProxyListener(route: inboundRoute, port: 0, group: MultiThreadedEventLoopGroup.singleton,
+                                    tls: .mesh({ store.meshServerContext(for: db, on: $0) }, requireTLS: true))
+        let inboundPort = try await inbound.start()
+        func egress(from caller: SPIFFEID) async throws -> (ProxyListener, Int) {
+            var route = ProxyRoute(role: .egress, service: caller.serviceAccount, upstreamName: "db",
+                                   endpoints: EndpointSource([Endpoint(port: inboundPort, name: "db.1")]))
+            route.transport = .tcp
+            route.upstreamTLS = UpstreamTLS(context: { store.meshClientContext(for: caller, on: $0) }, expected: db)
+            let listener = ProxyListener(route: route, port: 0, group: MultiThreadedEventLoopGroup.singleton)
+            return (listener, try await listener.start())
+        }
+        let (fromOrders, ordersPort) = try await egress(from: Self.orders)
+        let allowed = try await RawHTTPClient.exchange(port: ordersPort, [Array("ping\n".utf8)]) {
+            String(decoding: $0, as: UTF8.self).hasSuffix("ping\n")
+        }
+        #expect(allowed.text == "ping\n")
+        let (fromFrontend, frontendPort) = try await egress(from: SPIFFEID(namespace: "default", serviceAccount: "frontend"))
+        let denied = try await RawHTTPClient.exchange(port: frontendPort, [Array("ping\n".utf8)])
+        #expect(denied.text.isEmpty, "closed, nothing relayed")
+        #expect(echo.connections.items.count == 1, "the app saw only the allowed connection")
+        await fromOrders.stop()
+        await fromFrontend.stop()
         await inbound.stop()
         await echo.stop()
     }
