@@ -24,16 +24,26 @@ public struct PolicyEngine: Sendable {
         }
     }
 
-    public func evaluate(_ request: PolicyRequest, at workload: PolicyWorkload) -> PolicyDecision {
-        let inScope = policies(for: workload)
+    /// The decision for `request` at `workload`. With `explain: false` (the data plane) the
+    /// decision, deciding rule, reason, dry-run and audit results are the same, but `considered`
+    /// is left empty and no per-rule explanation is built.
+    public func evaluate(_ request: PolicyRequest, at workload: PolicyWorkload, explain: Bool = true) -> PolicyDecision {
+        evaluate(request, at: workload, inScope: policies(for: workload), explain: explain)
+    }
+
+    /// The same, with the workload's policies already picked (`policies(for:)`), as a sidecar
+    /// does once per policy set rather than once per request.
+    public func evaluate(_ request: PolicyRequest, at workload: PolicyWorkload, inScope: [AuthorizationPolicy], explain: Bool) -> PolicyDecision {
         var considered: [PolicyDecision.Consideration] = []
         var matches: [String: PolicyDecision.RuleRef] = [:]
         for policy in inScope {
-            let (rule, why) = Self.firstMatch(policy, request)
-            considered.append(.init(policy: policy.id, action: policy.action.rawValue, dryRun: policy.dryRun, matchedRule: rule, why: why))
+            let (rule, why) = Self.firstMatch(policy, request, explain: explain)
+            if explain {
+                considered.append(.init(policy: policy.id, action: policy.action.rawValue, dryRun: policy.dryRun, matchedRule: rule, why: why))
+            }
             if let rule { matches[policy.id] = .init(policy: policy.id, rule: rule) }
         }
-        let enforced = inScope.filter { !$0.dryRun }
+        let enforced = inScope.allSatisfy({ !$0.dryRun }) ? inScope : inScope.filter { !$0.dryRun }
         var decision = Self.decide(enforced, matches: matches, workload: workload)
         decision.considered = considered
         decision.audited = enforced.filter { $0.action == .audit }.compactMap { matches[$0.id] }
@@ -78,7 +88,7 @@ public struct PolicyEngine: Sendable {
     }
 
     /// The first rule of `policy` that matches, and why each rule did or did not.
-    static func firstMatch(_ policy: AuthorizationPolicy, _ request: PolicyRequest) -> (Int?, [String]) {
+    static func firstMatch(_ policy: AuthorizationPolicy, _ request: PolicyRequest, explain: Bool = true) -> (Int?, [String]) {
         if policy.action == .custom { return (nil, ["CUSTOM: not evaluated locally"]) }
         if policy.rules.isEmpty {
             return (nil, [policy.action == .allow ? "no rules: allows nothing" : "no rules: matches nothing"])
@@ -94,10 +104,10 @@ public struct PolicyEngine: Sendable {
                 why.append("rule \(index): does not match (fails closed: \(rule.unsupported.joined(separator: ", ")) not supported)")
                 continue
             }
-            if let miss = RuleMatcher.mismatch(rule, request) {
-                why.append("rule \(index): \(miss)")
+            if let miss = RuleMatcher.mismatch(rule, request, explain: explain) {
+                if explain { why.append("rule \(index): \(miss)") }
             } else {
-                why.append("rule \(index): matches")
+                if explain { why.append("rule \(index): matches") }
                 return (index, why)
             }
         }

@@ -1,57 +1,71 @@
 import DevMeshCore
 
-/// Whether one rule matches a request; when not, the first reason why, in words.
+/// Whether one rule matches a request; when not, the first reason why, in words. The data plane
+/// asks without `explain`: then a mismatch is only marked, and no sentence is built.
 enum RuleMatcher {
-    static func mismatch(_ rule: AuthorizationPolicy.Rule, _ request: PolicyRequest) -> String? {
+    /// What a mismatch returns when no explanation is wanted.
+    static let unexplained = "-"
+
+    static func mismatch(_ rule: AuthorizationPolicy.Rule, _ request: PolicyRequest, explain: Bool = true) -> String? {
         if !rule.from.isEmpty {
-            let misses = rule.from.map { source(mismatchOf: $0, request) }
-            if !misses.contains(where: { $0 == nil }) { return "from: " + misses.compactMap { $0 }.joined(separator: "; or ") }
+            if explain {
+                let misses = rule.from.map { source(mismatchOf: $0, request) }
+                if !misses.contains(where: { $0 == nil }) { return "from: " + misses.compactMap { $0 }.joined(separator: "; or ") }
+            } else if !rule.from.contains(where: { source(mismatchOf: $0, request, explain: false) == nil }) {
+                return unexplained
+            }
         }
         if !rule.to.isEmpty {
-            let misses = rule.to.map { operation(mismatchOf: $0, request) }
-            if !misses.contains(where: { $0 == nil }) { return "to: " + misses.compactMap { $0 }.joined(separator: "; or ") }
+            if explain {
+                let misses = rule.to.map { operation(mismatchOf: $0, request) }
+                if !misses.contains(where: { $0 == nil }) { return "to: " + misses.compactMap { $0 }.joined(separator: "; or ") }
+            } else if !rule.to.contains(where: { operation(mismatchOf: $0, request, explain: false) == nil }) {
+                return unexplained
+            }
         }
         for condition in rule.when {
-            if let miss = self.condition(mismatchOf: condition, request) { return "when: " + miss }
+            if let miss = self.condition(mismatchOf: condition, request, explain: explain) { return explain ? "when: " + miss : miss }
         }
         return nil
     }
 
     /// A field with positive values must match one; with `not` values must match none.
-    static func field(_ name: String, _ value: String?, values: [String]?, notValues: [String]?,
+    static func field(_ name: String, _ value: String?, values: [String]?, notValues: [String]?, explain: Bool = true,
                       match: (String, String?) -> Bool) -> String? {
-        let shown = value.map { "`\($0)`" } ?? "none"
         if let values, !values.contains(where: { match($0, value) }) {
-            return "\(name) \(shown) is not one of \(values)"
+            guard explain else { return unexplained }
+            return "\(name) \(value.map { "`\($0)`" } ?? "none") is not one of \(values)"
         }
         if let notValues, let hit = notValues.first(where: { match($0, value) }) {
-            return "\(name) \(shown) matches not\(name.prefix(1).uppercased() + name.dropFirst()) `\(hit)`"
+            guard explain else { return unexplained }
+            return "\(name) \(value.map { "`\($0)`" } ?? "none") matches not\(name.prefix(1).uppercased() + name.dropFirst()) `\(hit)`"
         }
         return nil
     }
 
     static func string(_ pattern: String, _ value: String?) -> Bool { StringMatcher(pattern).matches(value) }
 
-    static func source(mismatchOf s: AuthorizationPolicy.Source, _ r: PolicyRequest) -> String? {
-        field("principals", r.sourcePrincipal, values: s.principals, notValues: s.notPrincipals, match: string)
-            ?? field("requestPrincipals", r.requestPrincipal, values: s.requestPrincipals, notValues: s.notRequestPrincipals, match: string)
-            ?? field("namespaces", r.sourceNamespace, values: s.namespaces, notValues: s.notNamespaces, match: string)
-            ?? field("ipBlocks", r.sourceIP, values: s.ipBlocks, notValues: s.notIpBlocks) { IPBlock($0)?.contains($1) ?? false }
-            ?? field("remoteIpBlocks", r.remoteIP ?? r.sourceIP, values: s.remoteIpBlocks, notValues: s.notRemoteIpBlocks) {
+    static func source(mismatchOf s: AuthorizationPolicy.Source, _ r: PolicyRequest, explain: Bool = true) -> String? {
+        field("principals", r.sourcePrincipal, values: s.principals, notValues: s.notPrincipals, explain: explain, match: string)
+            ?? field("requestPrincipals", r.requestPrincipal, values: s.requestPrincipals, notValues: s.notRequestPrincipals,
+                     explain: explain, match: string)
+            ?? field("namespaces", r.sourceNamespace, values: s.namespaces, notValues: s.notNamespaces, explain: explain, match: string)
+            ?? field("ipBlocks", r.sourceIP, values: s.ipBlocks, notValues: s.notIpBlocks, explain: explain) { IPBlock($0)?.contains($1) ?? false }
+            ?? field("remoteIpBlocks", r.remoteIP ?? r.sourceIP, values: s.remoteIpBlocks, notValues: s.notRemoteIpBlocks, explain: explain) {
                 IPBlock($0)?.contains($1) ?? false
             }
     }
 
-    static func operation(mismatchOf o: AuthorizationPolicy.Operation, _ r: PolicyRequest) -> String? {
-        field("hosts", r.host, values: o.hosts, notValues: o.notHosts) { StringMatcher($0).matches($1, caseInsensitive: true) }
-            ?? field("ports", r.port.map(String.init), values: o.ports, notValues: o.notPorts, match: { $0 == $1 })
-            ?? field("methods", r.method, values: o.methods, notValues: o.notMethods, match: string)
-            ?? field("paths", r.path, values: o.paths, notValues: o.notPaths) { PathMatcher($0)?.matches($1) ?? false }
+    static func operation(mismatchOf o: AuthorizationPolicy.Operation, _ r: PolicyRequest, explain: Bool = true) -> String? {
+        field("hosts", r.host, values: o.hosts, notValues: o.notHosts, explain: explain) { StringMatcher($0).matches($1, caseInsensitive: true) }
+            ?? field("ports", r.port.map(String.init), values: o.ports, notValues: o.notPorts, explain: explain, match: { $0 == $1 })
+            ?? field("methods", r.method, values: o.methods, notValues: o.notMethods, explain: explain, match: string)
+            ?? field("paths", r.path, values: o.paths, notValues: o.notPaths, explain: explain) { PathMatcher($0)?.matches($1) ?? false }
     }
 
-    static func condition(mismatchOf c: AuthorizationPolicy.Condition, _ r: PolicyRequest) -> String? {
+    static func condition(mismatchOf c: AuthorizationPolicy.Condition, _ r: PolicyRequest, explain: Bool = true) -> String? {
         let actual = values(of: c.key, r)
-        let shown = actual.isEmpty ? "none" : actual.map { "`\($0)`" }.joined(separator: ", ")
+        func shown() -> String { actual.isEmpty ? "none" : actual.map { "`\($0)`" }.joined(separator: ", ") }
         func any(_ patterns: [String]) -> String? {
             for pattern in patterns {
                 let hit = c.key == "source.ip" || c.key == "remote.ip" || c.key == "destination.ip"
@@ -61,8 +75,8 @@ enum RuleMatcher {
             }
             return nil
         }
-        if let values = c.values, any(values) == nil { return "\(c.key) \(shown) is not one of \(values)" }
-        if let notValues = c.notValues, let hit = any(notValues) { return "\(c.key) \(shown) matches notValues `\(hit)`" }
+        if let values = c.values, any(values) == nil { return explain ? "\(c.key) \(shown()) is not one of \(values)" : unexplained }
+        if let notValues = c.notValues, let hit = any(notValues) { return explain ? "\(c.key) \(shown()) matches notValues `\(hit)`" : unexplained }
         return nil
     }
 

@@ -20,8 +20,11 @@ public struct InboundAuthorization: Sendable {
     let readsHeaders: Bool
     /// No policy applies: only the path is normalised (and a token, if any rule looks for one, checked).
     let hasPolicies: Bool
-    /// The same policies as Istio reads them for a plain TCP connection (`PolicyEngine.forTCP`).
+    /// The policies that apply to the workload, picked once per policy set.
+    let scoped: [AuthorizationPolicy]
+    /// The same as Istio reads them for a plain TCP connection (`PolicyEngine.forTCP`).
     let tcpEngine: PolicyEngine
+    let tcpScoped: [AuthorizationPolicy]
 
     public init(engine: PolicyEngine, workload: PolicyWorkload, port: Int?, normalization: PolicyNormalization,
                 authenticator: RequestAuthenticator? = nil) {
@@ -31,8 +34,10 @@ public struct InboundAuthorization: Sendable {
         self.normalization = normalization
         self.authenticator = authenticator.flatMap { $0.rules.isEmpty ? nil : $0 }
         let policies = engine.policies(for: workload)
+        scoped = policies
         hasPolicies = !policies.isEmpty
         tcpEngine = engine.forTCP()
+        tcpScoped = tcpEngine.policies(for: workload)
         readsHeaders = policies.contains { $0.rules.contains { $0.when.contains { ConditionKey.header($0.key) != nil } } }
     }
 
@@ -103,7 +108,7 @@ public struct InboundAuthorization: Sendable {
         let request = PolicyRequest(sourcePrincipal: principal, sourceIP: sourceIP, requestPrincipal: authenticated?.principal,
                                     claims: authenticated?.claims ?? [:], host: head.host, port: port,
                                     method: head.method, path: path, headers: headers)
-        let decision = engine.evaluate(request, at: workload)
+        let decision = engine.evaluate(request, at: workload, inScope: scoped, explain: false)
         let note = PolicyNote(decision: decision.verdict.rawValue, policy: decision.decidedBy?.policy, rule: decision.decidedBy?.rule,
                               reason: decision.reason, dryRun: decision.dryRun, audited: decision.audited.map(\.description),
                               requestPrincipal: authenticated?.principal)
@@ -117,7 +122,7 @@ extension InboundAuthorization {
     public func checkConnection(principal: String?, sourceIP: String?) -> (allowed: Bool, note: PolicyNote?) {
         guard hasPolicies else { return (true, nil) }
         let request = PolicyRequest(sourcePrincipal: principal, sourceIP: sourceIP, port: port, method: "", path: "")
-        let decision = tcpEngine.evaluate(request, at: workload)
+        let decision = tcpEngine.evaluate(request, at: workload, inScope: tcpScoped, explain: false)
         let note = PolicyNote(decision: decision.verdict.rawValue, policy: decision.decidedBy?.policy, rule: decision.decidedBy?.rule,
                               reason: decision.reason, dryRun: decision.dryRun, audited: decision.audited.map(\.description))
         return (decision.verdict == .allow, note)

@@ -283,6 +283,19 @@ enum PolicyGen {
         }
     }
 
+    /// The data plane asks without explanations: the same decision, reason, dry-run and audit
+    /// results as `policy explain` gets, only without the per-rule sentences.
+    @Test func theUnexplainedEvaluationDecidesTheSame() async {
+        await propertyCheck(count: Self.runs, input: PolicyGen.scenario) { s in
+            let engine = PolicyEngine(policies: s.policies, rootNamespace: ReferenceModel.rootNamespace)
+            var explained = engine.evaluate(s.request, at: s.workload)
+            let quick = engine.evaluate(s.request, at: s.workload, inScope: engine.policies(for: s.workload), explain: false)
+            #expect(quick.considered.isEmpty)
+            explained.considered = []
+            #expect(quick == explained)
+        }
+    }
+
     @Test func aDenyEverythingPolicyForTheWorkloadAlwaysDenies() async {
         await propertyCheck(count: Self.runs, input: PolicyGen.scenario) { s in
             // In the workload's namespace or the root one, selecting it by name or selecting all.
