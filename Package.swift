@@ -214,7 +214,10 @@ let package = Package(
             "DevMeshPolicy", "DevMeshCore",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "DevMeshAuthTests", dependencies: ["DevMeshAuth", "DevMeshPolicy", "DevMeshCore", "DevMeshTesting"]),
+        .testTarget(name: "DevMeshAuthTests", dependencies: [
+            "DevMeshAuth", "DevMeshPolicy", "DevMeshCore", "DevMeshTesting",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .testTarget(name: "DevMeshOTLPTests", dependencies: ["DevMeshOTLP", "DevMeshCore"]),
         .testTarget(name: "DevMeshStoreTests", dependencies: ["DevMeshStore", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshTLSTests", dependencies: ["DevMeshTLS", "DevMeshCore", "DevMeshTesting"]),

@@ -28,6 +28,8 @@ struct JWKSFetcher: Sendable {
                 let entry = await fetch(rule)
                 store.update(source, with: entry)
                 switch entry {
+                case .unavailable(let why) where Self.isRemote(source):
+                    warnings.append("\(auth.id): the JWKS of `\(rule.issuer)` could not be fetched (\(why)); it is fetched again when a token needs it (at most every 10 s), and its tokens are refused (401) until then")
                 case .unavailable(let why):
                     warnings.append("\(auth.id): the JWKS of `\(rule.issuer)` could not be loaded (\(why)); its tokens are refused (401) until it can")
                 case .keys(let keys):
@@ -81,5 +83,53 @@ struct JWKSFetcher: Sendable {
         }
         guard data.count <= Self.maxBytes else { return .failure(Failure(description: "\(path) is larger than 1 MiB")) }
         return .success(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Fetches one remote JWKS again on demand, for `RequestAuthenticator`: at most once per
+/// `minimumInterval` per URL, and one fetch at a time (requests that need it wait for the same
+/// fetch), so a stream of tokens with an unknown `kid` cannot make devmesh hammer the issuer.
+actor JWKSRefresher {
+    let fetcher: JWKSFetcher
+    let store: JWKSStore
+    let minimumInterval: Duration
+    private var last: [String: ContinuousClock.Instant] = [:]
+    private var inFlight: [String: Task<Bool, Never>] = [:]
+
+    init(fetcher: JWKSFetcher, store: JWKSStore, minimumInterval: Duration = .seconds(10)) {
+        self.fetcher = fetcher
+        self.store = store
+        self.minimumInterval = minimumInterval
+    }
+
+    /// True when a fetch ran (now, or the one this call waited for) and stored keys.
+    func refresh(_ source: String) async -> Bool {
+        if let running = inFlight[source] { return await running.value }
+        let now = ContinuousClock.now
+        if let previous = last[source], now - previous < minimumInterval { return false }
+        last[source] = now
+        let fetcher = self.fetcher, store = self.store
+        let task = Task<Bool, Never> {
+            let entry = await fetcher.fetch(source: source)
+            store.update(source, with: entry)
+            if case .keys = entry { return true }
+            return false
+        }
+        inFlight[source] = task
+        let result = await task.value
+        inFlight[source] = nil
+        return result
+    }
+}
+
+extension JWKSFetcher {
+    /// A remote JWKS by its URL (the store's key for it).
+    func fetch(source: String) async -> JWKSStore.Entry {
+        switch await read(source) {
+        case .success(let text):
+            do { return .keys(try await JWKSKeys.parse(text)) } catch { return .unavailable(error.description) }
+        case .failure(let why):
+            return .unavailable(why.description)
+        }
     }
 }

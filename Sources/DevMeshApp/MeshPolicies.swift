@@ -11,6 +11,7 @@ import NIOConcurrencyHelpers
 final class MeshPolicies: Sendable {
     let config: StackConfig
     let keys = JWKSStore()
+    let refresher: JWKSRefresher
 
     struct Registration {
         let gate: PolicyGate
@@ -38,6 +39,7 @@ final class MeshPolicies: Sendable {
 
     init(config: StackConfig, workspace: PolicyWorkspace) {
         self.config = config
+        refresher = JWKSRefresher(fetcher: JWKSFetcher(root: config.root), store: keys)
         state = NIOLockedValueBox(State(workspace: workspace, status: Status(
             loadedAt: Date(), fingerprint: PolicyFiles.fingerprint(config.policies, root: config.root), reloads: 0, keyWarnings: [])))
     }
@@ -48,19 +50,22 @@ final class MeshPolicies: Sendable {
     /// The gate a listener of `workload` enforces (nil for a workload the policies do not know).
     func gate(workload: String, port: Int?) -> PolicyGate? {
         state.withLockedValue { state in
-            guard let authorization = Self.authorization(state.workspace, workload: workload, port: port, keys: keys) else { return nil }
+            guard let authorization = Self.authorization(state.workspace, workload: workload, port: port, keys: keys,
+                                                         refresher: refresher) else { return nil }
             let gate = PolicyGate(authorization)
             state.registrations.append(Registration(gate: gate, workload: workload, port: port))
             return gate
         }
     }
 
-    static func authorization(_ workspace: PolicyWorkspace, workload name: String, port: Int?, keys: JWKSStore) -> InboundAuthorization? {
+    static func authorization(_ workspace: PolicyWorkspace, workload name: String, port: Int?, keys: JWKSStore,
+                              refresher: JWKSRefresher) -> InboundAuthorization? {
         guard let workload = workspace.workloads[name] else { return nil }
         let rules = workspace.authentications(for: workload).flatMap(\.jwtRules)
         return InboundAuthorization(engine: workspace.engine, workload: workload, port: port ?? workspace.ports[name],
                                     normalization: workspace.normalization,
-                                    authenticator: rules.isEmpty ? nil : RequestAuthenticator(rules: rules, store: keys))
+                                    authenticator: rules.isEmpty ? nil : RequestAuthenticator(
+                                        rules: rules, store: keys, refresh: { await refresher.refresh($0) }))
     }
 
     enum ReloadOutcome: Equatable {
@@ -92,7 +97,8 @@ final class MeshPolicies: Sendable {
             let before = state.workspace.engine.policies.count
             state.workspace = workspace
             for registration in state.registrations {
-                if let authorization = Self.authorization(workspace, workload: registration.workload, port: registration.port, keys: keys) {
+                if let authorization = Self.authorization(workspace, workload: registration.workload, port: registration.port, keys: keys,
+                                                          refresher: refresher) {
                     registration.gate.update(authorization)
                 }
             }

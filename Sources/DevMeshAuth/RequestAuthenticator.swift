@@ -23,12 +23,21 @@ public final class RequestAuthenticator: Sendable {
         let until: Int64
     }
 
-    public init(rules: [RequestAuthentication.JWTRule], store: JWKSStore,
+    /// Fetches a remote JWKS again now (rate-limited by whoever provides it); true when the
+    /// store may hold newer keys. Asked when a URL's keys are missing (its issuer may be a service
+    /// of the stack that was not up yet) or lack a token's `kid` (a rotated key).
+    public typealias Refresh = @Sendable (String) async -> Bool
+    let refresh: Refresh?
+
+    public init(rules: [RequestAuthentication.JWTRule], store: JWKSStore, refresh: Refresh? = nil,
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         self.rules = rules
         self.store = store
+        self.refresh = refresh
         self.clock = clock
     }
+
+    static func isRemote(_ source: String) -> Bool { source.hasPrefix("http://") || source.hasPrefix("https://") }
 
     /// The key under which a rule's JWKS lives in the store.
     public static func source(of rule: RequestAuthentication.JWTRule) -> String? {
@@ -157,16 +166,31 @@ public final class RequestAuthenticator: Sendable {
         }
         let rule = rules[ruleIndex]
         guard let source = Self.source(of: rule) else { return .rejected(.keysUnavailable("the JWT rule for `\(rule.issuer)` names no JWKS")) }
-        let keys: JWKSKeys
-        switch store.keys(for: source) {
-        case .keys(let k)?: keys = k
-        case .unavailable(let why)?: return .rejected(.keysUnavailable(why))
-        case nil: return .rejected(.keysUnavailable("the JWKS of `\(rule.issuer)` has not been loaded yet"))
-        }
-        let candidates: [JWKSKeys.Key]
-        switch keys.candidates(kid: jwt.keyID, algorithm: jwt.algorithm) {
-        case .success(let c): candidates = c
-        case .failure(let rejection): return .rejected(rejection)
+        var refreshed = false
+        var candidates: [JWKSKeys.Key] = []
+        while true {
+            let rejection: JWTRejection
+            switch store.keys(for: source) {
+            case .keys(let keys)?:
+                switch keys.candidates(kid: jwt.keyID, algorithm: jwt.algorithm) {
+                case .success(let c): candidates = c; rejection = .badSignature
+                case .failure(let r): rejection = r
+                }
+            case .unavailable(let why)?: rejection = .keysUnavailable(why)
+            case nil: rejection = .keysUnavailable("the JWKS of `\(rule.issuer)` has not been loaded yet")
+            }
+            if !candidates.isEmpty { break }
+            // Missing keys, or a kid they do not hold: a URL is asked again once (never a fall-back
+            // to another key).
+            switch rejection {
+            case .keysUnavailable, .unknownKeyID:
+                if !refreshed, Self.isRemote(source), let refresh, await refresh(source) {
+                    refreshed = true
+                    continue
+                }
+            default: break
+            }
+            return .rejected(rejection)
         }
         var verified: TokenClaims?
         for key in candidates {

@@ -12,9 +12,14 @@ public struct TestIssuer: Sendable {
 
     public static let ecKeyID = "ec-1"
     public static let rsaKeyID = "rsa-1"
+    /// Prepended to the key ids: a second issuer with other kids (a rotation).
+    public let keyIDPrefix: String
+    public var ecKeyID: String { keyIDPrefix + Self.ecKeyID }
+    public var rsaKeyID: String { keyIDPrefix + Self.rsaKeyID }
 
-    public init(issuer: String = "https://issuer.test") throws {
+    public init(issuer: String = "https://issuer.test", keyIDPrefix: String = "") throws {
         self.issuer = issuer
+        self.keyIDPrefix = keyIDPrefix
         ecKey = P256.Signing.PrivateKey()
         rsaKey = try _RSA.Signing.PrivateKey(keySize: .bits2048)
     }
@@ -24,9 +29,9 @@ public struct TestIssuer: Sendable {
         let ec = ecKey.publicKey.rawRepresentation
         let rsa = try! rsaKey.publicKey.getKeyPrimitives()
         let keys: [[String: String]] = [
-            ["kty": "EC", "crv": "P-256", "kid": Self.ecKeyID, "alg": "ES256", "use": "sig",
+            ["kty": "EC", "crv": "P-256", "kid": ecKeyID, "alg": "ES256", "use": "sig",
              "x": Self.b64(ec.prefix(32)), "y": Self.b64(ec.suffix(32))],
-            ["kty": "RSA", "kid": Self.rsaKeyID, "alg": "RS256", "use": "sig",
+            ["kty": "RSA", "kid": rsaKeyID, "alg": "RS256", "use": "sig",
              "n": Self.b64(rsa.modulus), "e": Self.b64(rsa.publicExponent)],
         ]
         let data = try! JSONSerialization.data(withJSONObject: ["keys": keys], options: [.sortedKeys])
@@ -58,10 +63,10 @@ public struct TestIssuer: Sendable {
         let alg: String
         let defaultKid: String?
         switch signing {
-        case .es256: alg = "ES256"; defaultKid = Self.ecKeyID
-        case .rs256: alg = "RS256"; defaultKid = Self.rsaKeyID
+        case .es256: alg = "ES256"; defaultKid = ecKeyID
+        case .rs256: alg = "RS256"; defaultKid = rsaKeyID
         case .none: alg = "none"; defaultKid = nil
-        case .hs256WithRSAPublicKey: alg = "HS256"; defaultKid = Self.rsaKeyID
+        case .hs256WithRSAPublicKey: alg = "HS256"; defaultKid = rsaKeyID
         }
         var header: [String: String] = ["alg": alg, "typ": "JWT"]
         if let k = kid ?? defaultKid { header["kid"] = k }

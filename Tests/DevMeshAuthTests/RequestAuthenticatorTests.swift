@@ -3,6 +3,7 @@ import DevMeshCore
 import DevMeshPolicy
 import DevMeshTesting
 import Foundation
+import NIOConcurrencyHelpers
 import Testing
 
 /// RequestAuthentication against tokens signed by an independent test issuer, including the
@@ -156,5 +157,55 @@ import Testing
         await #expect(throws: JWKSKeys.Invalid.self) { try await JWKSKeys.parse(#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#) }
         let keys = try await JWKSKeys.parse(issuer.jwks)
         #expect(keys.count == 2)
+    }
+
+    /// A remote JWKS is asked again when it is missing or lacks the token's `kid` (a rotated key)
+    /// — once per verification — and a `kid` still unknown after that stays an error.
+    @Test func aRemoteJWKSIsRefreshedForAMissingOrUnknownKey() async throws {
+        let url = "https://keys.test/jwks.json"
+        let store = JWKSStore()
+        let asked = Counter()
+        let rotated = try TestIssuer(issuer: issuer.issuer)
+        let serving = Box(issuer.jwks)
+        let refresh: RequestAuthenticator.Refresh = { source in
+            asked.increment()
+            guard let keys = try? await JWKSKeys.parse(serving.value) else { return false }
+            store.update(source, with: .keys(keys))
+            return true
+        }
+        let auth = RequestAuthenticator(rules: [.init(issuer: issuer.issuer, jwksUri: url)], store: store, refresh: refresh)
+        // Nothing loaded yet (the issuer was not up at `devmesh up`): fetched on first use.
+        guard case .authenticated? = await outcome(auth, bearer: try issuer.token(issuer.claims())) else { Issue.record("first use"); return }
+        #expect(asked.value == 1)
+        // The issuer rotates to a key with the same kid: a signature failure, no refetch.
+        #expect(await rejection(auth, try rotated.token(rotated.claims())) == .badSignature)
+        #expect(asked.value == 1)
+        // An unknown kid is asked about once; when the JWKS now has it, the token is good.
+        let next = try TestIssuer(issuer: issuer.issuer, keyIDPrefix: "2-")
+        serving.value = next.jwks
+        guard case .authenticated? = await outcome(auth, bearer: try next.token(next.claims())) else { Issue.record("rotated key"); return }
+        #expect(asked.value == 2)
+        // Still unknown after a refresh: an error, not the old key.
+        #expect(await rejection(auth, try issuer.token(issuer.claims(), kid: "nope")) == .unknownKeyID("nope"))
+        #expect(asked.value == 3)
+        // Inline and file JWKS are never "refreshed" this way.
+        let inline = RequestAuthenticator(rules: [.init(issuer: issuer.issuer, jwks: issuer.jwks)], store: self.store, refresh: refresh)
+        #expect(await rejection(inline, try issuer.token(issuer.claims(), kid: "nope")) == .unknownKeyID("nope"))
+        #expect(asked.value == 3)
+    }
+}
+
+final class Counter: Sendable {
+    private let box = NIOLockedValueBox(0)
+    func increment() { box.withLockedValue { $0 += 1 } }
+    var value: Int { box.withLockedValue { $0 } }
+}
+
+final class Box<T: Sendable>: Sendable {
+    private let box: NIOLockedValueBox<T>
+    init(_ value: T) { box = NIOLockedValueBox(value) }
+    var value: T {
+        get { box.withLockedValue { $0 } }
+        set { box.withLockedValue { $0 = newValue } }
     }
 }

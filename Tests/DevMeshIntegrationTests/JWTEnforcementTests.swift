@@ -1,4 +1,5 @@
 import DevMeshCore
+import DevMeshSupervisor
 import DevMeshTesting
 import Foundation
 import Testing
@@ -152,6 +153,47 @@ import Glibc
         #expect(try curl(https, "/hello?n=kept", token: good).status == "403")
         #expect(try curl(https, "/other?n=kept", token: good).status == "200")
 
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
+
+    /// `jwksUri` as a URL served by a service of the stack itself (a local issuer): not up yet when
+    /// devmesh starts (a warning), fetched with async-http-client when the first token needs it.
+    @Test func aJWKSURLServedByTheStackIsFetchedWhenATokenNeedsIt() async throws {
+        let issuer = try TestIssuer()
+        let keysPort = try PortAllocator.freePorts(1, excluding: [])[0]
+        let stack = try TempStack([
+            "app.py": Self.app,
+            "Procfile": "users: python3 -u app.py\nkeys: python3 -m http.server $PORT --bind 127.0.0.1 --directory jwks\n",
+            "devmesh.yaml": "services:\n  users: {health: {tcp: true}}\n  keys: {port: \(keysPort), health: {tcp: true}}\npolicies: [policies/]\n",
+            "jwks/jwks.json": issuer.jwks,
+            "policies/auth.yaml": """
+                apiVersion: security.istio.io/v1
+                kind: RequestAuthentication
+                metadata: {name: local-issuer, namespace: default}
+                spec:
+                  selector: {matchLabels: {app: users}}
+                  jwtRules: [{issuer: "https://issuer.test", jwksUri: "http://127.0.0.1:\(keysPort)/jwks.json"}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: users-token, namespace: default}
+                spec:
+                  selector: {matchLabels: {app: users}}
+                  rules: [{from: [{source: {requestPrincipals: ["https://issuer.test/*"]}}]}]
+                """,
+        ])
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 2 services are ready"))
+        #expect(up.output.contains { $0.contains("could not be fetched") && $0.contains("fetched again when a token needs it") }, "\(up.output)")
+        let port = try #require(stack.state?.ports.services["users"])
+        let token = try issuer.token(issuer.claims(sub: "ann"))
+        let reply = try await RawHTTPClient.exchange(port: port,
+            "GET /x?n=lazy HTTP/1.1\r\nHost: users\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+        #expect(reply.statuses == [200], "\(reply.text)")
+        #expect(await up.waitFor("GOT /x?n=lazy"))
+        let none = try await RawHTTPClient.exchange(port: port, "GET /x HTTP/1.1\r\nHost: users\r\nConnection: close\r\n\r\n")
+        #expect(none.statuses == [403])
         up.signal(SIGTERM)
         #expect(await up.exitCode() == 0)
     }
