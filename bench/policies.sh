@@ -2,7 +2,7 @@
 # What authorization costs on the hot path: the same nginx backend behind one devmesh inbound
 # sidecar with no policies, with AuthorizationPolicies (a DENY and an ALLOW evaluated on every
 # request), and with those plus RequestAuthentication (every request carries the same RS256
-# token: verified once, then its cached verdict). nginx as a plain reverse proxy is the
+# token: verified once, then its cached verdict; the ALLOW wants the token). nginx as a plain reverse proxy is the
 # reference, in the same run. wrk at fixed connections and duration, rounds interleaved.
 # Loopback only; bounded in time.
 #
@@ -63,14 +63,15 @@ CONF
 cat > "$work/stack/Procfile" <<PROC
 backend: sed "s/PORT/\$PORT/g" $work/backend.conf.in > $work/backend.conf && exec nginx -c $work/backend.conf
 PROC
-cat > "$work/authz.yaml" <<'YAML'
+cat > "$work/deny.yaml" <<'YAML'
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: no-admin, namespace: istio-system}
 spec:
   action: DENY
   rules: [{to: [{operation: {paths: ["/admin", "/admin/*"]}}]}]
----
+YAML
+cat > "$work/read.yaml" <<'YAML'
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: backend-read, namespace: default}
@@ -98,9 +99,9 @@ start_mesh() {  # $1: none | authz | jwt
   rm -f "$work/stack/policies/"*.yaml
   case $1 in
     none) printf 'services:\n  backend: {health: {tcp: true}}\n' > "$work/stack/devmesh.yaml" ;;
-    authz) cp "$work/authz.yaml" "$work/stack/policies/"
+    authz) cp "$work/deny.yaml" "$work/read.yaml" "$work/stack/policies/"
            printf 'services:\n  backend: {health: {tcp: true}}\npolicies: [policies/]\n' > "$work/stack/devmesh.yaml" ;;
-    jwt) cp "$work/authz.yaml" "$work/jwt.yaml" "$work/stack/policies/"
+    jwt) cp "$work/deny.yaml" "$work/jwt.yaml" "$work/stack/policies/"
          printf 'services:\n  backend: {health: {tcp: true}}\npolicies: [policies/]\n' > "$work/stack/devmesh.yaml" ;;
   esac
   : > "$work/mesh.log"
@@ -183,7 +184,7 @@ for row in nginx none authz jwt; do
     nginx) label="nginx reverse proxy" ;;
     none) label="devmesh sidecar, no policies" ;;
     authz) label="devmesh sidecar, 2 AuthorizationPolicies" ;;
-    jwt) label="devmesh sidecar, policies + RequestAuthentication (RS256 token)" ;;
+    jwt) label="devmesh sidecar, a DENY + RequestAuthentication + ALLOW requestPrincipals (RS256 token)" ;;
   esac
   printf '| %s | %s | %.2f× | %.2f× | %s | %s |\n' "$label" "$r" "$(echo "$r / $base" | bc -l)" "$(echo "$r / $ngx" | bc -l)" "$a" "$b"
 done

@@ -62,7 +62,8 @@ public final class RequestAuthenticator: Sendable {
         case rejected(JWTRejection)
     }
 
-    /// Looks for tokens in the request; `fields` are (lower-case name, value) pairs.
+    /// Looks for tokens in the request; `fields` are its (name, value) pairs as received (names
+    /// are compared ignoring ASCII case, without lower-casing every field of every request).
     public func find(fields: [(name: String, value: String)], query: Substring?) -> Lookup {
         var found: [String: (header: String?, rules: [Int])] = [:]
         var order: [String] = []
@@ -72,14 +73,14 @@ public final class RequestAuthenticator: Sendable {
             found[token]!.rules.append(rule)
         }
         let parameters = query.map(Self.queryParameters) ?? []
-        let cookies = fields.filter { $0.name == "cookie" }.flatMap { Self.cookies($0.value) }
+        let cookies = lookingInCookies ? fields.filter { Self.sameName($0.name, "cookie") }.flatMap { Self.cookies($0.value) } : []
         for (i, rule) in rules.enumerated() {
             let usesDefaults = rule.fromHeaders.isEmpty && rule.fromParams.isEmpty && rule.fromCookies.isEmpty
             let headers = usesDefaults ? [RequestAuthentication.JWTRule.HeaderSource(name: "authorization", prefix: "Bearer ")] : rule.fromHeaders
             let params = usesDefaults ? ["access_token"] : rule.fromParams
             for source in headers {
                 let name = source.name.lowercased()
-                for field in fields where field.name == name {
+                for field in fields where Self.sameName(field.name, name) {
                     var value = Substring(field.value)
                     if let prefix = source.prefix, !prefix.isEmpty {
                         guard value.lowercased().hasPrefix(prefix.lowercased()) else { continue }
@@ -230,6 +231,22 @@ public final class RequestAuthenticator: Sendable {
         case .int(let i)?: return i
         case .double(let d)? where d.isFinite && abs(d) < 9e15: return Int64(d)
         default: return nil
+        }
+    }
+
+    var lookingInCookies: Bool { rules.contains { !$0.fromCookies.isEmpty } }
+
+    /// ASCII case-insensitive equality with a lower-case `name`.
+    static func sameName(_ field: String, _ name: String) -> Bool {
+        var a = field.utf8.makeIterator(), b = name.utf8.makeIterator()
+        while true {
+            switch (a.next(), b.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?):
+                let lower = x >= 0x41 && x <= 0x5A ? x | 0x20 : x
+                if lower != y { return false }
+            default: return false
+            }
         }
     }
 

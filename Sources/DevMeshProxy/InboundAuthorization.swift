@@ -67,7 +67,7 @@ public struct InboundAuthorization: Sendable {
         var foundHeader: String?
         if let authenticator {
             let query = normalised.firstIndex(of: "?").map { normalised[normalised.index(after: $0)...] }
-            let fields = head.fields.map { (name: $0.name.lowercased(), value: $0.value) }
+            let fields = head.fields.map { (name: $0.name, value: $0.value) }
             switch authenticator.find(fields: fields, query: query) {
             case .none: break
             case .rejected(let why): return .unauthenticated(why, PolicyNote(decision: "unauthenticated", reason: why.description))

@@ -31,9 +31,8 @@ enum SpanRow {
         }
     }
 
-    /// A sidecar hop: values bound as they are; only a policy decision (rare next to plain
-    /// traffic) is encoded, into the attributes JSON.
-    static func insert(_ hop: HopRecord, run: Int64?, traceSeq: Int64, with b: SQLiteBinder, db: Database, encoder: JSONEncoder) throws {
+    /// A sidecar hop: values bound as they are; a policy decision goes into the attributes JSON.
+    static func insert(_ hop: HopRecord, run: Int64?, traceSeq: Int64, with b: SQLiteBinder, db: Database) throws {
         b.bind(1, run)
         b.bind(2, hop.traceID)
         b.bind(3, hop.spanID)
@@ -62,7 +61,7 @@ enum SpanRow {
         b.bind(26, hop.bytesIn)
         b.bind(27, hop.bytesOut)
         b.bind(28, hop.sourcePrincipal)
-        b.bind(29, hop.policy.flatMap { TypedAttribute.encode($0.attributes.mapValues { .string($0) }, encoder) })
+        b.bind(29, hop.policy.map { Self.typedJSON($0.attributes) })
         b.bind(30, nil as String?)
         b.bind(31, nil as String?)
         b.bind(32, "devmesh")
@@ -176,5 +175,39 @@ struct HTTPFacts {
         case .double(let d)?: status = d.isFinite && d >= 0 && d < 1000 ? Int64(d) : nil
         default: status = nil
         }
+    }
+}
+
+extension SpanRow {
+    /// String attributes in `TypedAttribute`'s JSON form (`{"k":{"s":"v"}}`), written by hand:
+    /// every request of a workload with policies has a few, and JSONEncoder would cost the
+    /// writer thread more than the rest of the row.
+    static func typedJSON(_ attributes: [String: String]) -> String {
+        var out = "{"
+        for (i, key) in attributes.keys.sorted().enumerated() {
+            if i > 0 { out += "," }
+            appendQuoted(key, to: &out)
+            out += ":{\"s\":"
+            appendQuoted(attributes[key]!, to: &out)
+            out += "}"
+        }
+        return out + "}"
+    }
+
+    static func appendQuoted(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
     }
 }

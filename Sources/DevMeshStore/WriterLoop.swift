@@ -95,7 +95,7 @@ struct WriterLoop: Sendable {
                 for record in intake.records {
                     switch record {
                     case .hop(let hop):
-                        try SpanRow.insert(hop, run: runID, traceSeq: seqs[hop.traceID] ?? 0, with: spans, db: db, encoder: encoder)
+                        try SpanRow.insert(hop, run: runID, traceSeq: seqs[hop.traceID] ?? 0, with: spans, db: db)
                         spanCount += 1
                         if observing { exportedSpans.append(TelemetrySpan(hop.span())) }
                     case .span: break

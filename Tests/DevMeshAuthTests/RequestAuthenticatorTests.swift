@@ -118,6 +118,10 @@ import Testing
         let defaults = authenticator()
         #expect(defaults.find(fields: [], query: nil) == .none)
         #expect(defaults.find(fields: [("authorization", "Basic dXNlcjpwYXNz")], query: nil) == .none)
+        guard case .token = defaults.find(fields: [("AuthoriZation", "bearer " + token)], query: nil) else {
+            Issue.record("field names and the Bearer prefix ignore case"); return
+        }
+        #expect(defaults.find(fields: [("authorisation", "Bearer " + token)], query: nil) == .none)
         guard case .token(let q) = defaults.find(fields: [], query: "a=1&access_token=\(token)") else { Issue.record("query token"); return }
         #expect(q.header == nil)
         let custom = authenticator { rule in

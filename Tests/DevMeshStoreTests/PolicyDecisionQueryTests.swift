@@ -16,7 +16,7 @@ import Testing
                 PolicyNote(decision: "allow", policy: "default/users-read", rule: 0, reason: "allowed by ALLOW policy default/users-read rule 0"),
                 PolicyNote(decision: "deny", policy: "istio-system/no-admin", rule: 0, reason: "denied by DENY policy istio-system/no-admin rule 0",
                            dryRun: ["default/strict (dry-run) would deny: DENY default/strict rule 0 matches"]),
-                PolicyNote(decision: "unauthenticated", reason: "Jwt is expired"),
+                PolicyNote(decision: "unauthenticated", reason: "Jwt is \"expired\"\\ at\nline\u{1} é✓"),
                 PolicyNote(decision: "allow", reason: "allowed: valid token, and no policy applies", requestPrincipal: "https://issuer.test/alice"),
             ]
             for (i, note) in notes.enumerated() {
@@ -37,6 +37,8 @@ import Testing
             #expect(denied.dryRun?.contains("would deny") == true)
             #expect(all.first?.requestPrincipal == "https://issuer.test/alice")
             #expect(try db.policyDecisions(PolicyDecisionFilter(decision: "unauthenticated")).map(\.workload) == ["devmesh-gateway"])
+            // Quotes, backslashes, control characters and non-ASCII survive the hand-written JSON.
+            #expect(try db.policyDecisions(PolicyDecisionFilter(decision: "unauthenticated")).first?.reason == "Jwt is \"expired\"\\ at\nline\u{1} é✓")
             #expect(try db.policyDecisions(PolicyDecisionFilter(decision: "dry-run")).map(\.target) == ["/users/2"])
             #expect(try db.policyDecisions(PolicyDecisionFilter(policy: "default/strict")).map(\.target) == ["/users/2"])
             #expect(try db.policyDecisions(PolicyDecisionFilter(workload: "users", limit: 1)).map(\.target) == ["/users/4"])
