@@ -41,7 +41,16 @@ final class MeshPolicies: Sendable {
         self.config = config
         refresher = JWKSRefresher(fetcher: JWKSFetcher(root: config.root), store: keys)
         state = NIOLockedValueBox(State(workspace: workspace, status: Status(
-            loadedAt: Date(), fingerprint: PolicyFiles.fingerprint(config.policies, root: config.root), reloads: 0, keyWarnings: [])))
+            loadedAt: Date(), fingerprint: Self.fingerprint(config, workspace), reloads: 0, keyWarnings: [])))
+    }
+
+    /// What a reload watches: the policy files, and the JWKS files their RequestAuthentications
+    /// name (a rotated key file takes effect like an edited policy).
+    static func fingerprint(_ config: StackConfig, _ workspace: PolicyWorkspace) -> String {
+        let keyFiles = workspace.authentications.flatMap(\.jwtRules).compactMap(\.jwksUri)
+            .filter { !JWKSFetcher.isRemote($0) }
+            .map { $0.hasPrefix("file://") ? String($0.dropFirst("file://".count)) : $0 }
+        return PolicyFiles.fingerprint(config.policies + Array(Set(keyFiles)).sorted(), root: config.root)
     }
 
     var workspace: PolicyWorkspace { state.withLockedValue { $0.workspace } }
@@ -77,13 +86,13 @@ final class MeshPolicies: Sendable {
     /// Rebuilds the policy set when a file changed (by size and modification time). Errors keep
     /// the set in force.
     func reloadIfChanged(fetcher: JWKSFetcher) async -> ReloadOutcome {
-        let fingerprint = PolicyFiles.fingerprint(config.policies, root: config.root)
-        let previous = state.withLockedValue { $0.status }
-        guard fingerprint != previous.fingerprint else { return .unchanged }
+        let (previous, current) = state.withLockedValue { ($0.status, $0.workspace) }
+        guard Self.fingerprint(config, current) != previous.fingerprint else { return .unchanged }
         let files = PolicyFiles.load(config.policies, root: config.root)
         if let first = files.diagnostics.first(where: { $0.severity == .error }) {
             let at = first.location.map { "\($0.file):\($0.line):\($0.column): " } ?? ""
             let message = at + first.message
+            let fingerprint = Self.fingerprint(config, current)
             state.withLockedValue {
                 $0.status.fingerprint = fingerprint
                 $0.status.error = message
@@ -92,6 +101,7 @@ final class MeshPolicies: Sendable {
             return .kept(error: message)
         }
         let workspace = PolicyWorkspace(config: config, documents: files.documents)
+        let fingerprint = Self.fingerprint(config, workspace)
         let warnings = await fetcher.load(workspace.authentications, into: keys)
         return state.withLockedValue { state in
             let before = state.workspace.engine.policies.count

@@ -149,10 +149,18 @@ public final class RunningUp: Sendable {
     /// Waits until a line containing `fragment` has been printed (or `timeout` passes, or the
     /// output ends: a devmesh that exited prints nothing more). On failure the last lines go to
     /// stderr, so a CI log shows why.
-    public func waitFor(_ fragment: String, timeout: Duration = .seconds(30)) async -> Bool {
+    /// With `count`, waits for that many such lines.
+    public func waitFor(_ fragment: String, count: Int = 1, timeout: Duration = .seconds(30)) async -> Bool {
         let lines = self.lines, outputClosed = self.outputClosed
+        // Each line is shown to the predicate once (those already read, then each new one).
+        let seen = NIOLockedValueBox(0)
         let found = await withTaskGroup(of: Bool?.self) { group -> Bool in
-            group.addTask { await lines.first(timeout: timeout) { $0.contains(fragment) } != nil }
+            group.addTask {
+                await lines.first(timeout: timeout) { line in
+                    guard line.contains(fragment) else { return false }
+                    return seen.withLockedValue { $0 += 1; return $0 >= count }
+                } != nil
+            }
             group.addTask {
                 _ = await outputClosed.first(timeout: timeout) { _ in true }
                 return nil
@@ -160,7 +168,7 @@ public final class RunningUp: Sendable {
             // nil: the output ended first; the line can then only be among what was read.
             let first = await group.next() ?? nil
             group.cancelAll()
-            return first ?? lines.items.contains { $0.contains(fragment) }
+            return first ?? (lines.items.filter { $0.contains(fragment) }.count >= count)
         }
         if !found {
             let tail = output.suffix(30).map { "  | " + $0 }.joined(separator: "\n")

@@ -152,6 +152,15 @@ import Glibc
         #expect(await up.waitFor("not reloaded, the previous policies stay in force: policies/broken.yaml:4"))
         #expect(try curl(https, "/hello?n=kept", token: good).status == "403")
         #expect(try curl(https, "/other?n=kept", token: good).status == "200")
+        // Fixed: the set loads again. Then the issuer's key file is rotated: new tokens verify,
+        // tokens of the old key do not.
+        try FileManager.default.removeItem(atPath: stack.root + "/policies/broken.yaml")
+        #expect(await up.waitFor("reloaded: 2 authorization policies in force (was 2)"))
+        let rotated = try TestIssuer(keyIDPrefix: "2026-")
+        try rotated.jwks.write(toFile: stack.root + "/keys/jwks.json", atomically: true, encoding: .utf8)
+        #expect(await up.waitFor("reloaded: 2 authorization policies in force (was 2)", count: 2))
+        #expect(try curl(https, "/other?n=rotated", token: try rotated.token(rotated.claims(audience: "shop"))).status == "200")
+        #expect(try curl(https, "/other?n=old-key", token: good).status == "401")
 
         up.signal(SIGTERM)
         #expect(await up.exitCode() == 0)
