@@ -91,8 +91,12 @@ public struct AuthorizationPolicy: Sendable, Equatable {
         public var notPorts: [String]?
         public var methods: [String]?
         public var notMethods: [String]?
-        public var paths: [String]?
-        public var notPaths: [String]?
+        public var paths: [String]? { didSet { pathMatchers = Self.compile(paths) } }
+        public var notPaths: [String]? { didSet { notPathMatchers = Self.compile(notPaths) } }
+        /// `paths` parsed once (templates are not re-parsed per request); nil entries are invalid
+        /// templates (a parse error elsewhere), which match nothing.
+        private(set) var pathMatchers: [PathMatcher?]?
+        private(set) var notPathMatchers: [PathMatcher?]?
 
         public init(hosts: [String]? = nil, notHosts: [String]? = nil, ports: [String]? = nil, notPorts: [String]? = nil,
                     methods: [String]? = nil, notMethods: [String]? = nil, paths: [String]? = nil, notPaths: [String]? = nil) {
@@ -104,7 +108,11 @@ public struct AuthorizationPolicy: Sendable, Equatable {
             self.notMethods = notMethods
             self.paths = paths
             self.notPaths = notPaths
+            pathMatchers = Self.compile(paths)
+            notPathMatchers = Self.compile(notPaths)
         }
+
+        static func compile(_ patterns: [String]?) -> [PathMatcher?]? { patterns?.map { PathMatcher($0) } }
     }
 
     /// `when[]`: `key` holds when any of `values` matches and none of `notValues` does.

@@ -60,7 +60,18 @@ enum RuleMatcher {
         field("hosts", r.host, values: o.hosts, notValues: o.notHosts, explain: explain) { StringMatcher($0).matches($1, caseInsensitive: true) }
             ?? field("ports", r.port.map(String.init), values: o.ports, notValues: o.notPorts, explain: explain, match: { $0 == $1 })
             ?? field("methods", r.method, values: o.methods, notValues: o.notMethods, explain: explain, match: string)
-            ?? field("paths", r.path, values: o.paths, notValues: o.notPaths, explain: explain) { PathMatcher($0)?.matches($1) ?? false }
+            ?? paths(r.path, o, explain: explain)
+    }
+
+    /// `paths`/`notPaths` with their templates parsed once (`Operation.pathMatchers`).
+    static func paths(_ path: String, _ o: AuthorizationPolicy.Operation, explain: Bool) -> String? {
+        if let values = o.paths, let matchers = o.pathMatchers, !matchers.contains(where: { $0?.matches(path) ?? false }) {
+            return explain ? "paths `\(path)` is not one of \(values)" : unexplained
+        }
+        if let notValues = o.notPaths, let matchers = o.notPathMatchers, let hit = matchers.firstIndex(where: { $0?.matches(path) ?? false }) {
+            return explain ? "paths `\(path)` matches notPaths `\(notValues[hit])`" : unexplained
+        }
+        return nil
     }
 
     static func condition(mismatchOf c: AuthorizationPolicy.Condition, _ r: PolicyRequest, explain: Bool = true) -> String? {

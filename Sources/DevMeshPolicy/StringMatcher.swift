@@ -50,7 +50,7 @@ public enum PathMatcher: Sendable, Equatable {
 
     /// nil for a template Istio rejects (`{**}` not last, `{*}` inside a segment, stray braces).
     public init?(_ pattern: String) {
-        guard pattern.contains("{*}") || pattern.contains("{**}") else {
+        guard pattern.utf8.contains(UInt8(ascii: "{")), pattern.contains("{*}") || pattern.contains("{**}") else {
             self = .string(StringMatcher(pattern))
             return
         }

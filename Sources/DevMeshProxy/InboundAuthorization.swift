@@ -8,8 +8,9 @@ import NIOConcurrencyHelpers
 /// the stack's mode (refused with 400 when it cannot be), the JWT checked against the
 /// RequestAuthentications in scope (a bad token: 401), then the AuthorizationPolicies evaluated
 /// with the caller's mTLS principal and the token's identity. The upstream gets the path the
-/// policies saw.
-public struct InboundAuthorization: Sendable {
+/// policies saw. A class: the data plane takes the current one from its `PolicyGate` per request
+/// (one reference, not a copy of every field).
+public final class InboundAuthorization: Sendable {
     public let engine: PolicyEngine
     public let workload: PolicyWorkload
     /// `destination.port`: the service's `port:` (the gateway's HTTPS port).

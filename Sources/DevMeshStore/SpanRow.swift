@@ -61,7 +61,7 @@ enum SpanRow {
         b.bind(26, hop.bytesIn)
         b.bind(27, hop.bytesOut)
         b.bind(28, hop.sourcePrincipal)
-        b.bind(29, hop.policy.map { Self.typedJSON($0.attributes) })
+        b.bind(29, hop.policy.map { Self.typedJSON($0.attributePairs) })
         b.bind(30, nil as String?)
         b.bind(31, nil as String?)
         b.bind(32, "devmesh")
@@ -182,13 +182,13 @@ extension SpanRow {
     /// String attributes in `TypedAttribute`'s JSON form (`{"k":{"s":"v"}}`), written by hand:
     /// every request of a workload with policies has a few, and JSONEncoder would cost the
     /// writer thread more than the rest of the row.
-    static func typedJSON(_ attributes: [String: String]) -> String {
+    static func typedJSON(_ attributes: [(key: String, value: String)]) -> String {
         var out = "{"
-        for (i, key) in attributes.keys.sorted().enumerated() {
+        for (i, pair) in attributes.enumerated() {
             if i > 0 { out += "," }
-            appendQuoted(key, to: &out)
+            appendQuoted(pair.key, to: &out)
             out += ":{\"s\":"
-            appendQuoted(attributes[key]!, to: &out)
+            appendQuoted(pair.value, to: &out)
             out += "}"
         }
         return out + "}"

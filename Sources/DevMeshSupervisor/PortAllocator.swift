@@ -10,8 +10,26 @@ public enum PortAllocator {
         public let description: String
     }
 
-    /// A port the kernel considers free now (bind to port 0, read it back, close).
+    /// Automatic ports come from here: below the kernel's ephemeral range (Linux 32768–60999,
+    /// macOS 49152–65535), which is where every outgoing connection of every program takes its
+    /// local port. A port taken from the ephemeral range can be grabbed by some client's connect
+    /// between devmesh choosing it and binding it; one below the range can only be taken by
+    /// another program that binds it on purpose.
+    static let automaticRange = 20_000..<32_768
+
+    /// A port free now: a random one of `automaticRange` that binds, or else (a crowded range)
+    /// one the kernel picks.
     public static func freePort() throws -> Int {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<64 {
+            let candidate = Int.random(in: automaticRange, using: &rng)
+            if isFree(candidate) { return candidate }
+        }
+        return try kernelPort()
+    }
+
+    /// A port the kernel considers free now (bind to port 0, read it back, close).
+    static func kernelPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed: \(String(cString: strerror(errno)))") }
         defer { close(fd) }

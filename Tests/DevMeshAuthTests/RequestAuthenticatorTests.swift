@@ -13,8 +13,11 @@ import Testing
     let issuer: TestIssuer
     let store = JWKSStore()
 
+    /// One issuer for the suite: an RSA key takes a while to generate, and every test needs one.
+    static let shared = Result { try TestIssuer() }
+
     init() async throws {
-        issuer = try TestIssuer()
+        issuer = try Self.shared.get()
         store.update("inline:" + issuer.jwks, with: .keys(try await JWKSKeys.parse(issuer.jwks)))
     }
 

@@ -223,8 +223,10 @@ import Testing
         }
         #expect(allowed.text == "ping\n")
         let (fromFrontend, frontendPort) = try await egress(from: SPIFFEID(namespace: "default", serviceAccount: "frontend"))
-        let denied = try await RawHTTPClient.exchange(port: frontendPort, [Array("ping\n".utf8)])
-        #expect(denied.text.isEmpty, "closed, nothing relayed")
+        // The relay may close before the client even writes (the egress opens its upstream at
+        // once): a write error is the same answer as an empty read.
+        let denied = try? await RawHTTPClient.exchange(port: frontendPort, [Array("ping\n".utf8)])
+        #expect(denied?.text.isEmpty ?? true, "closed, nothing relayed")
         #expect(echo.connections.items.count == 1, "the app saw only the allowed connection")
         await fromOrders.stop()
         await fromFrontend.stop()

@@ -27,12 +27,20 @@ public struct PolicyNote: Sendable, Equatable {
 
     /// Span attributes; `enduser.id` is OpenTelemetry's name for the authenticated user.
     public var attributes: [String: String] {
-        var a = ["devmesh.policy.decision": decision, "devmesh.policy.reason": reason]
-        if let policy { a["devmesh.policy.name"] = policy }
-        if let rule { a["devmesh.policy.rule"] = String(rule) }
-        if !dryRun.isEmpty { a["devmesh.policy.dry_run"] = dryRun.joined(separator: "; ") }
-        if !audited.isEmpty { a["devmesh.policy.audit"] = audited.joined(separator: ", ") }
-        if let requestPrincipal { a["enduser.id"] = requestPrincipal }
-        return a
+        Dictionary(attributePairs, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The same, as (key, value) pairs in key order (what the store writes, without a dictionary).
+    public var attributePairs: [(key: String, value: String)] {
+        var pairs: [(key: String, value: String)] = []
+        pairs.reserveCapacity(7)
+        if !audited.isEmpty { pairs.append(("devmesh.policy.audit", audited.joined(separator: ", "))) }
+        pairs.append(("devmesh.policy.decision", decision))
+        if !dryRun.isEmpty { pairs.append(("devmesh.policy.dry_run", dryRun.joined(separator: "; "))) }
+        if let policy { pairs.append(("devmesh.policy.name", policy)) }
+        pairs.append(("devmesh.policy.reason", reason))
+        if let rule { pairs.append(("devmesh.policy.rule", String(rule))) }
+        if let requestPrincipal { pairs.append(("enduser.id", requestPrincipal)) }
+        return pairs
     }
 }
