@@ -32,59 +32,78 @@ public struct PolicyEngine: Sendable {
     }
 
     /// The same, with the workload's policies already picked (`policies(for:)`), as a sidecar
-    /// does once per policy set rather than once per request.
+    /// does once per policy set rather than once per request. Policies are reached by index, not
+    /// copied into filtered arrays: this runs for every request of a workload with policies.
     public func evaluate(_ request: PolicyRequest, at workload: PolicyWorkload, inScope: [AuthorizationPolicy], explain: Bool) -> PolicyDecision {
         var considered: [PolicyDecision.Consideration] = []
-        var matches: [String: PolicyDecision.RuleRef] = [:]
-        for policy in inScope {
-            let (rule, why) = Self.firstMatch(policy, request, explain: explain)
+        var matched = [Int?](repeating: nil, count: inScope.count)
+        var anyDryRun = false, anyCustom = false
+        for i in inScope.indices {
+            let (rule, why) = Self.firstMatch(inScope[i], request, explain: explain)
+            matched[i] = rule
+            if inScope[i].dryRun { anyDryRun = true }
+            if inScope[i].action == .custom { anyCustom = true }
             if explain {
-                considered.append(.init(policy: policy.id, action: policy.action.rawValue, dryRun: policy.dryRun, matchedRule: rule, why: why))
+                considered.append(.init(policy: inScope[i].id, action: inScope[i].action.rawValue, dryRun: inScope[i].dryRun,
+                                        matchedRule: rule, why: why))
             }
-            if let rule { matches[policy.id] = .init(policy: policy.id, rule: rule) }
         }
-        let enforced = inScope.allSatisfy({ !$0.dryRun }) ? inScope : inScope.filter { !$0.dryRun }
-        var decision = Self.decide(enforced, matches: matches, workload: workload)
+        func ref(_ i: Int) -> PolicyDecision.RuleRef? { matched[i].map { .init(policy: inScope[i].id, rule: $0) } }
+        var decision = Self.decide(inScope, matched: matched, shadow: nil, workload: workload)
         decision.considered = considered
-        decision.audited = enforced.filter { $0.action == .audit }.compactMap { matches[$0.id] }
-        decision.unsupported = inScope.filter { $0.action == .custom }.map {
-            "\($0.id): CUSTOM (provider \($0.provider ?? "unset")) needs an external authorizer; devmesh does not evaluate it locally"
+        for i in inScope.indices where !inScope[i].dryRun && inScope[i].action == .audit {
+            if let r = ref(i) { decision.audited.append(r) }
         }
+        if anyCustom {
+            decision.unsupported = inScope.filter { $0.action == .custom }.map {
+                "\($0.id): CUSTOM (provider \($0.provider ?? "unset")) needs an external authorizer; devmesh does not evaluate it locally"
+            }
+        }
+        guard anyDryRun else { return decision }
         // Each dry-run policy as Istio's shadow evaluation reports it: a dry-run DENY that matches
         // would deny; a dry-run ALLOW, what the verdict would be with it enforced.
-        for policy in inScope where policy.dryRun {
-            switch policy.action {
+        for i in inScope.indices where inScope[i].dryRun {
+            let id = inScope[i].id
+            switch inScope[i].action {
             case .deny:
-                if let ref = matches[policy.id] { decision.dryRun.append("\(policy.id) (dry-run) would deny: DENY \(ref) matches") }
+                if let r = ref(i) { decision.dryRun.append("\(id) (dry-run) would deny: DENY \(r) matches") }
             case .allow:
-                var shadow = policy
-                shadow.dryRun = false
-                let would = Self.decide(enforced + [shadow], matches: matches, workload: workload)
-                decision.dryRun.append("\(policy.id) (dry-run) would \(would.verdict.rawValue): \(would.reason)")
+                let would = Self.decide(inScope, matched: matched, shadow: i, workload: workload)
+                decision.dryRun.append("\(id) (dry-run) would \(would.verdict.rawValue): \(would.reason)")
             case .audit:
-                if let ref = matches[policy.id] { decision.dryRun.append("\(policy.id) (dry-run) would audit: \(ref) matches") }
+                if let r = ref(i) { decision.dryRun.append("\(id) (dry-run) would audit: \(r) matches") }
             case .custom: break
             }
         }
         return decision
     }
 
-    static func decide(_ enforced: [AuthorizationPolicy], matches: [String: PolicyDecision.RuleRef],
-                       workload: PolicyWorkload) -> PolicyDecision {
+    /// DENY → no ALLOW: allow → an ALLOW match: allow → deny, over the enforced policies (not
+    /// dry-run) and, for a dry-run ALLOW's shadow verdict, that one policy after them.
+    static func decide(_ policies: [AuthorizationPolicy], matched: [Int?], shadow: Int?, workload: PolicyWorkload) -> PolicyDecision {
         func decision(_ verdict: PolicyDecision.Verdict, _ by: PolicyDecision.RuleRef?, _ reason: String) -> PolicyDecision {
             PolicyDecision(verdict: verdict, decidedBy: by, reason: reason, audited: [], dryRun: [], unsupported: [], considered: [])
         }
-        for policy in enforced where policy.action == .deny {
-            if let ref = matches[policy.id] { return decision(.deny, ref, "denied by DENY policy \(ref)") }
+        for i in policies.indices where !policies[i].dryRun && policies[i].action == .deny {
+            if let rule = matched[i] {
+                let ref = PolicyDecision.RuleRef(policy: policies[i].id, rule: rule)
+                return decision(.deny, ref, "denied by DENY policy \(ref)")
+            }
         }
-        let allows = enforced.filter { $0.action == .allow }
+        var allows: [Int] = []
+        for i in policies.indices where !policies[i].dryRun && policies[i].action == .allow { allows.append(i) }
+        if let shadow, policies[shadow].action == .allow { allows.append(shadow) }
         guard !allows.isEmpty else {
             return decision(.allow, nil, "allowed: no ALLOW policy applies to \(workload.namespace)/\(workload.name), and no DENY policy matched")
         }
-        for policy in allows {
-            if let ref = matches[policy.id] { return decision(.allow, ref, "allowed by ALLOW policy \(ref)") }
+        for i in allows {
+            if let rule = matched[i] {
+                let ref = PolicyDecision.RuleRef(policy: policies[i].id, rule: rule)
+                return decision(.allow, ref, "allowed by ALLOW policy \(ref)")
+            }
         }
-        return decision(.deny, nil, "denied: \(allows.count) ALLOW polic\(allows.count == 1 ? "y applies" : "ies apply") to \(workload.namespace)/\(workload.name) and none matched (\(allows.map(\.id).joined(separator: ", ")))")
+        let names = allows.map { policies[$0].id }
+        return decision(.deny, nil, "denied: \(allows.count) ALLOW polic\(allows.count == 1 ? "y applies" : "ies apply") to \(workload.namespace)/\(workload.name) and none matched (\(names.joined(separator: ", ")))")
     }
 
     /// The first rule of `policy` that matches, and why each rule did or did not.

@@ -52,6 +52,7 @@ public enum PolicyLint {
                 }
             }
         }
+        out += tokenTraps(workspace)
         // Health checks: on a real mesh a probe that goes through the sidecar carries no principal.
         for (service, path) in workspace.healthPaths.sorted(by: { $0.key < $1.key }) {
             guard let workload = workspace.workloads[service] else { continue }
@@ -61,6 +62,49 @@ public enum PolicyLint {
                 ?? workspace.engine.policies(for: workload).first { $0.action == .allow }
             out.append(.warning(at: deciding?.location, "\(service)'s health check (GET \(path), no principal) is denied: \(decision.reason)",
                                 hint: "on Kubernetes a probe through the sidecar would fail; allow it, e.g. a rule `to: [{operation: {methods: [GET], paths: [\(path)]}}]`"))
+        }
+        return out
+    }
+
+    /// Whether an enforced policy reads the request's token identity.
+    static func readsToken(_ policy: AuthorizationPolicy) -> Bool {
+        !policy.dryRun && policy.rules.contains { rule in
+            rule.from.contains { $0.requestPrincipals != nil || $0.notRequestPrincipals != nil }
+                || rule.when.contains { $0.key.hasPrefix("request.auth.") }
+        }
+    }
+
+    /// The two JWT traps: a RequestAuthentication alone does not require a token, and a gateway
+    /// that removes the token (the default) leaves the services behind it without one.
+    static func tokenTraps(_ workspace: PolicyWorkspace) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let workloads = workspace.workloads.values.sorted { $0.name < $1.name }
+        for auth in workspace.authentications {
+            let covered = workloads.filter { w in workspace.authentications(for: w).contains { $0.id == auth.id } }
+            let open = covered.filter { w in !workspace.engine.policies(for: w).contains(where: readsToken) }
+                .filter { !$0.name.hasPrefix("external-") }
+            if !open.isEmpty {
+                let names = open.map { "`\($0.name)`" }.joined(separator: ", ")
+                out.append(.warning(at: auth.location,
+                    "\(auth.id): requests without a token still reach \(names): a RequestAuthentication only refuses invalid tokens",
+                    hint: "to require one, add an ALLOW policy with `from: [{source: {requestPrincipals: [\"*\"]}}]` (or a DENY with notRequestPrincipals)"))
+            }
+        }
+        // At the gateway, a rule that does not forward the token strips it from what the services get.
+        if let gateway = workspace.workloads[PolicyWorkspace.gateway] {
+            let stripping = workspace.authentications(for: gateway).filter { $0.jwtRules.contains { !$0.forwardOriginalToken } }
+            let needing = workloads.filter { w in
+                w.name != gateway.name && !w.name.hasPrefix("external-")
+                    && workspace.engine.policies(for: w).contains(where: readsToken)
+                    && !workspace.authentications(for: w).isEmpty
+            }
+            if !needing.isEmpty {
+                for auth in stripping {
+                    out.append(.warning(at: auth.location,
+                        "\(auth.id): the gateway removes the token before forwarding (forwardOriginalToken is false), but the policies of \(needing.map { "`\($0.name)`" }.joined(separator: ", ")) need one: requests through the gateway reach them without a token",
+                        hint: "set `forwardOriginalToken: true` on the gateway's JWT rule"))
+                }
+            }
         }
         return out
     }
