@@ -54,4 +54,40 @@ import Testing
         let fine = PolicyLint.check(Self.workspace(Self.denyAdmin)).map(\.message)
         #expect(!fine.contains { $0.contains("health check") })
     }
+
+    /// The JWT traps: a RequestAuthentication that no policy backs (tokens optional), and a
+    /// gateway that strips the token before services whose policies need it.
+    @Test func tokenTraps() {
+        let requestAuthentication = """
+            apiVersion: security.istio.io/v1
+            kind: RequestAuthentication
+            metadata: {name: jwt, namespace: istio-system}
+            spec:
+              jwtRules: [{issuer: "https://issuer.test", jwks: "{}"}]
+            """
+        let usersNeedToken = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: users-token}
+            spec:
+              selector: {matchLabels: {app: users}}
+              rules: [{from: [{source: {requestPrincipals: ["*"]}}]}]
+            """
+        func warnings(_ yaml: String) -> [String] {
+            let parsed = PolicyDocuments.parse(yaml, file: "p.yaml")
+            let workspace = PolicyWorkspace(policies: parsed.authorizationPolicies,
+                                            workloads: [PolicyWorkload(name: "users"), PolicyWorkload(name: "orders"),
+                                                        PolicyWorkload(name: PolicyWorkspace.gateway, namespace: "istio-system")],
+                                            authentications: parsed.requestAuthentications)
+            return PolicyLint.check(workspace).map(\.message)
+        }
+        let alone = warnings(requestAuthentication)
+        #expect(alone.contains { $0.contains("requests without a token still reach `devmesh-gateway`, `orders`, `users`") }, "\(alone)")
+        let backed = warnings(requestAuthentication + "\n---\n" + usersNeedToken)
+        #expect(backed.contains { $0.contains("still reach `devmesh-gateway`, `orders`:") }, "users is backed now: \(backed)")
+        #expect(backed.contains { $0.contains("the gateway removes the token before forwarding") && $0.contains("`users`") }, "\(backed)")
+        let forwarded = warnings(requestAuthentication.replacingOccurrences(of: "jwks: \"{}\"}", with: "jwks: \"{}\", forwardOriginalToken: true}")
+                                 + "\n---\n" + usersNeedToken)
+        #expect(!forwarded.contains { $0.contains("removes the token") }, "\(forwarded)")
+    }
 }
