@@ -1,6 +1,7 @@
 import DevMeshAuth
 import DevMeshCore
 import DevMeshHTTP1
+import DevMeshPolicy
 import DevMeshTLS
 import NIOCore
 import NIOPosix
@@ -218,6 +219,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var edits: HeaderEdits?
         var responseEdits: HeaderEdits?
         var refusal: Refusal?
+        /// What the policies evaluate at the gateway: the client's (normalised) path, before any route rewrite.
+        var policyTarget: String?
         if let gateway = route.gateway {
             let origin = Self.originForm(head.target)
             if head.method == "CONNECT" {
@@ -233,7 +236,20 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 refusal = .answer(status: 308, code: nil, message: "this gateway serves HTTPS: \(location)",
                                   extraFields: "Location: \(location)\r\n")
             } else {
-                switch gateway.table.route(host: head.host, target: origin) {
+                // With policies, the path is normalised before anything reads it — as Envoy's
+                // connection manager does — so routes and the gateway's policies see the same
+                // path, and a policy sees the path the client asked for, not the rewritten one.
+                var routed = origin
+                if let gate = route.authorization {
+                    switch PathNormalization.normalize(origin, mode: gate.current.normalization) {
+                    case .success(let normalised): routed = normalised
+                    case .failure(let rejection):
+                        refusal = .answer(status: 400, code: "bad-path", message: "the request path cannot be normalised: \(rejection)",
+                                          extraFields: "")
+                    }
+                }
+                if refusal == nil { policyTarget = routed }
+                if refusal == nil { switch gateway.table.route(host: head.host, target: routed) {
                 case .success(let match):
                     target = match.target
                     upstreamName = match.service
@@ -255,7 +271,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     refusal = .answer(status: 404, code: "no-route",
                                       message: "no route of the gateway matches \(host)\(path) (see `gateway.routes` in devmesh.yaml)",
                                       extraFields: "")
-                }
+                } }
             }
         } else if let forward = route.forward {
             let name = Self.hostName(head.host)
@@ -287,10 +303,11 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var policyNote: PolicyNote?
         if refusal == nil, let gate = route.authorization {
             let authorization = authorizationInUse ?? gate.current
-            switch authorization.check(head, target: target, principal: identity?.principal, sourceIP: clientAddress,
+            switch authorization.check(head, target: policyTarget ?? target, principal: identity?.principal, sourceIP: clientAddress,
                                        authentication: authentication) {
             case .allow(let normalised, let tokenEdits, let note):
-                target = normalised
+                // At the gateway the upstream gets the route's (rewritten) target instead.
+                if policyTarget == nil { target = normalised }
                 policyNote = note
                 if let tokenEdits {
                     var merged = edits ?? HeaderEdits()

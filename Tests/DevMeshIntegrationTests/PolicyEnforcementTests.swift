@@ -151,4 +151,43 @@ import Glibc
         #expect(fails.stdout.contains("FAIL  wrong"))
         #expect(fails.stdout.contains("expected allow, got deny"))
     }
+
+    /// At the gateway the policies see the path the client sent (normalised), not the one a route
+    /// rewrites for the upstream — the order of Envoy's filters on an Istio ingress gateway.
+    @Test func gatewayPoliciesSeeTheClientsPathBeforeARouteRewritesIt() async throws {
+        let stack = try TempStack([
+            "app.py": Self.app,
+            "Procfile": "users: python3 -u app.py\n",
+            "devmesh.yaml": """
+                services:
+                  users: {health: {tcp: true}}
+                gateway:
+                  routes: [{path: /api/users, to: users, strip_prefix: true}]
+                policies: [policies/]
+
+                """,
+            "policies/edge.yaml": """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: edge-admin, namespace: istio-system}
+                spec:
+                  selector: {matchLabels: {istio: ingressgateway}}
+                  action: DENY
+                  rules: [{to: [{operation: {paths: ["/api/users/admin", "/api/users/admin/*"]}}]}]
+                """,
+        ])
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 1 service is ready"))
+        let https = try #require(stack.state?.ports.gateway?["https"])
+        func get(_ path: String) throws -> String {
+            try GatewayTests.curl(["--path-as-is", "-H", "Host: localhost", "https://localhost:\(https)\(path)"]).status
+        }
+        #expect(try get("/api/users/admin?n=1") == "403")
+        #expect(try get("/api/users/x/../admin?n=2") == "403", "normalised before the policy and the route")
+        #expect(try get("/api/users/1?n=3") == "200")
+        #expect(await up.waitFor("GOT /1?n=3"), "the upstream gets the rewritten path")
+        #expect(!up.output.contains { $0.contains("GOT /admin") })
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
 }
