@@ -15,7 +15,7 @@ public final class RequestAuthenticator: Sendable {
     private let cache = NIOLockedValueBox<[String: CachedOutcome]>([:])
 
     /// Envoy's default clock skew for `exp` and `nbf`.
-    public static let leewaySeconds: Int64 = 60
+    public static let leewaySeconds = TokenClaimsCheck.leewaySeconds
     static let cacheLimit = 4096
 
     struct CachedOutcome {
@@ -145,7 +145,7 @@ public final class RequestAuthenticator: Sendable {
         var until = now + 300
         switch outcome {
         case .authenticated(let a):
-            if case .int(let exp)? = a.claims["exp"] { until = min(until, exp + Self.leewaySeconds) }
+            if let exp = TokenClaimsCheck.seconds(a.claims["exp"]) { until = min(until, exp + Self.leewaySeconds) }
         case .rejected(.keysUnavailable): until = now
         case .rejected: until = now + 60
         }
@@ -203,17 +203,11 @@ public final class RequestAuthenticator: Sendable {
         guard let claims = verified?.values else { return .rejected(.badSignature) }
         // The signed issuer, not the one read before verification, is what counts.
         guard case .string(let issuer)? = claims["iss"], issuer == rule.issuer else { return .rejected(.unknownIssuer(claims["iss"]?.text)) }
-        let now = clock()
-        if let exp = Self.seconds(claims["exp"]), exp + Self.leewaySeconds < now { return .rejected(.expired) }
-        if let nbf = Self.seconds(claims["nbf"]), nbf - Self.leewaySeconds > now { return .rejected(.notYetValid) }
-        if !rule.audiences.isEmpty {
-            let audiences: [String]
-            switch claims["aud"] {
-            case .string(let s)?: audiences = [s]
-            case .array(let a)?: audiences = a.map(\.text)
-            default: audiences = []
-            }
-            guard audiences.contains(where: rule.audiences.contains) else { return .rejected(.audience(audiences, expected: rule.audiences)) }
+        switch TokenClaimsCheck.problem(claims, rule: rule, nowSeconds: clock()) {
+        case .expired?: return .rejected(.expired)
+        case .notYetValid?: return .rejected(.notYetValid)
+        case .audience(let got, let expected)?: return .rejected(.audience(got, expected: expected))
+        case nil: break
         }
         let outputs: [(name: String, value: String)] = rule.outputClaimToHeaders.compactMap { pair in
             guard let value = claims[pair.claim] else { return nil }
@@ -226,13 +220,6 @@ public final class RequestAuthenticator: Sendable {
                                             outputHeaders: outputs, forwardOriginalToken: rule.forwardOriginalToken))
     }
 
-    static func seconds(_ value: AttributeValue?) -> Int64? {
-        switch value {
-        case .int(let i)?: return i
-        case .double(let d)? where d.isFinite && abs(d) < 9e15: return Int64(d)
-        default: return nil
-        }
-    }
 
     var lookingInCookies: Bool { rules.contains { !$0.fromCookies.isEmpty } }
 

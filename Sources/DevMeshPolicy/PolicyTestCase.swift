@@ -245,19 +245,7 @@ extension PolicyWorkspace {
         guard case .string(let issuer)? = claims["iss"] else { return .none }
         let rules = authentications(for: workload).flatMap(\.jwtRules).filter { $0.issuer == issuer }
         guard let rule = rules.first else { return .none }
-        if !rule.audiences.isEmpty {
-            let audiences: [String]
-            switch claims["aud"] {
-            case .string(let s)?: audiences = [s]
-            case .array(let a)?: audiences = a.map(\.text)
-            default: audiences = []
-            }
-            guard audiences.contains(where: rule.audiences.contains) else {
-                return .invalid("audience \(audiences) is not one of \(rule.audiences)")
-            }
-        }
-        if case .int(let exp)? = claims["exp"], exp + 60 < nowSeconds { return .invalid("the token expired") }
-        if case .int(let nbf)? = claims["nbf"], nbf - 60 > nowSeconds { return .invalid("the token is not valid yet") }
+        if let problem = TokenClaimsCheck.problem(claims, rule: rule, nowSeconds: nowSeconds) { return .invalid(problem.description) }
         let subject = claims["sub"]?.text ?? ""
         return .valid(issuer + "/" + subject)
     }
