@@ -49,6 +49,12 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Pure: what recorded exchanges need — redaction with a per-user HMAC, JSON values and
+        // their structural diff with counted ignore rules (record/replay, issue 8).
+        .target(
+            name: "DevMeshRecord",
+            dependencies: ["DevMeshCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Pure: the strict HTTP/1.1 framer of the data plane (the security boundary; fuzzed).
         .target(name: "DevMeshHTTP1"),
         // The SwiftNIO data plane: sidecar listeners, the HTTP/1.1 proxy, balancing, pooling.
@@ -218,6 +224,7 @@ let package = Package(
             "DevMeshAuth", "DevMeshPolicy", "DevMeshCore", "DevMeshTesting",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
+        .testTarget(name: "DevMeshRecordTests", dependencies: ["DevMeshRecord"]),
         .testTarget(name: "DevMeshOTLPTests", dependencies: ["DevMeshOTLP", "DevMeshCore"]),
         .testTarget(name: "DevMeshStoreTests", dependencies: ["DevMeshStore", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshTLSTests", dependencies: ["DevMeshTLS", "DevMeshCore", "DevMeshTesting"]),

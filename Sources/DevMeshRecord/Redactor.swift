@@ -1,0 +1,108 @@
+import Crypto
+import Foundation
+
+/// Replaces secrets in a recorded exchange before it is stored: credential headers, secret JSON
+/// body fields and query parameters become `[redacted:<hmac>]`, where the HMAC (SHA-256, keyed
+/// per user, first 12 hex digits) lets equal secrets stay comparable across recordings while a
+/// short one cannot be guessed back by hashing candidates (the key is not in the recording).
+public struct Redactor: Sendable {
+    /// Headers whose values are credentials.
+    public static let defaultHeaders: Set<String> = [
+        "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "x-auth-token", "x-csrf-token",
+    ]
+    /// JSON body fields redacted by default (PRODUCT.md, "Secrets").
+    public static let defaultFields: Set<String> = [
+        "password", "secret", "token", "access_token", "refresh_token", "client_secret", "api_key",
+    ]
+
+    let key: SymmetricKey
+    public var headers: Set<String>
+    public var fields: Set<String>
+    public var queryParameters: Set<String>
+
+    /// `key`: at least 16 bytes, the user's redaction key.
+    public init(key: [UInt8], headers: Set<String> = Redactor.defaultHeaders, fields: Set<String> = Redactor.defaultFields,
+                queryParameters: Set<String> = ["access_token", "api_key", "token", "key"]) {
+        precondition(key.count >= 16, "a redaction key has at least 16 bytes")
+        self.key = SymmetricKey(data: key)
+        self.headers = Set(headers.map { $0.lowercased() })
+        self.fields = Set(fields.map { $0.lowercased() })
+        self.queryParameters = Set(queryParameters.map { $0.lowercased() })
+    }
+
+    /// The marker that stands for `secret`.
+    public func marker(_ secret: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(secret.utf8), using: key)
+        return "[redacted:" + mac.prefix(6).map { String(format: "%02x", $0) }.joined() + "]"
+    }
+
+    public static func isMarker(_ value: String) -> Bool {
+        value.hasPrefix("[redacted:") && value.hasSuffix("]") && value.count == "[redacted:]".count + 12
+    }
+
+    /// Header fields with credential values replaced. `Authorization: Bearer x` keeps its scheme
+    /// (`Bearer [redacted:…]`): the scheme is no secret and says what a replay must supply.
+    public func redact(headers fields: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        fields.map { field in
+            guard headers.contains(field.name.lowercased()) else { return field }
+            let lower = field.name.lowercased()
+            if lower == "authorization" || lower == "proxy-authorization", let space = field.value.firstIndex(of: " ") {
+                let scheme = field.value[..<space]
+                return (field.name, scheme + " " + marker(String(field.value[field.value.index(after: space)...])))
+            }
+            return (field.name, marker(field.value))
+        }
+    }
+
+    /// A query string (without `?`) with secret parameters' values replaced; other bytes kept.
+    public func redact(query: String) -> String {
+        query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+            guard let eq = pair.firstIndex(of: "=") else { return String(pair) }
+            let name = pair[..<eq]
+            let decoded = (String(name).removingPercentEncoding ?? String(name)).lowercased()
+            guard queryParameters.contains(decoded) else { return String(pair) }
+            let value = String(pair[pair.index(after: eq)...])
+            return name + "=" + marker(value.removingPercentEncoding ?? value)
+        }.joined(separator: "&")
+    }
+
+    public struct BodyResult: Sendable, Equatable {
+        public var body: [UInt8]
+        /// How many fields were replaced.
+        public var redacted: Int
+    }
+
+    /// A JSON body with secret fields (at any depth) replaced; nil when the body is not JSON
+    /// (then it is stored as it is, and only headers and query are redacted).
+    public func redact(jsonBody body: [UInt8]) -> BodyResult? {
+        guard let value = JSONValue.parse(body) else { return nil }
+        var count = 0
+        let redacted = redact(value, &count)
+        guard count > 0 else { return BodyResult(body: body, redacted: 0) }
+        return BodyResult(body: Array(redacted.text.utf8), redacted: count)
+    }
+
+    func redact(_ value: JSONValue, _ count: inout Int) -> JSONValue {
+        switch value {
+        case .object(let o):
+            var out: [String: JSONValue] = [:]
+            for (k, v) in o {
+                if fields.contains(k.lowercased()) {
+                    switch v {
+                    case .object, .array: out[k] = .string(marker(v.text))
+                    case .string(let s): out[k] = .string(marker(s))
+                    default: out[k] = .string(marker(v.text))
+                    }
+                    count += 1
+                } else {
+                    out[k] = redact(v, &count)
+                }
+            }
+            return .object(out)
+        case .array(let a):
+            return .array(a.map { redact($0, &count) })
+        default:
+            return value
+        }
+    }
+}
