@@ -15,6 +15,7 @@ enum TelemetryRecord: Sendable {
     case hop(HopRecord)
     case span(SpanRecord)
     case log(LogLine)
+    case exchange(RecordedExchange)
 }
 
 /// An OTLP request's spans and logs: answered 200 only after `completion(true)`, which the writer

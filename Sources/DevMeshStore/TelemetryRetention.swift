@@ -30,6 +30,7 @@ public struct TelemetryRetention: Sendable, Equatable {
         var removed = try pool.write { db -> Int in
             var n = try Self.deleteBefore(db, table: "spans", time: "start_ns", cutoff: cutoff)
             n += try Self.deleteBefore(db, table: "logs", time: "time_ns", cutoff: cutoff)
+            n += try Self.deleteBefore(db, table: "recordings", time: "time_ns", cutoff: cutoff)
             try db.execute(sql: "DELETE FROM traces WHERE end_ns < ?", arguments: [cutoff])
             return n
         }
@@ -42,6 +43,7 @@ public struct TelemetryRetention: Sendable, Equatable {
             let n = try pool.write { db -> Int in
                 var n = try Self.deleteOldestTenth(db, table: "spans")
                 n += try Self.deleteOldestTenth(db, table: "logs")
+                n += try Self.deleteOldestTenth(db, table: "recordings")
                 if let oldest = try Int64.fetchOne(db, sql: "SELECT start_ns FROM spans ORDER BY id LIMIT 1") {
                     try db.execute(sql: "DELETE FROM traces WHERE start_ns < ?", arguments: [oldest])
                 } else {

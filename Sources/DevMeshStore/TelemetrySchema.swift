@@ -104,6 +104,36 @@ enum TelemetrySchema {
                 END;
                 """)
         }
+        migrator.registerMigration("v2-recordings") { db in
+            // Record/replay: one row per recorded exchange, already redacted. Headers are JSON
+            // arrays of [name, value] (order and repeats kept); bodies are the first bytes up to
+            // the cap, `*_size` their full length.
+            try db.execute(sql: """
+                CREATE TABLE recordings (
+                    id INTEGER PRIMARY KEY,
+                    run_id INTEGER,
+                    time_ns INTEGER NOT NULL,
+                    trace_id TEXT NOT NULL,
+                    span_id TEXT NOT NULL,
+                    service TEXT NOT NULL,
+                    listener TEXT NOT NULL,
+                    source TEXT,
+                    method TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    request_headers TEXT NOT NULL,
+                    request_body BLOB,
+                    request_size INTEGER NOT NULL,
+                    status INTEGER,
+                    response_headers TEXT NOT NULL,
+                    response_body BLOB,
+                    response_size INTEGER NOT NULL,
+                    duration_ns INTEGER NOT NULL,
+                    redactions INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX recordings_by_trace ON recordings(trace_id);
+                CREATE INDEX recordings_by_service ON recordings(service, id);
+                """)
+        }
         return migrator
     }
 }

@@ -90,6 +90,11 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
         inbox.push(.span(span))
     }
 
+    /// A recorded exchange (record/replay): best effort like every data-plane record.
+    public func record(exchange: RecordedExchange) {
+        inbox.push(.exchange(exchange))
+    }
+
     /// Access records are the hops' spans, read back as such: nothing more to store
     /// (`up --access-log` prints them through `AccessLogPrinter`).
     public func record(access: AccessLogRecord) {}

@@ -85,7 +85,7 @@ struct WriterLoop: Sendable {
                         let span = TelemetrySpan(record)
                         rollup.add(span)
                         recordSpans.append(span)
-                    case .log: break
+                    case .log, .exchange: break
                     }
                 }
                 for batch in intake.acknowledged {
@@ -105,6 +105,8 @@ struct WriterLoop: Sendable {
                         lastLogID = db.lastInsertedRowID
                         logCount += 1
                         if observing { exportedLogs.append(log) }
+                    case .exchange(let exchange):
+                        try RecordingRow.insert(exchange, run: runID, db: db)
                     }
                 }
                 for span in recordSpans {
