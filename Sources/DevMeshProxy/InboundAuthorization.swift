@@ -57,12 +57,17 @@ public final class InboundAuthorization: Sendable {
         case authenticate(RequestAuthenticator.FoundToken)
     }
 
-    public func check(_ head: HTTP1RequestHead, target: String, principal: String?, sourceIP: String?,
+    /// `targetIsNormalised`: the caller normalised it already (the gateway does, before routing).
+    public func check(_ head: HTTP1RequestHead, target: String, targetIsNormalised: Bool = false, principal: String?, sourceIP: String?,
                       authentication: RequestAuthenticator.Outcome? = nil) -> Outcome {
         let normalised: String
-        switch PathNormalization.normalize(target, mode: normalization) {
-        case .success(let path): normalised = path
-        case .failure(let rejection): return .badRequest("the request path cannot be normalised: \(rejection)")
+        if targetIsNormalised {
+            normalised = target
+        } else {
+            switch PathNormalization.normalize(target, mode: normalization) {
+            case .success(let path): normalised = path
+            case .failure(let rejection): return .badRequest("the request path cannot be normalised: \(rejection)")
+            }
         }
         var authenticated: RequestAuthenticator.Authenticated?
         var foundHeader: String?

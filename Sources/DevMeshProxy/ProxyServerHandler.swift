@@ -303,8 +303,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var policyNote: PolicyNote?
         if refusal == nil, let gate = route.authorization {
             let authorization = authorizationInUse ?? gate.current
-            switch authorization.check(head, target: policyTarget ?? target, principal: identity?.principal, sourceIP: clientAddress,
-                                       authentication: authentication) {
+            switch authorization.check(head, target: policyTarget ?? target, targetIsNormalised: policyTarget != nil,
+                                       principal: identity?.principal, sourceIP: clientAddress, authentication: authentication) {
             case .allow(let normalised, let tokenEdits, let note):
                 // At the gateway the upstream gets the route's (rewritten) target instead.
                 if policyTarget == nil { target = normalised }
