@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export DEVMESH_HOME="$work/home"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+source "$root/bench/lib.sh"
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
 # An RS256 issuer made with openssl: the JWKS (n, e) and one token valid for an hour.
@@ -48,18 +48,7 @@ payload=$(printf '{"iss":"https://issuer.bench","sub":"bench","aud":"bench","exp
 signature=$(printf '%s.%s' "$header" "$payload" | openssl dgst -sha256 -sign "$work/key.pem" -binary | b64url)
 token="$header.$payload.$signature"
 
-cat > "$work/backend.conf.in" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/backend-PORT.pid;
-error_log /dev/null crit;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:PORT; location / { return 200 "hello from the backend\n"; } }
-}
-CONF
+write_backend_conf
 cat > "$work/stack/Procfile" <<PROC
 backend: sed "s/PORT/\$PORT/g" $work/backend.conf.in > $work/backend.conf && exec nginx -c $work/backend.conf
 PROC
@@ -117,54 +106,22 @@ start_mesh() {  # $1: none | authz | jwt
 }
 stop_mesh() { kill -TERM "$mesh_pid" 2>/dev/null || true; wait "$mesh_pid" 2>/dev/null || true; mesh_pid=; }
 
-start_nginx_proxy() {  # $1: backend port
-  [ -f "$work/proxy.pid" ] && kill "$(cat "$work/proxy.pid")" 2>/dev/null && sleep 0.2 || true
-  proxy_port=$(free_port)
-  cat > "$work/proxy.conf" <<CONF
-worker_processes 2;
-daemon on;
-pid $work/proxy.pid;
-error_log /dev/null crit;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$1; keepalive 64; }
-  server { listen 127.0.0.1:$proxy_port; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-}
-CONF
-  nginx -c "$work/proxy.conf"
-}
-
-measure() {  # $1 port, extra wrk args after
-  local port=$1; shift
-  wrk -t1 -c"$CONNS" -d"$DURATION"s --latency "$@" "http://127.0.0.1:$port/" 2>/dev/null | python3 -c '
-import sys, re
-text = sys.stdin.read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-def us(label):
-    m = re.search(r"\s" + label + r"%\s+([\d.]+)(us|ms|s)", text)
-    return float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
-print("%.0f %.0f %.0f %s" % (rps, us("50"), us("99"), non2xx.group(1) if non2xx else "0"))'
-}
-
 declare -A rps p50 p99
 for round in $(seq "$ROUNDS"); do
   for mode in none authz jwt; do
     start_mesh $mode
     start_nginx_proxy "$app_port"
     if [ $mode = none ]; then
-      read -r r a b bad < <(measure "$proxy_port")
+      read -r r a b bad < <(measure "$proxy_port" "$CONNS" "$DURATION")
       rps[nginx]+="$r "; p50[nginx]+="$a "; p99[nginx]+="$b "
     fi
     if [ $mode = jwt ]; then
       # Without the token the policy refuses: check once that enforcement is on.
       code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$inbound_port/")
       [ "$code" = 403 ] || { echo "expected 403 without a token, got $code" >&2; exit 1; }
-      read -r r a b bad < <(measure "$inbound_port" -H "Authorization: Bearer $token")
+      read -r r a b bad < <(measure "$inbound_port" "$CONNS" "$DURATION" -H "Authorization: Bearer $token")
     else
-      read -r r a b bad < <(measure "$inbound_port")
+      read -r r a b bad < <(measure "$inbound_port" "$CONNS" "$DURATION")
     fi
     [ "$bad" = 0 ] || { echo "$mode: $bad non-2xx answers" >&2; exit 1; }
     rps[$mode]+="$r "; p50[$mode]+="$a "; p99[$mode]+="$b "
@@ -172,7 +129,6 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 base=$(echo "${rps[none]}" | median)
 ngx=$(echo "${rps[nginx]}" | median)
 echo "| through | req/s (median of $ROUNDS) | vs no policies | vs nginx | p50 µs | p99 µs |"

@@ -38,24 +38,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-# The backend: nginx answering a small body, started by devmesh as the app of service `backend`.
-cat > "$work/backend.conf.in" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/backend-PORT.pid;
-error_log /dev/null crit;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:PORT;
-    location / { return 200 "hello from the backend\n"; }
-  }
-}
-CONF
+source "$root/bench/lib.sh"
+write_backend_conf
 mkdir -p "$work/stack" "$work/pki"
 # The bench's own DEVMESH_HOME: its CA, never the user's.
 export DEVMESH_HOME="$work/home"
@@ -111,27 +95,6 @@ stop_mesh() {
   mesh_pid=
 }
 
-start_nginx_proxy() {  # $1: backend port
-  proxy_port=$(free_port)
-  cat > "$work/proxy.conf" <<CONF
-worker_processes 2;
-daemon on;
-pid $work/proxy.pid;
-error_log /dev/null crit;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$1; keepalive 64; }
-  server {
-    listen 127.0.0.1:$proxy_port;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
-  nginx -c "$work/proxy.conf"
-}
-
 # nginx terminating TLS (HTTP/1.1 and HTTP/2) and proxying to the backend; and an mTLS hop:
 # a plaintext front proxying over mutual TLS to a second nginx that verifies the client.
 start_nginx_tls() {  # $1: backend port
@@ -184,7 +147,7 @@ CONF
   nginx -c "$work/tls.conf"
 }
 
-# h2load over TLS: prints "rps p50_us p99_us" like measure (latency from its request stats).
+# h2load over TLS: prints "rps p50_us p99_us" like measure in bench/lib.sh (latency from its request stats).
 measure_h2() {  # $1 port, $2 connections, $3 seconds
   h2load -c "$2" -m 10 -D "$3" "https://127.0.0.1:$1/" 2>/dev/null | python3 -c '
 import sys, re
@@ -198,20 +161,6 @@ print("%.0f %.0f %.0f" % (rps, mean, mx))'
 }
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-
-# One wrk run: prints "rps p50_us p99_us"
-measure() {  # $1 port (or a full URL), $2 connections, $3 seconds
-  local url=$1; [[ $url == http* ]] || url="http://127.0.0.1:$1/"
-  wrk -t"$THREADS" -c"$2" -d"$3"s --latency "$url" 2>/dev/null | python3 -c '
-import sys, re
-text = sys.stdin.read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-def us(label):
-    m = re.search(r"\s" + label + r"%\s+([\d.]+)(us|ms|s)", text)
-    v, u = float(m.group(1)), m.group(2)
-    return v * {"us": 1, "ms": 1000, "s": 1e6}[u]
-print("%.0f %.0f %.0f" % (rps, us("50"), us("99")))'
-}
 
 declare -A rps p50 p99 rss cpu
 run_round() {  # $1 telemetry label
@@ -233,7 +182,7 @@ run_round() {  # $1 telemetry label
     key="$target/$1"
     case "$1/$target" in off/devmesh1|off/devmesh2|on/*) ;; *) continue ;; esac
     before=$(cpu_ticks "$devmesh_pid")
-    read -r r a b < <($measurer "$port" "$CONNS" "$DURATION")
+    read -r r a b _ < <($measurer "$port" "$CONNS" "$DURATION")
     after=$(cpu_ticks "$devmesh_pid")
     rps[$key]="${rps[$key]:-} $r"; p50[$key]="${p50[$key]:-} $a"; p99[$key]="${p99[$key]:-} $b"
     if [[ $target == devmesh* || $target == gateway* ]]; then
@@ -267,8 +216,6 @@ for telemetry in on off; do
   stop_mesh
   [ $telemetry = on ] && telemetry_counters=$counters
 done
-
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "## Proxy benchmark — $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo
