@@ -53,7 +53,8 @@ let package = Package(
         // their structural diff with counted ignore rules (record/replay, issue 8).
         .target(
             name: "DevMeshRecord",
-            dependencies: ["DevMeshCore", .product(name: "Crypto", package: "swift-crypto")]
+            // DevMeshOTLP for its bounded gunzip only (recorded bodies are compared decoded).
+            dependencies: ["DevMeshCore", "DevMeshOTLP", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Pure: the strict HTTP/1.1 framer of the data plane (the security boundary; fuzzed).
         .target(name: "DevMeshHTTP1"),
@@ -156,6 +157,7 @@ let package = Package(
                 "DevMeshTLS",
                 "DevMeshStore",
                 "DevMeshOTLP",
+                "DevMeshRecord",
                 "CDevMeshShims",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

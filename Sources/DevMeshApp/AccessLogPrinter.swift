@@ -19,6 +19,10 @@ struct AccessLogPrinter: TelemetrySink {
         if next.isEnabled { next.record(span: span) }
     }
 
+    func record(capture: CapturedExchange) {
+        if next.isEnabled { next.record(capture: capture) }
+    }
+
     func record(access: AccessLogRecord) {
         if next.isEnabled { next.record(access: access) }
         print(access)

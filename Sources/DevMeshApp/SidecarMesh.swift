@@ -14,7 +14,8 @@ final class SidecarMesh: Sendable {
     /// Where the gateway's plain-HTTP port redirects (`http_mode: redirect`): the HTTPS port as bound.
     private let redirectPort = HTTPSPort(0)
 
-    init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: MeshPolicies? = nil) {
+    init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: MeshPolicies? = nil,
+         recording: MeshRecording = MeshRecording()) {
         var sources: [String: EndpointSource] = [:]
         for listener in plan.listeners {
             switch listener.target {
@@ -57,6 +58,9 @@ final class SidecarMesh: Sendable {
             if case .app = spec.target, role == .inbound, let policies {
                 route.authorization = policies.gate(workload: spec.service, port: nil)
             }
+            if case .app = spec.target, role == .inbound {
+                route.recording = recording.services[spec.service]
+            }
             var tls: ListenerTLS?
             if let security {
                 switch spec.target {
@@ -93,6 +97,7 @@ final class SidecarMesh: Sendable {
             var https = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
             https.gateway = routing
             https.forwardedProto = "https"
+            https.recording = recording.gateway
             // The gateway is a workload of its own (PRODUCT.md): JWTs are checked and policies
             // selecting it enforced at the edge, before any service is chosen.
             https.authorization = policies?.gate(workload: PolicyWorkspace.gateway, port: gateway.httpsPort)
@@ -103,6 +108,7 @@ final class SidecarMesh: Sendable {
             if gateway.config.httpMode == .redirect { routing.redirectTo = redirectPort }
             var http = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
             http.gateway = routing
+            http.recording = recording.gateway
             http.authorization = policies?.gate(workload: PolicyWorkspace.gateway, port: gateway.httpPort)
             listeners.append(ProxyListener(route: http, port: gateway.httpPort, group: group,
                                            fallbackToFreePort: !gateway.portsAreExplicit.http))

@@ -1,6 +1,7 @@
 import DevMeshAPI
 import DevMeshCore
 import DevMeshPolicy
+import DevMeshRecord
 import DevMeshStore
 import DevMeshSupervisor
 import DevMeshTLS
@@ -117,10 +118,13 @@ public struct StackRunner: Sendable {
     /// `.devmesh/devmesh.db` and its writer: every log line, span and OTLP request of this run.
     private func openStore(directory: StateDirectory, config: StackConfig) throws -> TelemetryWriter {
         let path = directory.path + "/devmesh.db"
+        // Before the store opens: without the key nothing could be recorded safely.
+        let redactor = try MeshRecording.redactor(config: config, environment: options.environment)
         do {
             let database = try TelemetryDatabase.open(path: path)
             var writerOptions = TelemetryWriter.Options()
             writerOptions.retention = TelemetryRetention(config.telemetry)
+            writerOptions.finisher = RecordingFinisher(redactor: redactor, maxBody: config.recording.maxBody)
             writerOptions.version = BuildInfo.version
             writerOptions.root = config.root
             return try TelemetryWriter(database: database, options: writerOptions)
@@ -290,7 +294,7 @@ public struct StackRunner: Sendable {
         if options.accessLog { sink = AccessLogPrinter(next: sink, output: output) }
         var gatewayPlan = planned.gateway
         let mesh = SidecarMesh(plan: planned, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security,
-                               policies: policies)
+                               policies: policies, recording: MeshRecording(config: config))
         do {
             try await mesh.start()
         } catch {

@@ -53,6 +53,9 @@ public struct ProxyRoute: Sendable {
     public var localIdentity: SPIFFEID?
     /// An inbound sidecar's policies (docs/policies.md): set when the stack has `policies:`.
     public var authorization: PolicyGate?
+    /// Record exchanges for replay (docs/recording.md): at the gateway per route, at an inbound
+    /// sidecar when its service has `record: true`; nil records nothing.
+    public var recording: RecordingSettings?
 
     public init(role: Role, service: String, instance: String? = nil, upstreamName: String? = nil,
                 endpoints: EndpointSource, balancer: BalancerKind = .p2cEWMA, timeouts: ProxyTimeouts = ProxyTimeouts(),

@@ -221,6 +221,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var refusal: Refusal?
         /// What the policies evaluate at the gateway: the client's (normalised) path, before any route rewrite.
         var policyTarget: String?
+        /// The matched route's `record` and `redact` (the gateway); an unrouted request is recorded, redacted.
+        var recordRoute = (record: true, redact: route.recording?.redact ?? true)
         if let gateway = route.gateway {
             let origin = Self.originForm(head.target)
             if head.method == "CONNECT" {
@@ -253,6 +255,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 case .success(let match):
                     target = match.target
                     upstreamName = match.service
+                    recordRoute = (match.record, match.redact)
                     upstreamTLS = gateway.upstreamTLS[match.service]
                     if !match.requestHeaders.isEmpty { edits = match.requestHeaders }
                     if !match.responseHeaders.isEmpty { responseEdits = match.responseHeaders }
@@ -351,6 +354,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.responseEdits = responseEdits
         exchange.sourcePrincipal = identity?.principal
         exchange.policyNote = policyNote
+        if let recording = route.recording, recordRoute.record, route.telemetry.isEnabled {
+            exchange.capture = ExchangeCapture(head: head, limit: recording.maxBody, redact: recordRoute.redact)
+        }
         if case .answer(let status, let code, let message, let extra) = refusal {
             self.exchange = exchange
             fail(exchange, status: status, code: code, message: message, extraFields: extra, rawBody: rawBody)
@@ -500,6 +506,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
             upstream.channel.write(slice, promise: nil)
             needsUpstreamFlush = true
             exchange.bytesIn += UInt64(n)
+            exchange.capture?.requestBody(slice)
         }
         if exchange.requestBody.isDone { exchange.requestComplete = true }
     }
@@ -538,7 +545,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 }
                 exchange.responseBody = t
                 if n > 0 {
-                    context.write(wrapOutboundOut(bytes.readSlice(length: n)!), promise: nil)
+                    let slice = bytes.readSlice(length: n)!
+                    exchange.capture?.responseBody(slice)
+                    context.write(wrapOutboundOut(slice), promise: nil)
                     exchange.bytesOut += UInt64(n)
                 }
                 if t.isDone {
@@ -611,6 +620,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.bytesOut += UInt64(out.readableBytes)
         context.write(wrapOutboundOut(out), promise: nil)
         exchange.responseBody = BodyTracker(head.framing, limits: route.limits)
+        exchange.capture?.responseHead(head)
     }
 
     func upstreamReadComplete() {
@@ -729,6 +739,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var out = context.channel.allocator.buffer(capacity: 256)
         ErrorResponse.write(status: status, code: code, message: message, close: close, extraFields: extraFields, rawBody: rawBody, into: &out)
         exchange.bytesOut += UInt64(out.readableBytes)
+        exchange.capture?.ownAnswer(out, limits: route.limits)
         context.write(wrapOutboundOut(out), promise: nil)
         finishTelemetry(exchange, status: status, error: code)
         self.exchange = nil
@@ -876,6 +887,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
             endpointName: exchange.endpoint?.name, endpointHost: exchange.endpoint?.host, endpointPort: exchange.endpoint?.port,
             attempts: exchange.attempts, bytesIn: exchange.bytesIn, bytesOut: exchange.bytesOut,
             sourcePrincipal: exchange.sourcePrincipal, policy: exchange.policyNote))
+        if let capture = exchange.capture {
+            exchange.capture = nil
+            route.telemetry.record(capture: capture.captured(
+                exchange, route: route, status: exchange.responseHead == nil && capture.status == nil ? nil : status,
+                durationNanos: end > exchange.startNanos ? end - exchange.startNanos : 0,
+                source: exchange.sourcePrincipal ?? clientAddress))
+        }
     }
 
     // MARK: - Identity
@@ -984,6 +1002,8 @@ final class Exchange {
     var responseEdits: HeaderEdits?
     var sourcePrincipal: String?
     var policyNote: PolicyNote?
+    /// Set when this exchange is recorded for replay.
+    var capture: ExchangeCapture?
 
     /// Whether any body byte was taken from the client (then a retry could not resend it).
     var bodyConsumed: Bool { requestBody.bytesSeen > 0 }

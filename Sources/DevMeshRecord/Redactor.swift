@@ -15,6 +15,9 @@ public struct Redactor: Sendable {
         "password", "secret", "token", "access_token", "refresh_token", "client_secret", "api_key",
     ]
 
+    /// Query parameters redacted by default.
+    public static let defaultQueryParameters: Set<String> = ["access_token", "api_key", "apikey", "token", "key", "password", "secret"]
+
     let key: SymmetricKey
     public var headers: Set<String>
     public var fields: Set<String>
@@ -22,7 +25,7 @@ public struct Redactor: Sendable {
 
     /// `key`: at least 16 bytes, the user's redaction key.
     public init(key: [UInt8], headers: Set<String> = Redactor.defaultHeaders, fields: Set<String> = Redactor.defaultFields,
-                queryParameters: Set<String> = ["access_token", "api_key", "token", "key"]) {
+                queryParameters: Set<String> = Redactor.defaultQueryParameters) {
         precondition(key.count >= 16, "a redaction key has at least 16 bytes")
         self.key = SymmetricKey(data: key)
         self.headers = Set(headers.map { $0.lowercased() })

@@ -44,6 +44,10 @@ enum RecordingRow {
 extension TelemetryDatabase {
     /// Recorded exchanges, newest first; bodies included (they are capped when recorded).
     public func recordings(_ filter: RecordingFilter) throws -> [RecordedExchange] {
+        try recordings(filter, columns: "*").map(RecordingRow.exchange)
+    }
+
+    func recordings(_ filter: RecordingFilter, columns: String) throws -> [Row] {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let service = filter.service {
@@ -61,15 +65,32 @@ extension TelemetryDatabase {
         _ = arguments.append(contentsOf: [max(1, min(filter.limit, 1000))])
         let clause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM recordings \(clause) ORDER BY id DESC LIMIT ?", arguments: arguments)
-                .map(RecordingRow.exchange)
+            // A database written by a devmesh before recordings, opened read-only: none yet.
+            guard try db.tableExists("recordings") else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT \(columns) FROM recordings \(clause) ORDER BY id DESC LIMIT ?", arguments: arguments)
+        }
+    }
+
+    /// Recordings newest first, without their bodies (a list; sizes and truncation still told).
+    public func recordingSummaries(_ filter: RecordingFilter) throws -> [RecordingSummary] {
+        try recordings(filter, columns: """
+            id, run_id, time_ns, trace_id, span_id, service, listener, source, method, target, request_headers,
+            substr(request_body, 1, 0) AS request_body, request_size, status, response_headers,
+            substr(response_body, 1, 0) AS response_body, response_size, duration_ns, redactions,
+            length(request_body) AS request_kept, length(response_body) AS response_kept
+            """).map { row in
+            var summary = RecordingSummary(RecordingRow.exchange(row))
+            summary.requestTruncated = summary.requestSize > ((row["request_kept"] as Int?) ?? 0)
+            summary.responseTruncated = summary.responseSize > ((row["response_kept"] as Int?) ?? 0)
+            return summary
         }
     }
 
     /// One recorded exchange by id.
     public func recording(id: Int64) throws -> RecordedExchange? {
         try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM recordings WHERE id = ?", arguments: [id]).map(RecordingRow.exchange)
+            guard try db.tableExists("recordings") else { return nil }
+            return try Row.fetchOne(db, sql: "SELECT * FROM recordings WHERE id = ?", arguments: [id]).map(RecordingRow.exchange)
         }
     }
 }

@@ -16,6 +16,8 @@ enum TelemetryRecord: Sendable {
     case span(SpanRecord)
     case log(LogLine)
     case exchange(RecordedExchange)
+    /// Finished (de-chunked, redacted) into an `exchange` on the writer thread.
+    case capture(CapturedExchange)
 }
 
 /// An OTLP request's spans and logs: answered 200 only after `completion(true)`, which the writer
@@ -39,10 +41,14 @@ final class TelemetryInbox: @unchecked Sendable {
     private var intake = TelemetryIntake()
     private var acknowledgedSize = 0
     private var closed = false
+    /// Bytes of queued captures (their bodies), bounded apart from the record count.
+    private var captureBytes = 0
+    let captureCapacity: Int
     let capacity: Int
     let acknowledgedCapacity: Int
 
-    init(capacity: Int, acknowledgedCapacity: Int) {
+    init(capacity: Int, acknowledgedCapacity: Int, captureCapacity: Int = 32 << 20) {
+        self.captureCapacity = captureCapacity
         self.capacity = capacity
         self.acknowledgedCapacity = acknowledgedCapacity
     }
@@ -56,6 +62,13 @@ final class TelemetryInbox: @unchecked Sendable {
         guard intake.records.count < capacity else {
             intake.dropped += 1
             return false
+        }
+        if case .capture(let capture) = record {
+            guard captureBytes + capture.byteCount <= captureCapacity else {
+                intake.dropped += 1
+                return false
+            }
+            captureBytes += capture.byteCount
         }
         intake.records.append(record)
         // Only the writer waits on an empty inbox: wake it only then (a wake is a syscall).
@@ -86,6 +99,7 @@ final class TelemetryInbox: @unchecked Sendable {
         let out = intake
         intake = TelemetryIntake()
         acknowledgedSize = 0
+        captureBytes = 0
         return out
     }
 

@@ -22,6 +22,11 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
         /// devmesh's version and the stack's root (the `runs` row).
         public var version = "dev"
         public var root = ""
+        /// Bytes of captured exchanges (record/replay) waiting for the writer; beyond it they are dropped.
+        public var captureCapacity = 32 << 20
+        /// Turns captures into stored recordings (redaction). Without one, captures are dropped:
+        /// nothing is ever stored unredacted by accident.
+        public var finisher: (any ExchangeFinishing)?
         /// Test hook: called on the writer thread before each batch (a test holds it to fill the inbox).
         public var beforeBatch: (@Sendable () -> Void)?
 
@@ -55,7 +60,8 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
 
     public init(database: TelemetryDatabase, options: Options = Options()) throws {
         self.database = database
-        inbox = TelemetryInbox(capacity: options.capacity, acknowledgedCapacity: options.acknowledgedCapacity)
+        inbox = TelemetryInbox(capacity: options.capacity, acknowledgedCapacity: options.acknowledgedCapacity,
+                               captureCapacity: options.captureCapacity)
         runID = try? database.pool.write { db in
             try db.execute(sql: "INSERT INTO runs (started_ns, pid, root, version) VALUES (?, ?, ?, ?)",
                            arguments: [Int64(Date().timeIntervalSince1970 * 1e9), Int64(getpid()), options.root, options.version])
@@ -93,6 +99,11 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
     /// A recorded exchange (record/replay): best effort like every data-plane record.
     public func record(exchange: RecordedExchange) {
         inbox.push(.exchange(exchange))
+    }
+
+    /// A captured exchange, finished and stored by the writer thread (never on the event loop).
+    public func record(capture: CapturedExchange) {
+        inbox.push(.capture(capture))
     }
 
     /// Access records are the hops' spans, read back as such: nothing more to store

@@ -63,6 +63,13 @@ struct WriterLoop: Sendable {
     }
 
     private func write(_ intake: TelemetryIntake) {
+        // Redaction parses JSON bodies: done before the transaction, so it never holds the lock.
+        var finished: [RecordedExchange] = []
+        if let finisher = options.finisher {
+            for record in intake.records {
+                if case .capture(let capture) = record { finished.append(finisher.finish(capture)) }
+            }
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let observing = observer.withLockedValue { $0 } != nil
@@ -85,7 +92,7 @@ struct WriterLoop: Sendable {
                         let span = TelemetrySpan(record)
                         rollup.add(span)
                         recordSpans.append(span)
-                    case .log, .exchange: break
+                    case .log, .exchange, .capture: break
                     }
                 }
                 for batch in intake.acknowledged {
@@ -107,7 +114,11 @@ struct WriterLoop: Sendable {
                         if observing { exportedLogs.append(log) }
                     case .exchange(let exchange):
                         try RecordingRow.insert(exchange, run: runID, db: db)
+                    case .capture: break
                     }
+                }
+                for exchange in finished {
+                    try RecordingRow.insert(exchange, run: runID, db: db)
                 }
                 for span in recordSpans {
                     try SpanRow.insert(span, run: runID, traceSeq: seqs[span.traceID] ?? 0, with: spans, db: db, encoder: encoder)

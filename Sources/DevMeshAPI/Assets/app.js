@@ -278,6 +278,7 @@
     { name: 'logs', re: /^\/logs\/?$/, page: logsPage, title: 'Logs' },
     { name: 'map', re: /^\/map\/?$/, page: mapPage, title: 'Service map' },
     { name: 'requests', re: /^\/requests\/?$/, page: requestsPage, title: 'Requests' },
+    { name: 'request', re: /^\/requests\/([^/]+)\/?$/, page: requestDetailPage, title: 'Request', nav: 'requests' },
     { name: 'policies', re: /^\/policies\/?$/, page: policiesPage, title: 'Policies' },
   ];
   const isAppPath = (p) => ROUTES.some((r) => r.re.test(p));
@@ -1492,26 +1493,448 @@
     };
   }
 
-  // ================================================================ placeholders
-  function placeholder(root, title, lead, bullets, comesWith, columns) {
-    root.append(pageHeader(title, badge('coming', 'info')),
-      h('section', { class: 'panel placeholder' },
-        h('p', { class: 'lead' }, lead),
-        h('ul', null, bullets.map((b) => h('li', null, b))),
-        h('p', null, h('strong', null, 'Arrives with: '), comesWith),
-        h('div', { class: 'ghost-table', 'aria-hidden': 'true' }, h('div', { class: 'ghost-row head' }, columns.map((c) => h('span', null, c))),
-          [0, 1, 2].map(() => h('div', { class: 'ghost-row' }, columns.map(() => h('span', { class: 'ghost-cell' })))))));
+  // ================================================================ Requests (recorded exchanges, replay)
+  function fmtBytes(n) {
+    if (n == null || !isFinite(n)) return '—';
+    if (n < 1024) return n + ' B';
+    if (n < 1048576) return trimNum(n / 1024) + ' KiB';
+    return trimNum(n / 1048576) + ' MiB';
+  }
+  const msToNs = (ms) => (ms == null || !isFinite(ms) ? null : ms * 1e6);
+  // The API's `time` is an RFC 3339 string; the formatters take Unix nanoseconds.
+  function reqTime(r) { const ms = Date.parse(r && r.time); return isFinite(ms) ? ms * 1e6 : 0; }
+  const requestHref = (id) => '/requests/' + enc(id);
+  function statusBadge(status) {
+    return status == null ? badge('no response', 'err', 'No response came: the upstream failed') : codeBadge(status);
+  }
+  function requestFlags(r) {
+    const out = [];
+    if (r.request_truncated || r.response_truncated) {
+      const which = [r.request_truncated ? 'request' : null, r.response_truncated ? 'response' : null].filter(Boolean).join(' and ');
+      out.push(badge('truncated', 'warn', 'The ' + which + ' body was longer than the recording cap (recording.max_body); only its start was kept'));
+    }
+    if (r.redactions > 0) out.push(badge('redacted ' + r.redactions, 'info', r.redactions + ' value' + (r.redactions === 1 ? ' was' : 's were') + ' replaced by [redacted:…] markers when recorded'));
+    return out;
+  }
+  function statBox(label, value, cls, title) {
+    return h('div', { class: 'stat', title: title || null }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value ' + (cls || '') }, value));
+  }
+  // A header value with its `[redacted:…]` markers set apart.
+  function redactedText(value) {
+    return String(value).split(/(\[redacted:[0-9a-f]{12}\])/).filter((p) => p !== '')
+      .map((p) => (/^\[redacted:[0-9a-f]{12}\]$/.test(p) ? h('span', { class: 'redacted', title: 'Replaced when recorded (the same secret always gives the same marker)' }, p) : p));
+  }
+  function headerValue(headers, name) {
+    for (const pair of headers || []) if (Array.isArray(pair) && String(pair[0]).toLowerCase() === name) return String(pair[1]);
+    return '';
+  }
+  function headersTable(headers, opts) {
+    const list = (Array.isArray(headers) ? headers : []).filter(Array.isArray);
+    if (!list.length) return h('p', { class: 'muted small' }, 'none');
+    return h('table', { class: 'kv headers', data: { testid: opts.testid } }, h('tbody', null, list.map((pair) => {
+      const name = String(pair[0]), value = pair[1] == null ? '' : String(pair[1]);
+      const lower = name.toLowerCase();
+      const cls = opts.changed && opts.changed.has(lower) ? 'hdr-changed' : opts.ignored && opts.ignored.has(lower) ? 'hdr-ignored' : null;
+      return h('tr', { class: cls, title: cls === 'hdr-ignored' ? 'not compared' : cls === 'hdr-changed' ? 'differs between recorded and replayed' : null },
+        h('th', { scope: 'row', class: 'mono' }, name), h('td', { class: 'mono' }, redactedText(value)));
+    })));
+  }
+  // Bytes kept of a recorded body (`size` is the whole body's length).
+  function keptBytes(body) {
+    if (body.base64 != null) { const s = String(body.base64).replace(/[=\s]+$/, ''); return Math.floor((s.length * 3) / 4); }
+    return body.text != null ? new TextEncoder().encode(String(body.text)).length : 0;
+  }
+  // The JSONPath the server's diff names a member by: `$.items[3].price`, `$['a b']`.
+  function jsonPath(base, key) {
+    if (typeof key === 'number') return base + '[' + key + ']';
+    return key !== '' && /^[\p{L}\p{N}_-]+$/u.test(key) ? base + '.' + key : base + "['" + key.replace(/'/g, "\\'") + "']";
+  }
+  // Pretty JSON as one element per line, each with its path; lines at (or under) a marked path
+  // get the mark's class (changed, added, removed).
+  function prettyJSON(value, marks) {
+    const lines = [];
+    const walk = (v, path, depth, prefix, comma, inherited) => {
+      const mark = (marks && marks.get(path)) || inherited;
+      const ind = '  '.repeat(depth);
+      const line = (text) => lines.push(h('span', { class: 'jl' + (mark ? ' jl-' + mark : ''), data: { path }, title: mark ? path + ' ' + mark : null }, ind + text));
+      if (v !== null && typeof v === 'object') {
+        const arr = Array.isArray(v);
+        const keys = arr ? v.map((_, i) => i) : Object.keys(v);
+        if (!keys.length) { line(prefix + (arr ? '[]' : '{}') + comma); return; }
+        line(prefix + (arr ? '[' : '{'));
+        keys.forEach((k, i) => walk(v[k], jsonPath(path, k), depth + 1, arr ? '' : JSON.stringify(k) + ': ', i < keys.length - 1 ? ',' : '', mark));
+        line((arr ? ']' : '}') + comma);
+      } else line(prefix + JSON.stringify(v) + comma);
+    };
+    walk(value, '$', 0, '', '', null);
+    return lines;
+  }
+  const PRETTY_MAX = 256 * 1024; // past this, one text node instead of an element per line
+  // A recorded body: JSON pretty-printed (with a Raw toggle), text as is, other bytes as a size.
+  function bodyView(body, headers, marks, testid) {
+    const box = h('div', { class: 'body-view', data: { testid } });
+    if (!body || typeof body !== 'object') { box.append(h('p', { class: 'muted small' }, 'none')); return box; }
+    const size = Number(body.size) || 0;
+    if (body.truncated) {
+      box.append(h('div', { class: 'body-note', data: { testid: 'body-truncated' }, title: 'The body was longer than the recording cap (recording.max_body)' },
+        'truncated: kept ' + fmtCount(keptBytes(body)) + ' of ' + fmtCount(size) + ' bytes'));
+    }
+    if (body.base64 != null) {
+      box.append(h('p', { class: 'body-binary muted', data: { testid: 'body-binary' } }, 'binary, ' + fmtCount(size) + ' byte' + (size === 1 ? '' : 's')));
+      return box;
+    }
+    const text = body.text == null ? '' : String(body.text);
+    if (!text) { box.append(h('p', { class: 'muted small' }, size ? '(no text kept)' : 'empty')); return box; }
+    let parsed, isJSON = false;
+    const ct = headerValue(headers, 'content-type').toLowerCase();
+    if (!body.truncated && (ct.includes('json') || /^\s*[[{]/.test(text))) {
+      try { parsed = JSON.parse(text); isJSON = true; } catch (_) { isJSON = false; }
+    }
+    if (!isJSON) { box.append(h('pre', { class: 'body-pre' }, text)); return box; }
+    const pretty = h('pre', { class: 'body-pre json' }, text.length > PRETTY_MAX ? JSON.stringify(parsed, null, 2) : prettyJSON(parsed, marks));
+    const raw = h('pre', { class: 'body-pre', hidden: true }, text);
+    const toggle = h('button', { type: 'button', class: 'btn small ghost', 'aria-pressed': 'false', title: 'Show the body as recorded', onclick: () => {
+      const on = raw.hidden;
+      raw.hidden = !on; pretty.hidden = on;
+      toggle.setAttribute('aria-pressed', String(on));
+    } }, 'Raw');
+    box.append(h('div', { class: 'body-tools' }, h('span', { class: 'muted small' }, 'JSON'), toggle), pretty, raw);
+    return box;
+  }
+
+  function requestsPage(root, _m, query) {
+    let q = query;
+    let paused = false;
+    let stopOnError = false;
+    let lastSig = null;
+    let rows = [];
+    const seenServices = new Set(['devmesh-gateway']);
+    const F = {
+      service: h('select', { name: 'service', id: 'rf-service', data: { testid: 'request-filter-service' } }),
+      path: h('input', { name: 'path', type: 'text', placeholder: '/api/orders', autocomplete: 'off', spellcheck: 'false', class: 'w-path', data: { testid: 'request-filter-path' } }),
+      since: select('since', [['', 'default'], '5m', '15m', '1h', '6h', '24h', '7d']),
+      limit: select('limit', ['50', '100', '200', '500'], '100'),
+    };
+    const errBox = h('div', { class: 'api-error', data: { testid: 'api-error' }, role: 'alert', hidden: true });
+    const form = h('form', { class: 'filters', data: { testid: 'request-filter-form' }, role: 'search', 'aria-label': 'Filter requests', onsubmit: (e) => { e.preventDefault(); submit(); } },
+      field('Service', F.service), field('Path prefix', F.path), field('Since', F.since), field('Limit', F.limit),
+      h('div', { class: 'filter-buttons' }, h('button', { type: 'submit', class: 'btn primary' }, 'Search'), h('a', { href: '/requests', class: 'btn ghost' }, 'Reset')));
+    for (const s of [F.service, F.since, F.limit]) s.addEventListener('change', () => submit());
+    const liveBtn = h('button', { type: 'button', class: 'btn small', onclick: () => { paused = !paused; updateLive(); if (!paused) load(); } });
+    const liveDot = h('span', { class: 'live-dot' });
+    const liveText = h('span', { class: 'small' });
+    const countText = h('span', { class: 'muted small' });
+    const tbody = h('tbody');
+    const table = h('table', { class: 'grid requests', data: { testid: 'request-table' } },
+      h('thead', null, h('tr', null, ['Time', 'Service', 'Method', 'Target', 'Status', 'Duration', 'Sizes', ''].map((c, i) => h('th', {
+        scope: 'col', class: i === 5 || i === 6 ? 'num' : null, title: i === 6 ? 'Request / response body bytes' : null }, c)))),
+      tbody);
+    const stateBox = h('div');
+    root.append(
+      pageHeader('Requests', h('span', { class: 'live' }, liveDot, liveText), liveBtn),
+      h('section', { class: 'panel filters-panel' }, form, errBox),
+      h('div', { class: 'list-toolbar' }, countText, h('span', { class: 'spacer' }),
+        h('span', { class: 'muted small' }, 'Exchanges the gateway (and sidecars with record: true) recorded, redacted. Open one to replay it.')),
+      h('section', { class: 'panel flush' }, h('div', { class: 'table-wrap' }, table), stateBox));
+
+    function fillServices() {
+      const cur = q.get('service') || '';
+      const names = [...new Set([...knownServices, ...seenServices])].sort();
+      if (cur && !names.includes(cur)) names.push(cur);
+      const want = ['', ...names].join('\n');
+      if (F.service.dataset.opts !== want) {
+        fill(F.service, h('option', { value: '' }, 'all services'), names.map((n) => h('option', { value: n }, n)));
+        F.service.dataset.opts = want;
+      }
+      F.service.value = cur;
+    }
+    function fillForm() {
+      fillServices();
+      F.path.value = q.get('path') || '';
+      setSelect(F.since, q.get('since') || '');
+      setSelect(F.limit, q.get('limit') || '100');
+    }
+    function params() {
+      const p = new URLSearchParams();
+      const set = (k, v) => { v = (v || '').trim(); if (v) p.set(k, v); };
+      set('service', F.service.value); set('path', F.path.value); set('since', F.since.value);
+      if (F.limit.value && F.limit.value !== '100') p.set('limit', F.limit.value);
+      return p;
+    }
+    function markInvalid(message) {
+      for (const input of Object.values(F)) {
+        if (message && message.includes('`' + input.name + '`')) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+      }
+    }
+    function submit() {
+      const p = qs(params());
+      navigate('/requests' + (p ? '?' + p : ''));
+    }
+    function updateLive() {
+      liveBtn.textContent = paused ? 'Resume' : 'Pause';
+      liveBtn.setAttribute('aria-pressed', String(paused));
+      const live = !paused && !stopOnError;
+      liveDot.classList.toggle('on', live);
+      liveText.textContent = paused ? 'paused' : stopOnError ? 'stopped: fix the filter' : 'live · every 2 s';
+    }
+    function makeRow(r) {
+      const href = requestHref(r.id);
+      const tns = reqTime(r);
+      const ago = h('span', { class: 'ago muted small' }, tns ? fmtAgo(tns) : '');
+      const bad = r.status == null || Number(r.status) >= 500;
+      const tr = h('tr', { class: 'req-row' + (bad ? ' has-error' : ''), data: { testid: 'request-row', requestId: r.id, service: r.service, status: r.status == null ? 'none' : r.status } },
+        h('td', { title: tns ? fmtDate(tns) : null }, h('div', { class: 'c-time' }, h('span', { class: 'mono' }, tns ? fmtClock(tns) : String(r.time || '—')), ago)),
+        h('td', { class: 'c-service' }, svcChip(r.service || '?', { small: true }), r.listener ? h('span', { class: 'tag', title: 'listener' }, r.listener) : null),
+        h('td', { class: 'mono small c-method' }, r.method || ''),
+        h('td', { class: 'c-target' }, h('a', { href, class: 'target-link mono', title: (r.host || '') + (r.target || '') }, r.target || '(none)')),
+        h('td', null, statusBadge(r.status)),
+        h('td', { class: 'num mono small' }, fmtDur(msToNs(r.duration_ms))),
+        h('td', { class: 'num mono small c-sizes' }, fmtBytes(r.request_size) + ' / ' + fmtBytes(r.response_size)),
+        h('td', { class: 'c-flags' }, requestFlags(r)));
+      tr.addEventListener('click', (e) => {
+        if (e.target.closest('a, input, button, label')) return;
+        if (window.getSelection && String(window.getSelection()).length) return;
+        navigate(href);
+      });
+      tr._open = () => navigate(href);
+      tr._ago = ago; tr._tns = tns;
+      return tr;
+    }
+    function render(list) {
+      rows = list;
+      for (const r of list) if (r && r.service) seenServices.add(r.service);
+      fillServices();
+      const sig = JSON.stringify(list);
+      if (sig !== lastSig) {
+        lastSig = sig;
+        const sel = tbody.querySelector('tr.kbd-sel');
+        const selID = sel ? sel.dataset.requestId : null;
+        fill(tbody, list.map((r) => {
+          const tr = makeRow(r);
+          if (selID != null && String(r.id) === selID) tr.classList.add('kbd-sel');
+          return tr;
+        }));
+      } else {
+        for (const tr of tbody.children) if (tr._tns) tr._ago.textContent = fmtAgo(tr._tns);
+      }
+      const filtered = ['service', 'path', 'since'].some((k) => q.get(k));
+      const limit = Number(q.get('limit') || 100);
+      countText.textContent = list.length ? list.length + ' request' + (list.length === 1 ? '' : 's') + ', newest first' + (list.length >= limit ? ' (limit reached)' : '') : '';
+      table.hidden = list.length === 0;
+      if (list.length) fill(stateBox);
+      else if (filtered) fill(stateBox, emptyState('No requests match these filters', 'Widen the time range or remove a filter.', h('a', { href: '/requests', class: 'btn' }, 'Clear filters')));
+      else fill(stateBox, emptyState('No recorded requests yet', 'Send a request through the gateway: its routes record by default (routes[].record in devmesh.yaml), sidecars with services.<name>.record.'));
+    }
+    let seq = 0;
+    async function load() {
+      const mine = ++seq;
+      const p = new URLSearchParams(q);
+      if (!p.get('limit')) p.set('limit', '100');
+      try {
+        const d = await api('/api/v1/requests?' + qs(p));
+        if (mine !== seq) return;
+        errBox.hidden = true;
+        stopOnError = false;
+        markInvalid('');
+        render(d && Array.isArray(d.requests) ? d.requests : []);
+      } catch (e) {
+        if (mine !== seq) return;
+        if (e.status >= 400 && e.status < 500 && e.status !== 404) {
+          errBox.textContent = e.message;
+          errBox.hidden = false;
+          stopOnError = true;
+          markInvalid(e.message);
+          render([]);
+          fill(stateBox, emptyState('The filter was refused', 'Fix the field named above and search again.'));
+        } else if (lastSig == null || e.status === 404) {
+          table.hidden = true;
+          fill(stateBox, errorState(e, () => load()));
+        }
+      } finally {
+        updateLive();
+      }
+    }
+    const poller = poll(async () => { if (!paused && !stopOnError) await load(); }, 2000, false);
+    fillForm();
+    updateLive();
+    table.hidden = true;
+    fill(stateBox, h('p', { class: 'loading' }, 'Loading requests…'));
+    load();
+    return {
+      update(nq) { q = nq; stopOnError = false; lastSig = null; fillForm(); updateLive(); load(); },
+      destroy() { poller.stop(); },
+      items: () => [...tbody.children],
+      focusFilter() { F.path.focus(); F.path.select(); },
+    };
+  }
+
+  function requestDetailPage(root, m) {
+    const id = decodeURIComponent(m[1]);
+    let replaying = false;
+    root.append(h('p', { class: 'loading' }, 'Loading request #' + id + '…'));
+    const replayBtn = h('button', { type: 'button', id: 'replay-button', class: 'btn primary', data: { testid: 'replay-button' },
+      title: 'Send this request again and compare the answer with the recorded one', onclick: () => replay() }, 'Replay');
+    const replayTarget = h('input', { name: 'target', type: 'text', placeholder: 'as recorded', autocomplete: 'off', spellcheck: 'false', class: 'w-s',
+      list: 'dl-replay-target', 'aria-label': 'Replay against', title: 'Send it to this service instead (empty: where it was recorded)' });
+    const replayBox = h('div', { class: 'replay-box', 'aria-live': 'polite' });
+
+    async function load() {
+      let r;
+      try {
+        r = await api('/api/v1/requests/' + enc(id));
+      } catch (e) {
+        const back = h('a', { href: '/requests', class: 'btn' }, 'Back to requests');
+        if (e.status === 404) fill(root, emptyState('No such request', e.message + '. It may have aged out of the store.', back));
+        else fill(root, errorState(e, () => load()), back);
+        return;
+      }
+      render(r);
+    }
+    function render(r) {
+      learnServices([r.service]);
+      pageTitle = (r.method || '') + ' ' + (r.target || '') + ' · devmesh';
+      document.title = pageTitle;
+      const tns = reqTime(r);
+      const bad = r.status == null || Number(r.status) >= 500;
+      const traceHref = r.trace_id ? '/traces/' + enc(r.trace_id) + (r.span_id ? '?span=' + enc(r.span_id) : '') : null;
+      const head = h('div', { class: 'trace-head panel req-head', data: { testid: 'request-detail', requestId: r.id } },
+        h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/requests' }, 'Requests'), ' › ', h('span', { class: 'mono' }, '#' + r.id)),
+        h('h1', { class: 'trace-title' + (bad ? ' has-error' : '') },
+          svcChip(r.service || '?'), h('span', { class: 'method' }, r.method || ''), h('span', { class: 'req-target' }, r.target || ''),
+          statusBadge(r.status), requestFlags(r)),
+        h('div', { class: 'stats' },
+          statBox('Duration', fmtDur(msToNs(r.duration_ms))),
+          statBox('Time', tns ? fmtClock(tns) : String(r.time || '—'), null, tns ? fmtDate(tns) : null),
+          statBox('Listener', r.listener || '—'),
+          statBox('Source', r.source || '—'),
+          statBox('Host', r.host || '—'),
+          statBox('Sizes', fmtBytes(r.request_size) + ' / ' + fmtBytes(r.response_size), null, 'Request / response body bytes')),
+        h('div', { class: 'trace-actions' },
+          replayBtn, h('label', { class: 'small muted replay-against' }, 'against ', replayTarget),
+          h('datalist', { id: 'dl-replay-target' }, [...knownServices].sort().map((n) => h('option', { value: n }))),
+          traceHref ? h('a', { class: 'btn small', href: traceHref, data: { testid: 'request-trace-link' }, title: 'Trace ' + r.trace_id }, 'Trace ' + shortID(r.trace_id)) : null,
+          h('a', { class: 'btn small ghost', href: '/api/v1/requests/' + enc(r.id), target: '_blank', rel: 'noopener' }, 'JSON')),
+        r.redactions > 0 ? h('p', { class: 'small muted redaction-note' }, r.redactions + ' value' + (r.redactions === 1 ? ' was' : 's were') +
+          ' redacted when recorded. A replay sends the markers, unless replay.auth in devmesh.yaml supplies fresh credentials.') : null);
+      const pane = (title, sub, testid, kids) => h('section', { class: 'panel pane', data: { testid } },
+        h('div', { class: 'panel-head' }, h('h2', null, title), sub), h('div', { class: 'pane-body' }, kids));
+      const reqHeaders = r.request_headers || [], resHeaders = r.response_headers || [];
+      const exchange = h('div', { class: 'exchange' },
+        pane('Request', h('span', { class: 'mono small req-line' }, (r.method || '') + ' ' + (r.target || '')), 'request-pane', [
+          h('h3', null, 'Headers ', h('span', { class: 'muted' }, '(' + reqHeaders.length + ')')),
+          headersTable(reqHeaders, { testid: 'request-headers' }),
+          h('h3', null, 'Body ', h('span', { class: 'muted' }, '(' + fmtBytes(r.request_body ? r.request_body.size : r.request_size) + ')')),
+          bodyView(r.request_body, reqHeaders, null, 'request-body')]),
+        pane('Response', h('span', { class: 'small' }, statusBadge(r.status), ' ', h('span', { class: 'muted' }, fmtDur(msToNs(r.duration_ms)))), 'response-pane', [
+          h('h3', null, 'Headers ', h('span', { class: 'muted' }, '(' + resHeaders.length + ')')),
+          headersTable(resHeaders, { testid: 'response-headers' }),
+          h('h3', null, 'Body ', h('span', { class: 'muted' }, '(' + fmtBytes(r.response_body ? r.response_body.size : r.response_size) + ')')),
+          bodyView(r.response_body, resHeaders, null, 'response-body')]));
+      fill(root, head, replayBox, exchange);
+    }
+    async function replay() {
+      if (replaying) return;
+      replaying = true;
+      replayBtn.disabled = true;
+      const label = replayBtn.textContent;
+      replayBtn.textContent = 'Replaying…';
+      const body = {};
+      const target = replayTarget.value.trim();
+      if (target) body.target = target;
+      let res = null;
+      try {
+        res = await api('/api/v1/requests/' + enc(id) + '/replay', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body) });
+      } catch (e) {
+        toast('Replay of request #' + id + ' failed: ' + e.message, 'err');
+        fill(replayBox, h('div', { class: 'api-error replay-error', role: 'alert', data: { testid: 'replay-error' } }, e.message));
+      } finally {
+        replaying = false;
+        replayBtn.disabled = false;
+        replayBtn.textContent = label;
+      }
+      if (!res) return;
+      fill(replayBox, replayDiffView(res));
+      replayBtn.textContent = 'Replay again';
+      replayBox.scrollIntoView({ block: 'nearest' });
+    }
+    load();
     return {};
   }
-  function requestsPage(root) {
-    return placeholder(root, 'Requests',
-      'Recorded exchanges: every request that passed through the gateway or a sidecar, with its headers and body and the response, so you can look at one, replay it against the running stack and see what changed.',
-      ['A list of exchanges (time, service, method, path, status, duration), filtered like the traces.',
-        'Request and response side by side: headers, body (JSON pretty-printed), timing, the trace it belongs to.',
-        'Replay: send the same request again and diff the new response against the recorded one.',
-        'Externals recorded in mode record and served back in mode replay.'],
-      ['the record/replay feature: gateway routes record by default (', h('code', null, 'routes[].record'), '), externals take ', h('code', null, 'mode: record | replay | replay-or-live'), ' in devmesh.yaml. See the project\'s record/replay issue.'],
-      ['Time', 'Service', 'Request', 'Status', 'Duration', '']);
+
+  // The replay's answer: a summary of what changed, then recorded and replayed side by side.
+  function replayDiffView(r) {
+    const recorded = r.recorded || {}, replayed = r.replayed || {};
+    const hc = Array.isArray(r.header_changes) ? r.header_changes : [];
+    const b = r.body || {};
+    const bodyChanges = Array.isArray(b.changes) ? b.changes : [];
+    const ignored = (r.ignored_headers || []).map(String);
+    const changedHeaders = new Set(hc.map((c) => String(c.name).toLowerCase()));
+    const ignoredHeaders = new Set(ignored.map((x) => x.toLowerCase()));
+    const side = (v) => (v == null ? '(absent)' : String(v));
+    const statusText = (s) => (s == null ? 'no response' : String(s));
+    const items = [];
+    if (r.status_changed) {
+      items.push(h('li', { class: 'diff-item diff-status-change' }, h('span', { class: 'diff-kind' }, 'status'), ' ',
+        h('span', { class: 'mono' }, statusText(recorded.status) + ' → ' + statusText(replayed.status))));
+    }
+    for (const c of hc) {
+      items.push(h('li', { class: 'diff-item diff-header-change' }, h('span', { class: 'diff-kind' }, 'header'), ' ',
+        h('span', { class: 'mono' }, String(c.name) + ': ' + side(c.before) + ' → ' + side(c.after))));
+    }
+    for (const c of bodyChanges) {
+      const text = c.text != null ? String(c.text) : String(c.path) + ': ' + side(c.before) + ' → ' + side(c.after);
+      items.push(h('li', { class: 'diff-item diff-body-change chg-' + (c.kind || 'changed'), data: { path: c.path } }, h('span', { class: 'diff-kind' }, 'body'), ' ',
+        h('span', { class: 'mono' }, text)));
+    }
+    if (b.equal === false && !bodyChanges.length) {
+      const what = b.kind === 'binary' ? 'the bytes differ' : b.kind === 'json' ? 'the JSON differs' : 'the text differs';
+      const sizes = recorded.body && replayed.body ? ' (' + fmtCount(recorded.body.size) + ' → ' + fmtCount(replayed.body.size) + ' bytes)' : '';
+      items.push(h('li', { class: 'diff-item diff-body-change' }, h('span', { class: 'diff-kind' }, 'body'), ' ', what + sizes));
+    }
+    if (!r.equal && !items.length) items.push(h('li', { class: 'diff-item' }, 'the responses differ'));
+    const summary = r.equal
+      ? h('div', { class: 'diff-summary diff-equal', data: { testid: 'diff-equal' } }, '✓ identical',
+        h('span', { class: 'muted' }, ': status, compared headers and ' + (b.kind === 'empty' ? 'the empty body' : 'body') + ' match the recording'))
+      : h('div', { class: 'diff-summary' },
+        h('div', { class: 'diff-count' }, '≠ ' + items.length + ' difference' + (items.length === 1 ? '' : 's')),
+        h('ul', { class: 'diff-changes', data: { testid: 'diff-changes' } }, items));
+    const meta = [];
+    if (ignored.length) meta.push(h('li', { data: { testid: 'diff-ignored-headers' }, title: 'Not compared: devmesh\'s default list plus replay.ignore_headers in devmesh.yaml' },
+      'ignored headers: ', h('span', { class: 'mono' }, ignored.join(', '))));
+    for (const s of b.suppressed || []) {
+      const n = Number(s.count) || 0;
+      meta.push(h('li', { class: 'diff-suppressed' }, 'ignore rule ', h('code', null, String(s.rule)), ': ',
+        n ? 'suppressed ' + n + ' difference' + (n === 1 ? '' : 's') : 'suppressed nothing'));
+    }
+    if (b.note) meta.push(h('li', { class: 'diff-note', data: { testid: 'diff-note' } }, badge('note', 'info'), ' ', String(b.note)));
+    const warnings = (r.warnings || []).map((w) => h('div', { class: 'diff-warning', role: 'note', data: { testid: 'diff-warning' } }, badge('warning', 'warn'), ' ', String(w)));
+    // Paths to highlight in each body: what the recording had, what the replay has.
+    const before = new Map(), after = new Map();
+    for (const c of bodyChanges) {
+      if (!c.path) continue;
+      if (c.kind !== 'added') before.set(String(c.path), c.kind === 'removed' ? 'removed' : 'changed');
+      if (c.kind !== 'removed') after.set(String(c.path), c.kind === 'added' ? 'added' : 'changed');
+    }
+    const pane = (label, x, which, marks, extra) => h('div', { class: 'diff-pane ' + which, data: { testid: 'replay-' + which } },
+      h('div', { class: 'diff-pane-head' }, h('h3', null, label),
+        h('span', { class: 'diff-status' + (r.status_changed ? ' changed' : ''), data: { testid: 'diff-status' } }, statusBadge(x.status)), extra),
+      h('h3', null, 'Headers'),
+      headersTable(x.headers, { testid: 'replay-' + which + '-headers', changed: changedHeaders, ignored: ignoredHeaders }),
+      h('h3', null, 'Body'),
+      bodyView(x.body, x.headers, marks, 'replay-' + which + '-body'));
+    const replayedExtra = [
+      replayed.duration_ms != null ? h('span', { class: 'muted small' }, fmtDur(msToNs(replayed.duration_ms))) : null,
+      replayed.trace_id ? h('a', { class: 'small mono', href: '/traces/' + enc(replayed.trace_id), data: { testid: 'replay-trace-link' }, title: 'Trace of the replay' }, 'trace ' + shortID(replayed.trace_id)) : null,
+    ];
+    return h('section', { id: 'replay-diff', class: 'panel replay-diff', data: { testid: 'replay-diff', equal: String(!!r.equal) } },
+      h('div', { class: 'panel-head' }, h('h2', null, 'Replay'),
+        h('span', { class: 'muted small' }, 'against ', h('span', { class: 'mono' }, String(r.target || '?')), ' at ' + fmtClock(Date.now() * 1e6).slice(0, 8))),
+      summary,
+      meta.length ? h('ul', { class: 'diff-meta small muted' }, meta) : null,
+      warnings,
+      h('div', { class: 'diff-sides' },
+        pane('Recorded', recorded, 'recorded', before, null),
+        pane('Replayed', replayed, 'replayed', after, replayedExtra)));
   }
   // ================================================================ policies
   function decisionBadge(d) {

@@ -155,16 +155,17 @@ public enum ConfigValidation {
 
     static let secrets: Pass = { config, context in
         var out: [Diagnostic] = []
-        func check(_ value: String, at location: SourceLocation?, what: String) {
+        func check(_ value: String, at location: SourceLocation?, what: String, neededAtUp: Bool = true) {
             switch SecretExpansion.expand(value, lookup: context.secret) {
             case .success: break
             case .failure(let errors):
                 for failure in errors.failures {
                     switch failure {
                     case .unset(let name):
-                        let severity: Diagnostic.Severity = context.purpose == .up ? .error : .warning
+                        let severity: Diagnostic.Severity = context.purpose == .up && neededAtUp ? .error : .warning
+                        let when = neededAtUp ? "`devmesh up`" : "`devmesh replay`"
                         out.append(Diagnostic(severity, at: location, "\(what) uses `${\(name)}`, which is not set",
-                                              hint: "export \(name) before `devmesh up`, or put `\(name)=…` in the top-level `env_file`"))
+                                              hint: "export \(name) before \(when), or put `\(name)=…` in the top-level `env_file`"))
                     case .unterminated:
                         out.append(.error(at: location, "\(what) has `${` without a closing `}`",
                                           hint: "write `${NAME}`, or `$$` for a literal `$`"))
@@ -180,6 +181,13 @@ public enum ConfigValidation {
         }
         for e in config.externals {
             for h in e.headers { check(h.value, at: h.location, what: "header `\(h.name)` of external `\(e.name)`") }
+        }
+        // Replay credentials are read when replaying, not by `up`: unset is only a warning there.
+        if let bearer = config.replay.bearer {
+            check(bearer, at: config.replay.bearerLocation, what: "`replay.auth.bearer`", neededAtUp: false)
+        }
+        for h in config.replay.headers {
+            check(h.value, at: h.location, what: "header `\(h.name)` of `replay.auth`", neededAtUp: false)
         }
         return out
     }

@@ -5,18 +5,18 @@ import Yams
 public enum DevMeshYAML {
     static let topLevelKeys = [
         "services", "gateway", "external", "admin", "policies", "policy_normalization",
-        "mtls", "env_file", "telemetry",
+        "mtls", "env_file", "telemetry", "recording", "replay",
     ]
     static let serviceKeys = [
         "run", "port", "replicas", "env", "env_file", "health", "needs", "restart", "labels",
-        "namespace", "upstreams", "protocol", "egress_proxy", "balancer", "timeouts", "retries",
+        "namespace", "upstreams", "protocol", "egress_proxy", "balancer", "timeouts", "retries", "record", "redact",
     ]
     static let timeoutKeys = ["connect", "request", "idle"]
     static let retryKeys = ["attempts", "budget"]
     static let healthKeys = ["http", "tcp", "interval", "timeout", "start_period"]
     static let gatewayKeys = ["https_port", "http_port", "hosts", "auto_hosts", "routes", "http_mode"]
     static let routeKeys = ["path", "host", "to", "strip_prefix", "cache", "rate_limit", "cors", "auth", "record",
-                            "headers", "response_headers"]
+                            "redact", "headers", "response_headers"]
     static let headerEditKeys = ["add", "remove"]
     static let rateLimitKeys = ["requests", "per", "by"]
     static let corsKeys = ["origins"]
@@ -25,6 +25,9 @@ public enum DevMeshYAML {
     static let adminKeys = ["port"]
     static let telemetryKeys = ["otlp_port", "otlp_export", "retention"]
     static let retentionKeys = ["max_age", "max_size"]
+    static let recordingKeys = ["max_body", "redact_headers", "redact_fields", "redact_query"]
+    static let replayKeys = ["auth", "ignore", "ignore_headers"]
+    static let replayAuthKeys = ["bearer", "headers"]
 
     /// Parses the text of a devmesh.yaml. `root` becomes `StackConfig.root`.
     public static func parse(_ text: String, file: String, root: String) -> (StackConfig, [Diagnostic]) {
@@ -63,6 +66,8 @@ public enum DevMeshYAML {
             case "env_file":
                 config.envFile = reader.string(value, what: "`env_file`", hint: "give the path of a dotenv file, e.g. `.env`")
                 config.origin.envFile = reader.location(of: value)
+            case "recording": config.recording = parseRecording(value, reader: &reader)
+            case "replay": config.replay = parseReplay(value, reader: &reader)
             case "telemetry":
                 if let pairs = reader.mapping(value, what: "`telemetry`", allowed: telemetryKeys) {
                     for (k, kn, v) in pairs {
@@ -96,6 +101,50 @@ public enum DevMeshYAML {
             }
         }
         return (config, reader.diagnostics)
+    }
+
+    // MARK: - recording and replay
+
+    static func parseRecording(_ node: Node, reader: inout YAMLReader) -> RecordingConfig {
+        var recording = RecordingConfig()
+        for (k, _, v) in reader.mapping(node, what: "`recording`", allowed: recordingKeys) ?? [] {
+            let what = "`recording.\(k)`"
+            switch k {
+            case "max_body":
+                if let size = reader.byteSize(v, what: what) {
+                    if size > 64 << 20 {
+                        reader.error(v, "\(what) must be at most 64MiB, not \(size) bytes",
+                                     hint: "recordings live in SQLite; the default is 1MiB per body")
+                    } else {
+                        recording.maxBody = Int(size)
+                    }
+                }
+            case "redact_headers": recording.redactHeaders = reader.stringList(v, what: what)?.map(\.0) ?? []
+            case "redact_fields": recording.redactFields = reader.stringList(v, what: what)?.map(\.0) ?? []
+            default: recording.redactQuery = reader.stringList(v, what: what)?.map(\.0) ?? []
+            }
+        }
+        return recording
+    }
+
+    static func parseReplay(_ node: Node, reader: inout YAMLReader) -> ReplayConfig {
+        var replay = ReplayConfig()
+        for (k, _, v) in reader.mapping(node, what: "`replay`", allowed: replayKeys) ?? [] {
+            switch k {
+            case "auth":
+                for (ak, _, av) in reader.mapping(v, what: "`replay.auth`", allowed: replayAuthKeys) ?? [] {
+                    if ak == "bearer" {
+                        replay.bearer = reader.string(av, what: "`replay.auth.bearer`", hint: "write the token, or `${VAR}` to take it from the environment")
+                        replay.bearerLocation = reader.location(of: av)
+                    } else {
+                        replay.headers = reader.stringMap(av, what: "`replay.auth.headers`") ?? []
+                    }
+                }
+            case "ignore": replay.ignore = reader.stringList(v, what: "`replay.ignore`")?.map(\.0) ?? []
+            default: replay.ignoreHeaders = reader.stringList(v, what: "`replay.ignore_headers`")?.map(\.0) ?? []
+            }
+        }
+        return replay
     }
 
     // MARK: - services
@@ -175,6 +224,8 @@ public enum DevMeshYAML {
                 case "egress_proxy":
                     service.egressProxy = reader.bool(v, what: field) ?? false
                     service.origin.egressProxy = reader.location(of: kn)
+                case "record": service.record = reader.bool(v, what: field) ?? false
+                case "redact": service.redact = reader.bool(v, what: field) ?? true
                 case "balancer":
                     service.balancer = reader.enumValue(v, what: field, as: BalancerChoice.self) ?? .p2cEWMA
                 case "timeouts":
@@ -312,6 +363,7 @@ public enum DevMeshYAML {
             case "strip_prefix": route.stripPrefix = reader.bool(v, what: field) ?? false
             case "cache": route.cache = reader.bool(v, what: field) ?? false
             case "record": route.record = reader.bool(v, what: field) ?? true
+            case "redact": route.redact = reader.bool(v, what: field) ?? true
             case "headers": route.requestHeaders = parseHeaderEdits(v, what: "`headers` of \(what)", reader: &reader)
             case "response_headers": route.responseHeaders = parseHeaderEdits(v, what: "`response_headers` of \(what)", reader: &reader)
             case "rate_limit":

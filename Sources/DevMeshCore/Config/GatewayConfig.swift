@@ -63,6 +63,8 @@ public struct RouteConfig: Sendable, Equatable {
     public var auth: RouteAuth?
     /// `record` — record exchanges for replay (default true at the gateway).
     public var record: Bool
+    /// `redact` — redact what is recorded on this route (default true; false only for local-only data).
+    public var redact: Bool = true
     /// `headers` — request header edits before forwarding.
     public var requestHeaders: HeaderEdits
     /// `response_headers` — response header edits before answering the client.

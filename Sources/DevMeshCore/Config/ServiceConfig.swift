@@ -36,6 +36,10 @@ public struct ServiceConfig: Sendable, Equatable {
     public var timeouts: HopTimeouts
     /// `retries:` — of idempotent requests to this service that failed before an answer.
     public var retries: HopRetries
+    /// `record:` — record the exchanges reaching this service's inbound sidecars (default off).
+    public var record: Bool = false
+    /// `redact:` — redact what is recorded here (default on; off only for local-only data).
+    public var redact: Bool = true
     /// Where each part was written, for diagnostics.
     public var origin: ServiceOrigin
 

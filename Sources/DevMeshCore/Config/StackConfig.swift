@@ -20,6 +20,10 @@ public struct StackConfig: Sendable, Equatable {
     public var envFile: String?
     /// OTLP ingest and export (`telemetry:`).
     public var telemetry: TelemetryConfig
+    /// How exchanges are recorded and redacted (`recording:`).
+    public var recording: RecordingConfig = RecordingConfig()
+    /// Fresh credentials and ignore rules for replays (`replay:`).
+    public var replay: ReplayConfig = ReplayConfig()
     /// Where top-level parts were written, for diagnostics.
     public var origin: StackOrigin
 

@@ -13,6 +13,9 @@ public struct GatewayRouteTable: Sendable {
         public var routeIndex: Int?
         public var requestHeaders: HeaderEdits
         public var responseHeaders: HeaderEdits
+        /// Record this exchange for replay (`record`, default true), and redact it (`redact`).
+        public var record: Bool = true
+        public var redact: Bool = true
     }
 
     public enum Miss: Error, Sendable, Equatable {
@@ -99,7 +102,8 @@ public struct GatewayRouteTable: Sendable {
             if forwarded.isEmpty { forwarded = "/" }
         }
         return Match(service: e.route.to, target: forwarded + query, routeIndex: e.index,
-                     requestHeaders: e.route.requestHeaders, responseHeaders: e.route.responseHeaders)
+                     requestHeaders: e.route.requestHeaders, responseHeaders: e.route.responseHeaders,
+                     record: e.route.record, redact: e.route.redact)
     }
 
     /// Prefixes match whole segments: `/api` matches `/api` and `/api/x`, never `/apix`.

@@ -69,3 +69,28 @@ public enum ISOTime {
         return era * 146_097 + doe - 719_468
     }
 }
+
+extension ISOTime {
+    /// Unix nanoseconds as `2026-11-27T05:00:00.123Z` (UTC, milliseconds).
+    public static func format(nanos: UInt64) -> String {
+        let millis = nanos / 1_000_000
+        let seconds = Int(millis / 1000)
+        var days = seconds / 86_400
+        let rest = seconds % 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        days += 719_468
+        let era = days / 146_097
+        let doe = days - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ v: Int, _ n: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, n - s.count)) + s
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(rest / 3600, 2)):\(pad(rest / 60 % 60, 2)):\(pad(rest % 60, 2)).\(pad(Int(millis % 1000), 3))Z"
+    }
+}

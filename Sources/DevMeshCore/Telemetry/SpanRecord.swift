@@ -123,6 +123,8 @@ public protocol TelemetrySink: Sendable {
     func record(hop: HopRecord)
     /// Whether anything is recorded at all (so a sidecar can skip building records).
     var isEnabled: Bool { get }
+    /// A captured exchange for record/replay; sinks that do not store recordings drop it.
+    func record(capture: CapturedExchange)
 }
 
 extension TelemetrySink {
@@ -132,6 +134,8 @@ extension TelemetrySink {
     }
 
     public var isEnabled: Bool { true }
+
+    public func record(capture: CapturedExchange) {}
 }
 
 /// Discards everything (telemetry off).
