@@ -54,7 +54,9 @@ let package = Package(
         .target(
             name: "DevMeshRecord",
             // DevMeshOTLP for its bounded gunzip only (recorded bodies are compared decoded).
-            dependencies: ["DevMeshCore", "DevMeshOTLP", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "DevMeshCore", "DevMeshOTLP", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // Pure: the strict HTTP/1.1 framer of the data plane (the security boundary; fuzzed).
         .target(name: "DevMeshHTTP1"),
@@ -176,6 +178,7 @@ let package = Package(
                 "DevMeshPolicy",
                 "DevMeshAuth",
                 "DevMeshApp",
+                "DevMeshRecord",
                 "DevMeshSupervisor",
                 "DevMeshTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

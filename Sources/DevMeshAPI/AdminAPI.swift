@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// Loopback only; see `AdminGuard` for how it keeps other web pages out.
 public enum AdminAPI {
     public static func router(control: any StackControl, token: String, telemetry: (any TelemetryQuerying)? = nil,
-                              policies: (any PolicyInspecting)? = nil) -> Router<BasicRequestContext> {
+                              policies: (any PolicyInspecting)? = nil, requests: (any RequestReplaying)? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: SecurityHeaders())
         router.add(middleware: AdminGuard(token: token))
@@ -56,17 +56,19 @@ public enum AdminAPI {
             TelemetryRoutes.add(to: router, telemetry: telemetry, streams: LogStreams())
         }
         PolicyRoutes.add(to: router, policies: policies, telemetry: telemetry)
+        if let requests { RequestRoutes.add(to: router, requests: requests) }
         return router
     }
 
     /// The admin server as a `Service`, bound to 127.0.0.1:`port` (0 = any free port).
     /// `onListening` receives the port actually bound.
     public static func server(control: any StackControl, token: String, port: Int, telemetry: (any TelemetryQuerying)? = nil,
-                              policies: (any PolicyInspecting)? = nil, onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+                              policies: (any PolicyInspecting)? = nil, requests: (any RequestReplaying)? = nil,
+                              onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
         var logger = Logger(label: "devmesh.admin")
         logger.logLevel = .error
         return Application(
-            router: router(control: control, token: token, telemetry: telemetry, policies: policies),
+            router: router(control: control, token: token, telemetry: telemetry, policies: policies, requests: requests),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "devmesh"),
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? port)

@@ -337,7 +337,9 @@ public struct StackRunner: Sendable {
         let banner = bannerLines(root: config.root, adminURL: adminURL, plan: plan, gateway: gatewayPlan, mtls: security?.mode ?? .off,
                                   otlpPort: ingest.port)
         let admin = AdminAPI.server(control: controller, token: state.token, port: adminPort,
-                                    telemetry: StoreQueries(writer: store), policies: policies.map(PolicyInspector.init)) { _ in
+                                    telemetry: StoreQueries(writer: store), policies: policies.map(PolicyInspector.init),
+                                    requests: RecordingService(writer: store, config: config, environment: options.environment,
+                                                               ports: { writer.ports })) { _ in
             for line in banner { output.announce(line) }
             adminListening.open()
         }

@@ -16,6 +16,9 @@ final class StateWriter: Sendable {
         try state.withLockedValue { try directory.writeState($0) }
     }
 
+    /// The ports as bound now (a replay from the UI sends to them).
+    var ports: StackState.Ports { state.withLockedValue { $0.ports } }
+
     func update(gatewayPorts: [String: Int]) {
         state.withLockedValue { s in
             s.ports.gateway = gatewayPorts

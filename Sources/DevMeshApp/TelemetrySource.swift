@@ -56,4 +56,51 @@ public enum TelemetrySource: Sendable {
             return try db.logs(filter)
         }
     }
+
+    // MARK: - Recordings
+
+    public func recordings(_ filter: RecordingFilter) async throws -> [RecordingSummary] {
+        switch self {
+        case .api(let client):
+            struct Listing: Decodable { var requests: [RecordingSummary] }
+            return try await client.get("/api/v1/requests", query: Self.query(filter), as: Listing.self)?.requests ?? []
+        case .database(let db):
+            return try db.recordingSummaries(filter)
+        }
+    }
+
+    public func recording(_ id: Int64) async throws -> RecordedExchange? {
+        switch self {
+        case .api(let client):
+            return try await client.get("/api/v1/requests/\(id)", as: RecordingDetail.self)?.exchange
+        case .database(let db):
+            return try db.recording(id: id)
+        }
+    }
+
+    /// Recordings with their bodies (for HAR): through the API, one detail request each.
+    public func fullRecordings(_ filter: RecordingFilter) async throws -> [RecordedExchange] {
+        switch self {
+        case .api:
+            var out: [RecordedExchange] = []
+            for summary in try await recordings(filter) {
+                if let e = try await recording(summary.id) { out.append(e) }
+            }
+            return out
+        case .database(let db):
+            return try db.recordings(filter)
+        }
+    }
+
+    static func query(_ filter: RecordingFilter) -> [(String, String)] {
+        var q: [(String, String)] = [("limit", String(filter.limit))]
+        if let service = filter.service { q.append(("service", service)) }
+        if let path = filter.path { q.append(("path", path)) }
+        if let since = filter.sinceNanos {
+            let now = UInt64(Date().timeIntervalSince1970 * 1e9)
+            let seconds = max(1, min(7 * 86_400, Int((now > since ? now - since : 0) / 1_000_000_000) + 1))
+            q.append(("since", "\(seconds)s"))
+        }
+        return q
+    }
 }

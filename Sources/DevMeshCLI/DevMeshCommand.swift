@@ -9,7 +9,7 @@ public struct DevMeshCommand: AsyncParsableCommand {
         version: "\(BuildInfo.version) (\(BuildInfo.commit))",
         subcommands: [
             UpCommand.self, DownCommand.self, StatusCommand.self, RestartCommand.self, StopCommand.self,
-            StartCommand.self, CheckCommand.self, LogsCommand.self, TracesCommand.self, TraceCommand.self,
+            StartCommand.self, CheckCommand.self, LogsCommand.self, TracesCommand.self, TraceCommand.self, RequestsCommand.self, ReplayCommand.self,
             PolicyCommand.self, UICommand.self, CACommand.self, VersionCommand.self,
         ])
 

@@ -13,6 +13,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import secrets
 import ssl
 import sys
@@ -39,6 +40,8 @@ SERVICES = ["users", "inventory", "orders", "frontend"]
 ROUTE = "/api/orders"
 XSS_UA = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
 XSS_BODY = "<script>window.__xss=2</script><b>bold</b>"
+# In a request target (through the gateway to the frontend, which answers any path with its page).
+XSS_TARGET = "<img/src=x/onerror=window.__xss=3>"
 LIVE_BUDGET = 2.0  # seconds from a response to its row / log line in the UI
 
 
@@ -61,6 +64,7 @@ class UITest:
         self.console = []
         self.driver = None
         self.first_trace = None
+        self.not_it = set()  # recorded request ids known not to be the one looked for
 
     # ------------------------------------------------------------------ plumbing
     def ok(self, message):
@@ -146,6 +150,31 @@ class UITest:
         if status != 200:
             raise CheckFailed(f"GET {self.gateway}{ROUTE}", "200", f"{status} {body[:200]!r}")
         return done
+
+    def gateway_fetch(self, path, ua):
+        """GET path through the gateway with this User-Agent; its status, whatever it is."""
+        req = urllib.request.Request(self.gateway + path, headers={"User-Agent": ua})
+        try:
+            with urllib.request.urlopen(req, context=self.tls, timeout=15) as r:
+                r.read()
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def request_for(self, ua, timeout=8):
+        """The id of the exchange the gateway recorded for the request with this User-Agent."""
+        def lookup(_):
+            listing = self.api("/api/v1/requests?" + urllib.parse.urlencode({"service": "devmesh-gateway", "since": "10m", "limit": "30"}))
+            for row in listing.get("requests", []):
+                if row["id"] in self.not_it:
+                    continue
+                detail = self.api(f"/api/v1/requests/{row['id']}")
+                if any(str(name).lower() == "user-agent" and value == ua for name, value in detail.get("request_headers", [])):
+                    return row["id"]
+                self.not_it.add(row["id"])
+            return False
+
+        return self.until(f"the gateway's recording of the request with User-Agent {ua[:40]!r} in /api/v1/requests", "a request id", lookup, timeout)
 
     def trace_for(self, ua, timeout=5):
         """The id of the trace whose spans carry this user agent (the attr filter, or a scan)."""
@@ -395,12 +424,114 @@ class UITest:
         self.collect_console("/traces?bad")
         self.ok("a bad filter shows the API's message; g m, ? and Esc work")
 
-    def check_requests_page(self):
+    def check_requests_list(self):
+        """A request through the gateway is listed on /requests, newest first, and opens; a UI not signed
+        in may look at it but its Replay is refused with the same hint as Restart."""
+        ua = "ui-test-" + secrets.token_hex(6)
+        self.gateway_get(ua)
+        rid = self.request_for(ua)
         self.open("/requests")
-        self.until("the Requests page", "its heading", lambda d: "Requests" in d.find_element(By.TAG_NAME, "h1").text, 5)
-        self.collect_console("/requests")
+        sel = f'[data-testid=request-row][data-request-id="{rid}"]'
+        self.until(f"row of recorded request {rid} on /requests", sel, lambda d: self.css(sel), 8)
+        text = self.css(sel)[0].text
+        for want in ("devmesh-gateway", "GET", ROUTE, "200"):
+            if want not in text:
+                raise CheckFailed(f"the row of request {rid}", f"text containing {want!r}", repr(text[:300]))
+        times = [int(e.get_attribute("data-time") or 0) for e in self.css("[data-testid=request-row]")]  # Unix ns
+        if times != sorted(times, reverse=True):
+            raise CheckFailed("the order of the rows", "newest first", repr(times[:10]))
+        # the path filter: every row left is under the prefix, ours among them
+        self.open("/requests?path=" + urllib.parse.quote(ROUTE))
+        self.until(f"row of request {rid} with the path filter {ROUTE}", sel, lambda d: self.css(sel), 8)
+        targets = [e.text for e in self.css("[data-testid=request-row] .target-link")]
+        if not targets or any(not t.startswith(ROUTE) for t in targets):
+            raise CheckFailed(f"targets listed with path={ROUTE}", f"all starting with {ROUTE}", repr(targets[:10]))
+        self.set_theme("light")
         self.screenshot("requests.png")
-        self.ok("requests page renders")
+        self.css(sel)[0].find_element(By.CSS_SELECTOR, "a.target-link").click()
+        self.until("the request detail URL", f"/requests/{rid}", lambda d: d.current_url.split("?")[0].endswith(f"/requests/{rid}"), 5)
+        self.until("the request's headers", f"[data-testid=request-headers] containing {ua}",
+                   lambda d: any(ua in e.text for e in self.css("[data-testid=request-headers]")), 8)
+        status = self.until("the response status", "200 in [data-testid=response-pane]",
+                            lambda d: [e.text for e in self.css("[data-testid=response-pane] .panel-head .badge") if e.text == "200"], 5)
+        link = self.css("[data-testid=request-trace-link]")
+        if not link or "/traces/" not in (link[0].get_attribute("href") or ""):
+            raise CheckFailed("the link to the request's trace", "an <a href=/traces/<id>>", repr(link[0].get_attribute("href") if link else None))
+        # this browser is not signed in yet (check "sign-in and restart" comes later): a replay is refused
+        self.css("#replay-button")[0].click()
+        self.until("the sign-in hint for a replay from a UI that is not signed in", "[data-testid=replay-error] naming `devmesh ui`",
+                   lambda d: any("devmesh ui" in e.text for e in self.css("[data-testid=replay-error]")), 8)
+        if self.css("#replay-diff"):
+            raise CheckFailed("the refused replay", "no #replay-diff", "a diff")
+        self.screenshot("request-detail.png")
+        self.collect_console("/requests")
+        self.ok(f"request {rid} through the gateway is listed on /requests (newest first, path filter) and opens with its headers and status {status[0]}; "
+                "Replay without the token shows the sign-in hint")
+
+    def check_requests_xss(self):
+        """Markup in a recorded target and headers stays text on the list and the detail."""
+        ua = XSS_UA + " " + secrets.token_hex(6)
+        path = f"/?ui-test-{secrets.token_hex(4)}={XSS_TARGET}"
+        if self.gateway_fetch(path, ua) == 400:
+            # a gateway that refuses < and > in a target: the same, percent-encoded (the User-Agent still carries markup)
+            ua = XSS_UA + " " + secrets.token_hex(6)
+            path = path.replace("<", "%3C").replace(">", "%3E")
+            self.gateway_fetch(path, ua)
+        rid = self.request_for(ua)
+        self.open("/requests")
+        sel = f'[data-testid=request-row][data-request-id="{rid}"]'
+        self.until(f"row of recorded request {rid} on /requests", sel, lambda d: self.css(sel), 8)
+        target = self.css(sel)[0].find_element(By.CSS_SELECTOR, ".target-link").get_attribute("textContent")
+        # as sent, or percent-encoded if the gateway normalised it: either way text
+        if "<img/src=x" not in target and "%3Cimg" not in target.replace("%3c", "%3C"):
+            raise CheckFailed("the recorded target on /requests", f"the literal text {XSS_TARGET}", repr(target[:200]))
+        if self.css("main img, main script"):
+            raise CheckFailed("elements from the target on /requests", "none", "an <img> or <script> in the page")
+        if self.driver.execute_script("return window.__xss") is not None:
+            raise CheckFailed("window.__xss on /requests", "None", repr(self.driver.execute_script("return window.__xss")))
+        self.css(sel)[0].find_element(By.CSS_SELECTOR, "a.target-link").click()
+        headers = self.until("the request's headers", "[data-testid=request-headers]", lambda d: self.css("[data-testid=request-headers]"), 8)[0]
+        if "<script>" not in headers.text or "<img" not in headers.text:
+            raise CheckFailed("the User-Agent in the request headers", "the literal text <img ...><script>...", repr(headers.text[:300]))
+        if self.css("main img, main script"):
+            raise CheckFailed("elements from the target or headers on the request detail", "none", "an <img> or <script> in the page")
+        if self.driver.execute_script("return window.__xss") is not None:
+            raise CheckFailed("window.__xss on the request detail", "None", repr(self.driver.execute_script("return window.__xss")))
+        self.collect_console("/requests/xss")
+        self.ok(f"markup in a recorded target and User-Agent (request {rid}) renders as text on /requests and its detail; window.__xss stays unset")
+
+    def check_requests_replay(self):
+        """Signed in, Replay sends the recorded request again and shows recorded and replayed side by side."""
+        ua = "ui-test-" + secrets.token_hex(6)
+        self.gateway_get(ua)
+        rid = self.request_for(ua)
+        # a shared link to one request (the admin serves the page at /requests/<id>)
+        self.open(f"/requests/{rid}")
+        self.until(f"the detail of request {rid} at /requests/{rid}", "#replay-button (the admin must serve the UI at /requests/:id)",
+                   lambda d: self.css("#replay-button"), 8)
+        self.css("#replay-button")[0].click()
+        diff = self.until("the replay's diff", "#replay-diff (or the replay's error)",
+                          lambda d: self.css("#replay-diff") or [e for e in self.css("[data-testid=replay-error]") if e.text.strip()], 20)[0]
+        if diff.get_attribute("id") != "replay-diff":
+            raise CheckFailed("the replay", "#replay-diff", "the error " + repr(diff.text[:300]))
+        # The sample's answers may change between the recording and the replay: accept either verdict.
+        equal = [e for e in diff.find_elements(By.CSS_SELECTOR, ".diff-equal") if "identical" in e.text]
+        changes = diff.find_elements(By.CSS_SELECTOR, ".diff-changes li")
+        if not equal and not changes:
+            raise CheckFailed("the replay's summary", "'identical' (.diff-equal) or a list of differences (.diff-changes li)", repr(diff.text[:300]))
+        statuses = {}
+        for side in ("recorded", "replayed"):
+            el = diff.find_elements(By.CSS_SELECTOR, f"[data-testid=replay-{side}] [data-testid=diff-status]")
+            statuses[side] = el[0].text.strip() if el else ""
+            if not re.fullmatch(r"\d{3}", statuses[side]):
+                raise CheckFailed(f"the {side} pane's status", "an HTTP status such as 200", repr(statuses[side]))
+        if statuses["recorded"] != "200":
+            raise CheckFailed("the recorded pane's status", "200 (the request made above got 200)", statuses["recorded"])
+        self.set_theme("light")
+        self.screenshot("replay-diff.png")
+        self.collect_console("/requests/replay")
+        verdict = "identical" if equal else f"{len(changes)} difference(s): " + "; ".join(c.text for c in changes[:3])
+        self.ok(f"Replay of request {rid} shows recorded {statuses['recorded']} and replayed {statuses['replayed']} side by side: {verdict}")
 
     def check_policies_page(self):
         """The sample's policies, what they select, recent decisions, and the what-if form (signed in: it POSTs)."""
@@ -456,8 +587,10 @@ class UITest:
             ("7 compare", self.check_compare),
             ("8 service map", self.check_map),
             ("extra filters and keys", self.check_filters_and_keys),
-            ("9 requests screenshot", self.check_requests_page),
+            ("9 requests list", self.check_requests_list),
+            ("requests xss", self.check_requests_xss),
             ("sign-in and restart", self.check_sign_in_and_restart),
+            ("requests replay", self.check_requests_replay),
             ("policies", self.check_policies_page),
             ("overview with traffic", self.check_overview_traffic),
             ("console", self.check_console),

@@ -1501,8 +1501,13 @@
     return trimNum(n / 1048576) + ' MiB';
   }
   const msToNs = (ms) => (ms == null || !isFinite(ms) ? null : ms * 1e6);
-  // The API's `time` is an RFC 3339 string; the formatters take Unix nanoseconds.
-  function reqTime(r) { const ms = Date.parse(r && r.time); return isFinite(ms) ? ms * 1e6 : 0; }
+  // Unix nanoseconds (what the formatters take): `time_ns`, else the RFC 3339 `time`.
+  function reqTime(r) {
+    if (!r) return 0;
+    if (r.time_ns != null && isFinite(Number(r.time_ns))) return Number(r.time_ns);
+    const ms = Date.parse(r.time);
+    return isFinite(ms) ? ms * 1e6 : 0;
+  }
   const requestHref = (id) => '/requests/' + enc(id);
   function statusBadge(status) {
     return status == null ? badge('no response', 'err', 'No response came: the upstream failed') : codeBadge(status);
@@ -1556,7 +1561,7 @@
     const walk = (v, path, depth, prefix, comma, inherited) => {
       const mark = (marks && marks.get(path)) || inherited;
       const ind = '  '.repeat(depth);
-      const line = (text) => lines.push(h('span', { class: 'jl' + (mark ? ' jl-' + mark : ''), data: { path }, title: mark ? path + ' ' + mark : null }, ind + text));
+      const line = (text) => lines.push(h('span', { class: 'jl' + (mark ? ' jl-' + mark : ''), data: { path }, title: mark ? path + ' ' + mark : null }, redactedText(ind + text)));
       if (v !== null && typeof v === 'object') {
         const arr = Array.isArray(v);
         const keys = arr ? v.map((_, i) => i) : Object.keys(v);
@@ -1682,7 +1687,7 @@
       const tns = reqTime(r);
       const ago = h('span', { class: 'ago muted small' }, tns ? fmtAgo(tns) : '');
       const bad = r.status == null || Number(r.status) >= 500;
-      const tr = h('tr', { class: 'req-row' + (bad ? ' has-error' : ''), data: { testid: 'request-row', requestId: r.id, service: r.service, status: r.status == null ? 'none' : r.status } },
+      const tr = h('tr', { class: 'req-row' + (bad ? ' has-error' : ''), data: { testid: 'request-row', requestId: r.id, service: r.service, status: r.status == null ? 'none' : r.status, time: tns ? String(tns) : null } },
         h('td', { title: tns ? fmtDate(tns) : null }, h('div', { class: 'c-time' }, h('span', { class: 'mono' }, tns ? fmtClock(tns) : String(r.time || '—')), ago)),
         h('td', { class: 'c-service' }, svcChip(r.service || '?', { small: true }), r.listener ? h('span', { class: 'tag', title: 'listener' }, r.listener) : null),
         h('td', { class: 'mono small c-method' }, r.method || ''),
@@ -1774,8 +1779,8 @@
     root.append(h('p', { class: 'loading' }, 'Loading request #' + id + '…'));
     const replayBtn = h('button', { type: 'button', id: 'replay-button', class: 'btn primary', data: { testid: 'replay-button' },
       title: 'Send this request again and compare the answer with the recorded one', onclick: () => replay() }, 'Replay');
-    const replayTarget = h('input', { name: 'target', type: 'text', placeholder: 'as recorded', autocomplete: 'off', spellcheck: 'false', class: 'w-s',
-      list: 'dl-replay-target', 'aria-label': 'Replay against', title: 'Send it to this service instead (empty: where it was recorded)' });
+    const replayTarget = h('input', { name: 'target', type: 'text', placeholder: 'as recorded', autocomplete: 'off', spellcheck: 'false', class: 'w-target',
+      list: 'dl-replay-target', 'aria-label': 'Replay against', title: 'Send it to devmesh-gateway or a service instead (empty: where it was recorded)' });
     const replayBox = h('div', { class: 'replay-box', 'aria-live': 'polite' });
 
     async function load() {
@@ -1811,7 +1816,7 @@
           statBox('Sizes', fmtBytes(r.request_size) + ' / ' + fmtBytes(r.response_size), null, 'Request / response body bytes')),
         h('div', { class: 'trace-actions' },
           replayBtn, h('label', { class: 'small muted replay-against' }, 'against ', replayTarget),
-          h('datalist', { id: 'dl-replay-target' }, [...knownServices].sort().map((n) => h('option', { value: n }))),
+          h('datalist', { id: 'dl-replay-target' }, ['devmesh-gateway', ...[...knownServices].sort()].map((n) => h('option', { value: n }))),
           traceHref ? h('a', { class: 'btn small', href: traceHref, data: { testid: 'request-trace-link' }, title: 'Trace ' + r.trace_id }, 'Trace ' + shortID(r.trace_id)) : null,
           h('a', { class: 'btn small ghost', href: '/api/v1/requests/' + enc(r.id), target: '_blank', rel: 'noopener' }, 'JSON')),
         r.redactions > 0 ? h('p', { class: 'small muted redaction-note' }, r.redactions + ' value' + (r.redactions === 1 ? ' was' : 's were') +
@@ -1878,12 +1883,16 @@
         h('span', { class: 'mono' }, statusText(recorded.status) + ' → ' + statusText(replayed.status))));
     }
     for (const c of hc) {
-      items.push(h('li', { class: 'diff-item diff-header-change' }, h('span', { class: 'diff-kind' }, 'header'), ' ',
-        h('span', { class: 'mono' }, String(c.name) + ': ' + side(c.before) + ' → ' + side(c.after))));
+      // the CLI's wording: `x-version: 1 → 2`, `x-new: added 1`, `x-old: removed (was 1)`
+      const text = c.before == null ? String(c.name) + ': added ' + side(c.after)
+        : c.after == null ? String(c.name) + ': removed (was ' + side(c.before) + ')'
+          : String(c.name) + ': ' + side(c.before) + ' → ' + side(c.after);
+      items.push(h('li', { class: 'diff-item diff-header-change', data: { header: c.name } }, h('span', { class: 'diff-kind' }, 'header'), ' ',
+        h('span', { class: 'mono' }, text)));
     }
     for (const c of bodyChanges) {
       const text = c.text != null ? String(c.text) : String(c.path) + ': ' + side(c.before) + ' → ' + side(c.after);
-      items.push(h('li', { class: 'diff-item diff-body-change chg-' + (c.kind || 'changed'), data: { path: c.path } }, h('span', { class: 'diff-kind' }, 'body'), ' ',
+      items.push(h('li', { class: 'diff-item diff-body-change diff-' + (c.kind || 'changed'), data: { path: c.path, kind: c.kind || 'changed' } }, h('span', { class: 'diff-kind' }, 'body'), ' ',
         h('span', { class: 'mono' }, text)));
     }
     if (b.equal === false && !bodyChanges.length) {
@@ -1899,8 +1908,8 @@
         h('div', { class: 'diff-count' }, '≠ ' + items.length + ' difference' + (items.length === 1 ? '' : 's')),
         h('ul', { class: 'diff-changes', data: { testid: 'diff-changes' } }, items));
     const meta = [];
-    if (ignored.length) meta.push(h('li', { data: { testid: 'diff-ignored-headers' }, title: 'Not compared: devmesh\'s default list plus replay.ignore_headers in devmesh.yaml' },
-      'ignored headers: ', h('span', { class: 'mono' }, ignored.join(', '))));
+    if (ignored.length) meta.push(h('li', { data: { testid: 'diff-ignored-headers' }, title: 'Headers that differ but are not compared: devmesh\'s default list (date, server, …), replay.ignore_headers in devmesh.yaml, and headers recorded redacted' },
+      'ignored (default list, replay.ignore_headers, redacted): ', h('span', { class: 'mono' }, ignored.join(', '))));
     for (const s of b.suppressed || []) {
       const n = Number(s.count) || 0;
       meta.push(h('li', { class: 'diff-suppressed' }, 'ignore rule ', h('code', null, String(s.rule)), ': ',
@@ -1910,7 +1919,7 @@
     const warnings = (r.warnings || []).map((w) => h('div', { class: 'diff-warning', role: 'note', data: { testid: 'diff-warning' } }, badge('warning', 'warn'), ' ', String(w)));
     // Paths to highlight in each body: what the recording had, what the replay has.
     const before = new Map(), after = new Map();
-    for (const c of bodyChanges) {
+    for (const c of b.kind === 'json' ? bodyChanges : []) {
       if (!c.path) continue;
       if (c.kind !== 'added') before.set(String(c.path), c.kind === 'removed' ? 'removed' : 'changed');
       if (c.kind !== 'removed') after.set(String(c.path), c.kind === 'added' ? 'added' : 'changed');

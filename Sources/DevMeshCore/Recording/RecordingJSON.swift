@@ -1,12 +1,15 @@
 /// A recorded body in JSON: UTF-8 text as `text`, anything else as `base64`.
 public struct RecordedBodyJSON: Codable, Sendable, Equatable {
     public var size: Int
+    /// Bytes kept (less than `size` when truncated).
+    public var kept: Int?
     public var truncated: Bool
     public var text: String?
     public var base64: String?
 
     public init(_ m: RecordedExchange.Message) {
         size = m.size
+        kept = m.body.count
         truncated = m.truncated
         if let s = String(validating: m.body, as: UTF8.self) {
             text = s

@@ -1,0 +1,133 @@
+import AsyncHTTPClient
+import DevMeshCore
+import DevMeshRecord
+import DevMeshTLS
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// Sends recorded requests again and diffs the answers (`devmesh replay`, the UI's Replay):
+/// to the gateway (HTTPS, trusting the devmesh CA), straight to a service's listener, or to
+/// any URL. The request carries the recording's trace id, so the replayed hops (and the
+/// gateway's new recording of it) join the recording's trace.
+public struct Replayer: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Where requests go: a base URL, and whether the recorded `Host` is sent (the gateway routes by it).
+    public struct Target: Sendable, Equatable {
+        public var baseURL: String
+        public var keepHost: Bool
+        public var label: String
+    }
+
+    /// The running stack's ports (nil: nothing runs, only URL targets work).
+    public var ports: StackState.Ports?
+    public var services: [String]
+    public var credentials: ReplayCredentials
+    public var options: DiffOptions
+    public var maxBody: Int
+    public var timeout: TimeAmount
+    let client: HTTPClient
+
+    public init(ports: StackState.Ports?, services: [String] = [], credentials: ReplayCredentials = ReplayCredentials(),
+                options: DiffOptions = DiffOptions(), maxBody: Int = RecordingConfig.defaultMaxBody, timeout: TimeAmount = .seconds(30),
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.ports = ports
+        self.services = services
+        self.credentials = credentials
+        self.options = options
+        self.maxBody = maxBody
+        self.timeout = timeout
+        // System trust plus the devmesh CA (the gateway's certificates chain to it).
+        var tls = TLSConfiguration.makeClientConfiguration()
+        let ca = DevMeshHome.caDirectory(home: DevMeshHome.resolve(environment: environment)) + "/" + CertificateAuthority.certificateFileName
+        if FileManager.default.fileExists(atPath: ca) { tls.additionalTrustRoots = [.file(ca)] }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow, decompression: .disabled)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// `gateway`, a service name, or an http(s) URL; nil: where the exchange was recorded.
+    public func resolve(_ target: String?, recordedAt service: String) throws -> Target {
+        let wanted = target ?? (service == "devmesh-gateway" ? "gateway" : service)
+        if wanted.hasPrefix("http://") || wanted.hasPrefix("https://") {
+            var base = wanted
+            while base.hasSuffix("/") { base.removeLast() }
+            guard let url = URLComponents(string: base), url.host != nil, (url.path.isEmpty || url.path == "/") else {
+                throw Failure(description: "--target `\(wanted)` is not a base URL such as http://127.0.0.1:8080 (no path)")
+            }
+            return Target(baseURL: base, keepHost: false, label: base)
+        }
+        guard let ports else {
+            throw Failure(description: "no devmesh stack is running here, so `\(wanted)` cannot be reached\n  hint: start it with `devmesh up`, or give --target http://HOST:PORT")
+        }
+        if wanted == "gateway" || wanted == "devmesh-gateway" {
+            if let https = ports.gateway?["https"] { return Target(baseURL: "https://localhost:\(https)", keepHost: true, label: "gateway (https://localhost:\(https))") }
+            if let http = ports.gateway?["http"] { return Target(baseURL: "http://127.0.0.1:\(http)", keepHost: true, label: "gateway (http://127.0.0.1:\(http))") }
+            throw Failure(description: "this stack has no gateway\n  hint: add `gateway: {}` to devmesh.yaml, or give --target SERVICE")
+        }
+        guard let port = ports.services[wanted] else {
+            let known = ports.services.keys.sorted()
+            throw Failure(description: "no service `\(wanted)` with a listener in the running stack\n  hint: use `gateway`, one of \(known.isEmpty ? "(none)" : known.joined(separator: ", ")), or a URL")
+        }
+        return Target(baseURL: "http://127.0.0.1:\(port)", keepHost: false, label: "\(wanted) (http://127.0.0.1:\(port))")
+    }
+
+    /// Replays one exchange and compares the answer with the recorded one.
+    public func replay(_ e: RecordedExchange, to target: Target, extraRules: [JSONDiff.IgnoreRule] = [],
+                       extraIgnoredHeaders: [String] = []) async -> ReplayDiff {
+        var options = options
+        options.rules += extraRules
+        options.extraIgnoredHeaders += extraIgnoredHeaders.map { $0.lowercased() }
+        var rng = SystemRandomNumberGenerator()
+        let traceID = e.traceID.count == 32 ? e.traceID : String(format: "%016llx%016llx", rng.next() as UInt64, rng.next() as UInt64)
+        let spanID = String(format: "%016llx", rng.next() as UInt64)
+        let request = ReplayRequest(e, credentials: credentials, keepHost: target.keepHost, traceparent: "00-\(traceID)-\(spanID)-01")
+        var diff: ReplayDiff
+        do {
+            let response = try await send(request, to: target)
+            diff = ReplayDiff.compare(recordedStatus: e.status, recorded: e.response, replayed: response, options: options)
+        } catch {
+            diff = ReplayDiff.compare(recordedStatus: e.status, recorded: e.response,
+                                      replayed: ReplayedResponse(status: 0, headers: [], body: []), options: options)
+            diff.equal = false
+            diff.statusChanged = true
+            diff.replayed.status = nil
+            diff.warnings.append("\(target.label) could not be reached: \(error)")
+        }
+        diff.id = e.id
+        diff.target = target.label
+        diff.replayed.traceID = traceID
+        diff.warnings = request.warnings + diff.warnings
+        return diff
+    }
+
+    func send(_ request: ReplayRequest, to target: Target) async throws -> ReplayedResponse {
+        var http = HTTPClientRequest(url: target.baseURL + request.target)
+        http.method = HTTPMethod(rawValue: request.method)
+        for field in request.headers { http.headers.add(name: field.name, value: field.value) }
+        if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
+            http.body = .bytes(ByteBuffer(bytes: request.body))
+        }
+        let start = ContinuousClock.now
+        let response = try await client.execute(http, timeout: timeout)
+        var body: [UInt8] = []
+        var size = 0
+        for try await chunk in response.body {
+            size += chunk.readableBytes
+            let room = maxBody - body.count
+            if room > 0 { body += chunk.readableBytesView.prefix(room) }
+        }
+        let elapsed = ContinuousClock.now - start
+        return ReplayedResponse(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                                body: body, size: size,
+                                durationMillis: Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+    }
+}
