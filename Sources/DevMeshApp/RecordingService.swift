@@ -33,7 +33,7 @@ struct RecordingService: RequestReplaying {
         }
         let replayer = Replayer(ports: ports(), credentials: ReplayCredentials(headers: settings.credentials),
                                 options: DiffOptions(extraIgnoredHeaders: settings.ignoredHeaders, rules: settings.rules),
-                                maxBody: settings.maxBody, environment: environment)
+                                maxBody: settings.maxBody, recording: settings.recording, environment: environment)
         let resolved: Replayer.Target
         do {
             resolved = try replayer.resolve(target, recordedAt: exchange.service)

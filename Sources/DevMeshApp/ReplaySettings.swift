@@ -10,6 +10,8 @@ public struct ReplaySettings: Sendable {
     public var rules: [JSONDiff.IgnoreRule] = []
     public var ignoredHeaders: [String] = []
     public var maxBody = RecordingConfig.defaultMaxBody
+    /// The stack's extra redaction names (replayed answers are redacted like recordings).
+    public var recording = RecordingConfig()
 
     public init() {}
 
@@ -20,6 +22,7 @@ public struct ReplaySettings: Sendable {
 
     public init(config: StackConfig, environment: [String: String]) throws {
         maxBody = config.recording.maxBody
+        recording = config.recording
         ignoredHeaders = config.replay.ignoreHeaders
         rules = try Self.rules(config.replay.ignore, from: "`replay.ignore` in devmesh.yaml")
         var dotenv: [String: String] = [:]

@@ -30,17 +30,26 @@ public struct Replayer: Sendable {
     public var options: DiffOptions
     public var maxBody: Int
     public var timeout: TimeAmount
+    /// The user's redactor: replayed answers are redacted like recordings before comparing.
+    public var redaction: RecordingFinisher?
     let client: HTTPClient
 
     public init(ports: StackState.Ports?, services: [String] = [], credentials: ReplayCredentials = ReplayCredentials(),
                 options: DiffOptions = DiffOptions(), maxBody: Int = RecordingConfig.defaultMaxBody, timeout: TimeAmount = .seconds(30),
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                recording: RecordingConfig = RecordingConfig(), environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.ports = ports
         self.services = services
         self.credentials = credentials
         self.options = options
         self.maxBody = maxBody
         self.timeout = timeout
+        let home = DevMeshHome.resolve(environment: environment)
+        if let key = try? RedactionKey.loadOrCreate(home: home) {
+            redaction = RecordingFinisher(redactor: Redactor(
+                key: key, headers: Redactor.defaultHeaders.union(recording.redactHeaders.map { $0.lowercased() }),
+                fields: Redactor.defaultFields.union(recording.redactFields.map { $0.lowercased() }),
+                queryParameters: Redactor.defaultQueryParameters.union(recording.redactQuery.map { $0.lowercased() })), maxBody: maxBody)
+        }
         // System trust plus the devmesh CA (the gateway's certificates chain to it).
         var tls = TLSConfiguration.makeClientConfiguration()
         let ca = DevMeshHome.caDirectory(home: DevMeshHome.resolve(environment: environment)) + "/" + CertificateAuthority.certificateFileName
@@ -93,7 +102,15 @@ public struct Replayer: Sendable {
         var diff: ReplayDiff
         do {
             let response = try await send(request, to: target)
-            diff = ReplayDiff.compare(recordedStatus: e.status, recorded: e.response, replayed: response, options: options)
+            // Always redacted, like recordings: a replay's output never shows a secret either.
+            // A credential with a scheme (`Bearer x`) is a secret by its second part, as recorded.
+            let known = credentials.headers.map { h in
+                let parts = h.value.split(separator: " ", maxSplits: 1)
+                return parts.count == 2 && ["bearer", "basic", "token"].contains(parts[0].lowercased()) ? String(parts[1]) : h.value
+            }
+            let redaction = redaction.map { ($0, known) }
+            diff = ReplayDiff.compare(recordedStatus: e.status, recorded: e.response, replayed: response, options: options,
+                                      redaction: redaction)
         } catch {
             diff = ReplayDiff.compare(recordedStatus: e.status, recorded: e.response,
                                       replayed: ReplayedResponse(status: 0, headers: [], body: []), options: options)

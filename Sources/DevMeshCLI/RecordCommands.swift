@@ -208,7 +208,8 @@ struct ReplayCommand: AsyncParsableCommand {
             let replayer = Replayer(ports: ports, credentials: ReplayCredentials(headers: credentials),
                                     options: DiffOptions(extraIgnoredHeaders: settings.ignoredHeaders + suiteHeaders + ignoreHeaders,
                                                          rules: settings.rules),
-                                    maxBody: settings.maxBody, timeout: .seconds(Int64(timeout)), environment: CommandSupport.environment)
+                                    maxBody: settings.maxBody, timeout: .seconds(Int64(timeout)), recording: settings.recording,
+                                    environment: CommandSupport.environment)
             let cliRules = try ReplaySettings.rules(ignore, from: "--ignore") + ReplaySettings.rules(suiteRules, from: "the suite's `ignore`")
             var jobs: [ReplaySession.Job] = []
             for item in exchanges {

@@ -4,6 +4,11 @@
 /// end of the bytes when cut) becomes a marker. Everything else stays byte for byte.
 extension Redactor {
     public func redact(jsonText bytes: [UInt8]) -> BodyResult {
+        var secrets: [String] = []
+        return redact(jsonText: bytes, secrets: &secrets)
+    }
+
+    public func redact(jsonText bytes: [UInt8], secrets: inout [String]) -> BodyResult {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var count = 0
@@ -29,7 +34,9 @@ extension Redactor {
             let valueEnd = Self.valueEnd(bytes, from: j)
             var value = bytes[j..<valueEnd]
             if value.first == quote, value.count >= 2, value.last == quote { value = value.dropFirst().dropLast() }
-            out.append(contentsOf: Array(("\"" + marker(String(decoding: value, as: UTF8.self)) + "\"").utf8))
+            let secret = String(decoding: value, as: UTF8.self)
+            secrets.append(secret)
+            out.append(contentsOf: Array(("\"" + marker(secret) + "\"").utf8))
             count += 1
             i = valueEnd
         }

@@ -33,8 +33,10 @@ public struct Redactor: Sendable {
         self.queryParameters = Set(queryParameters.map { $0.lowercased() })
     }
 
-    /// The marker that stands for `secret`.
+    /// The marker that stands for `secret`. A marker stays itself: a replay that sent a marker
+    /// (no fresh secret was supplied) and got it echoed back compares equal to the recording.
     public func marker(_ secret: String) -> String {
+        if Self.isMarker(secret) { return secret }
         let mac = HMAC<SHA256>.authenticationCode(for: Data(secret.utf8), using: key)
         return "[redacted:" + mac.prefix(6).map { String(format: "%02x", $0) }.joined() + "]"
     }
@@ -46,12 +48,27 @@ public struct Redactor: Sendable {
     /// Header fields with credential values replaced. `Authorization: Bearer x` keeps its scheme
     /// (`Bearer [redacted:…]`): the scheme is no secret and says what a replay must supply.
     public func redact(headers fields: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        var secrets: [String] = []
+        return redact(headers: fields, secrets: &secrets)
+    }
+
+    /// The same, telling which secret values it replaced.
+    public func redact(headers fields: [(name: String, value: String)], secrets: inout [String]) -> [(name: String, value: String)] {
         fields.map { field in
             guard headers.contains(field.name.lowercased()) else { return field }
             let lower = field.name.lowercased()
             if lower == "authorization" || lower == "proxy-authorization", let space = field.value.firstIndex(of: " ") {
                 let scheme = field.value[..<space]
-                return (field.name, scheme + " " + marker(String(field.value[field.value.index(after: space)...])))
+                let secret = String(field.value[field.value.index(after: space)...])
+                secrets.append(secret)
+                return (field.name, scheme + " " + marker(secret))
+            }
+            secrets.append(field.value)
+            // A cookie's values are secrets one by one too (an app may echo one of them).
+            if lower == "cookie" || lower == "set-cookie" {
+                for part in field.value.split(separator: ";") {
+                    if let eq = part.firstIndex(of: "=") { secrets.append(String(part[part.index(after: eq)...])) }
+                }
             }
             return (field.name, marker(field.value))
         }
@@ -59,13 +76,21 @@ public struct Redactor: Sendable {
 
     /// A query string (without `?`) with secret parameters' values replaced; other bytes kept.
     public func redact(query: String) -> String {
+        var secrets: [String] = []
+        return redact(query: query, secrets: &secrets)
+    }
+
+    public func redact(query: String, secrets: inout [String]) -> String {
         query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
             guard let eq = pair.firstIndex(of: "=") else { return String(pair) }
             let name = pair[..<eq]
             let decoded = (String(name).removingPercentEncoding ?? String(name)).lowercased()
             guard queryParameters.contains(decoded) else { return String(pair) }
             let value = String(pair[pair.index(after: eq)...])
-            return name + "=" + marker(value.removingPercentEncoding ?? value)
+            let plain = value.removingPercentEncoding ?? value
+            secrets.append(plain)
+            if plain != value { secrets.append(value) }
+            return name + "=" + marker(plain)
         }.joined(separator: "&")
     }
 
@@ -78,14 +103,19 @@ public struct Redactor: Sendable {
     /// A JSON body with secret fields (at any depth) replaced; nil when the body is not JSON
     /// (then it is stored as it is, and only headers and query are redacted).
     public func redact(jsonBody body: [UInt8]) -> BodyResult? {
+        var secrets: [String] = []
+        return redact(jsonBody: body, secrets: &secrets)
+    }
+
+    public func redact(jsonBody body: [UInt8], secrets: inout [String]) -> BodyResult? {
         guard let value = JSONValue.parse(body) else { return nil }
         var count = 0
-        let redacted = redact(value, &count)
+        let redacted = redact(value, &count, &secrets)
         guard count > 0 else { return BodyResult(body: body, redacted: 0) }
         return BodyResult(body: Array(redacted.text.utf8), redacted: count)
     }
 
-    func redact(_ value: JSONValue, _ count: inout Int) -> JSONValue {
+    func redact(_ value: JSONValue, _ count: inout Int, _ secrets: inout [String]) -> JSONValue {
         switch value {
         case .object(let o):
             var out: [String: JSONValue] = [:]
@@ -93,17 +123,19 @@ public struct Redactor: Sendable {
                 if fields.contains(k.lowercased()) {
                     switch v {
                     case .object, .array: out[k] = .string(marker(v.text))
-                    case .string(let s): out[k] = .string(marker(s))
+                    case .string(let s):
+                        out[k] = .string(marker(s))
+                        secrets.append(s)
                     default: out[k] = .string(marker(v.text))
                     }
                     count += 1
                 } else {
-                    out[k] = redact(v, &count)
+                    out[k] = redact(v, &count, &secrets)
                 }
             }
             return .object(out)
         case .array(let a):
-            return .array(a.map { redact($0, &count) })
+            return .array(a.map { redact($0, &count, &secrets) })
         default:
             return value
         }

@@ -145,8 +145,9 @@ public struct ReplayDiff: Codable, Sendable, Equatable {
         return out
     }
 
+    /// `redaction`: when set, the replayed answer is redacted like the recording before comparing.
     public static func compare(recordedStatus: Int?, recorded: RecordedExchange.Message, replayed: ReplayedResponse,
-                               options: DiffOptions = DiffOptions()) -> ReplayDiff {
+                               options: DiffOptions = DiffOptions(), redaction: (RecordingFinisher, [String])? = nil) -> ReplayDiff {
         let replayedMessage = replayed.message
         // Replayed answers get the same decoding as recorded ones (gzip undone), so both compare alike.
         var replayedHeaders = replayed.headers
@@ -159,7 +160,8 @@ public struct ReplayDiff: Codable, Sendable, Equatable {
             replayedBody = decoded.body
             replayedSize = size
         }
-        let after = RecordedExchange.Message(headers: replayedHeaders, body: replayedBody, size: replayedSize)
+        var after = RecordedExchange.Message(headers: replayedHeaders, body: replayedBody, size: replayedSize)
+        if let (finisher, known) = redaction { after = finisher.redactReplayed(after, known: known) }
 
         // Headers by lower-cased name, repeated ones joined.
         func fields(_ h: [(name: String, value: String)]) -> [String: String] {

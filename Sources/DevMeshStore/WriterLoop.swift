@@ -101,7 +101,9 @@ struct WriterLoop: Sendable {
                 let seqs = try rollup.flush(db, run: runID)
                 for record in intake.records {
                     switch record {
-                    case .hop(let hop):
+                    case .hop(var hop):
+                        // Secret query parameters get the recordings' markers in spans too.
+                        if let finisher = options.finisher, hop.target.contains("?") { hop.target = finisher.redact(target: hop.target) }
                         try SpanRow.insert(hop, run: runID, traceSeq: seqs[hop.traceID] ?? 0, with: spans, db: db)
                         spanCount += 1
                         if observing { exportedSpans.append(TelemetrySpan(hop.span())) }

@@ -62,4 +62,6 @@ public struct CapturedExchange: Sendable {
 /// Turns a capture into the stored recording (de-chunking, redaction): runs on the writer thread.
 public protocol ExchangeFinishing: Sendable {
     func finish(_ capture: CapturedExchange) -> RecordedExchange
+    /// A request target with secret query parameters replaced, for spans (the same markers).
+    func redact(target: String) -> String
 }
