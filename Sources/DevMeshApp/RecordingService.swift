@@ -40,8 +40,9 @@ struct RecordingService: RequestReplaying {
         } catch {
             throw ReplayRefused("\(error)")
         }
-        let diff = await replayer.replay(exchange, to: resolved)
+        var diff = await replayer.replay(exchange, to: resolved)
         await replayer.shutdown()
+        diff.warnings += settings.warnings
         return diff
     }
 }

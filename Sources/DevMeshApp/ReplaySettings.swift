@@ -12,6 +12,8 @@ public struct ReplaySettings: Sendable {
     public var maxBody = RecordingConfig.defaultMaxBody
     /// The stack's extra redaction names (replayed answers are redacted like recordings).
     public var recording = RecordingConfig()
+    /// What could not be applied (an unset variable), said once before replaying.
+    public var warnings: [String] = []
 
     public init() {}
 
@@ -32,20 +34,28 @@ public struct ReplaySettings: Sendable {
                 for v in DotEnv.parse(text, file: path).0 { dotenv[v.name] = v.value }
             }
         }
-        let lookup: (String) -> String? = { environment[$0] ?? dotenv[$0] }
-        func expand(_ value: String, _ what: String) throws -> String {
+        // An empty variable counts as unset: `Bearer ` with nothing after it is no credential.
+        let lookup: (String) -> String? = { name in (environment[name] ?? dotenv[name]).flatMap { $0.isEmpty ? nil : $0 } }
+        /// nil (with a warning) when a variable is unset: `--bearer`/`--header` may still supply it.
+        func expand(_ value: String, _ what: String) -> String? {
             switch SecretExpansion.expand(value, lookup: lookup) {
             case .success(let v): return v
             case .failure(let errors):
-                let names = errors.failures.compactMap { f -> String? in if case .unset(let n) = f { return n } else { return nil } }
-                throw Failure(description: "\(what) in devmesh.yaml uses \(names.map { "${\($0)}" }.joined(separator: ", ")), which is not set\n  hint: export it before `devmesh replay`, or put it in the top-level `env_file`")
+                let names = errors.failures.map { f -> String in
+                    switch f {
+                    case .unset(let n), .badName(let n): return "${\(n)}"
+                    case .unterminated: return "an unterminated `${`"
+                    }
+                }
+                warnings.append("\(what) in devmesh.yaml uses \(names.joined(separator: ", ")), which is not set: replaying without it (export it, or put it in the top-level `env_file`)")
+                return nil
             }
         }
         for h in config.replay.headers {
-            credentials.append((h.name, try expand(h.value, "header `\(h.name)` of `replay.auth`")))
+            if let value = expand(h.value, "header `\(h.name)` of `replay.auth`") { credentials.append((h.name, value)) }
         }
-        if let bearer = config.replay.bearer {
-            credentials.append(("Authorization", "Bearer " + (try expand(bearer, "`replay.auth.bearer`"))))
+        if let bearer = config.replay.bearer, let token = expand(bearer, "`replay.auth.bearer`") {
+            credentials.append(("Authorization", "Bearer " + token))
         }
     }
 

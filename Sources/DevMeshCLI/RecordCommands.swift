@@ -30,16 +30,21 @@ struct RequestsCommand: AsyncParsableCommand {
         }
         let filter = RecordingFilter(service: service, path: path, sinceNanos: try TelemetryCLI.since(since), limit: limit)
         do {
+            var one: RecordedExchange?
             if let id {
                 guard let e = try await source.recording(id) else {
                     throw ExitCode(CommandSupport.fail(ReplaySettings.Failure(description: "no recording #\(id) (`devmesh requests` lists them; retention may have removed it)")))
                 }
-                if json { return try TelemetryCLI.printJSON(RecordingDetail(e)) }
-                printDetail(e)
-                return
+                one = e
+                if har == nil {
+                    if json { return try TelemetryCLI.printJSON(RecordingDetail(e)) }
+                    printDetail(e)
+                    return
+                }
             }
             if let har {
-                let recordings = try await source.fullRecordings(filter)
+                let recordings: [RecordedExchange]
+                if let one { recordings = [one] } else { recordings = try await source.fullRecordings(filter) }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 let data = try encoder.encode(HAR(recordings: recordings.reversed(), version: BuildInfo.version))
@@ -200,6 +205,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 Terminal.printError("saved \(suite.cases.count) case\(suite.cases.count == 1 ? "" : "s") to \(save) (redacted as recorded); run it with `devmesh replay --suite \(save)`")
                 return
             }
+            for warning in settings.warnings { Terminal.printError("devmesh: warning: \(warning)") }
             var credentials = settings.credentials
             credentials += headers.compactMap(ReplayCredentials.parseHeader)
             if let bearer { credentials.append(("Authorization", "Bearer " + bearer)) }

@@ -103,6 +103,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         // The client reads slower than the upstream answers: pause the upstream until it catches up.
         let upstream = tunnel ?? exchange?.upstream
         if let upstream {
+            upstream.readPaused = !context.channel.isWritable
             upstream.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
             if context.channel.isWritable { upstream.channel.read() }
         } else if context.channel.isWritable, exchange == nil, tunnel == nil {
@@ -693,6 +694,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
             conn.owner = nil
             exchange.upstream = nil
             if exchange.requestComplete, conn.isReusable {
+                // The last bytes may have gone out while this client was not writable: the next
+                // exchange on this connection must find it reading again.
+                if conn.readPaused {
+                    conn.readPaused = false
+                    conn.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                    conn.channel.read()
+                }
                 loop.pool.put(conn)
             } else {
                 conn.close()

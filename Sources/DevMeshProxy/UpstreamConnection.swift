@@ -20,6 +20,9 @@ final class UpstreamConnection {
     var uses = 0
     /// What broke it, when an error did (a TLS alert tells more than the close that follows).
     var failure: (any Error)?
+    /// Reading paused because the client read slower than the upstream answered; must be
+    /// resumed before the connection serves anyone else (else the next answer is never read).
+    var readPaused = false
     /// The pool it returns to (lives as long as its listener; `closeAll` empties it).
     var pool: UpstreamPool?
 

@@ -126,7 +126,7 @@ public struct ReplayDiff: Codable, Sendable, Equatable {
     public var replayed: Side
     public var statusChanged: Bool
     public var headerChanges: [HeaderChange]
-    /// Ignored headers whose values differed (or were redacted), so the output says what was skipped.
+    /// Headers present but not compared (on an ignore list, or redacted), so the output says what was skipped.
     public var ignoredHeaders: [String]
     public var body: Body
     public var warnings: [String]
@@ -173,10 +173,10 @@ public struct ReplayDiff: Codable, Sendable, Equatable {
         let ignored = Set(options.ignoredHeaders + options.extraIgnoredHeaders)
         var changes: [HeaderChange] = []
         var skipped: Set<String> = []
-        for name in Set(a.keys).union(b.keys).sorted() where a[name] != b[name] {
+        for name in Set(a.keys).union(b.keys).sorted() {
             if ignored.contains(name) || a[name]?.contains("[redacted:") == true {
                 skipped.insert(name)
-            } else {
+            } else if a[name] != b[name] {
                 changes.append(HeaderChange(name: name, before: a[name], after: b[name]))
             }
         }
