@@ -229,7 +229,7 @@ let package = Package(
             "DevMeshAuth", "DevMeshPolicy", "DevMeshCore", "DevMeshTesting",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        .testTarget(name: "DevMeshRecordTests", dependencies: ["DevMeshRecord"]),
+        .testTarget(name: "DevMeshRecordTests", dependencies: ["DevMeshRecord", "DevMeshCore", "DevMeshOTLP"]),
         .testTarget(name: "DevMeshOTLPTests", dependencies: ["DevMeshOTLP", "DevMeshCore"]),
         .testTarget(name: "DevMeshStoreTests", dependencies: ["DevMeshStore", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(name: "DevMeshTLSTests", dependencies: ["DevMeshTLS", "DevMeshCore", "DevMeshTesting"]),

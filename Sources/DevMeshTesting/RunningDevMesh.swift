@@ -32,6 +32,17 @@ public enum DevMeshBinary {
         return bundleDir.appendingPathComponent("devmesh").path
     }
 
+    /// `run` off Swift's cooperative pool: a test that runs many commands must not hold one of
+    /// its few threads (2 on a 2-core machine) while the child runs, or other tests' timers starve.
+    public static func runDetached(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws
+        -> (code: Int32, stdout: String, stderr: String) {
+        try await withCheckedThrowingContinuation { c in
+            DispatchQueue.global().async {
+                c.resume(with: Result { try run(arguments, in: directory, environment: environment) })
+            }
+        }
+    }
+
     /// Runs a short command to completion and returns its exit code and output.
     public static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> (code: Int32, stdout: String, stderr: String) {
         let process = Process()

@@ -51,3 +51,20 @@ import Testing
         }
     }
 }
+
+@Suite struct RecordingEncodingTests {
+    @Test func base64RoundTripsEveryLength() {
+        for n in 0..<40 {
+            let bytes = (0..<n).map { UInt8(($0 * 37 + 11) & 0xFF) }
+            #expect(Base64.decode(Base64.encode(bytes)) == bytes)
+        }
+        #expect(Base64.encode(Array("ok\n".utf8)) == "b2sK")
+        #expect(Base64.decode("not*base64") == nil)
+    }
+
+    @Test func isoTimesFormatInUTC() {
+        #expect(ISOTime.format(nanos: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(ISOTime.format(nanos: 1_795_756_850_123_000_000) == "2026-11-27T05:20:50.123Z")
+        #expect(ISOTime.parseNanos(ISOTime.format(nanos: 951_782_400_000_000_000)) == 951_782_400_000_000_000, "2000-02-29")
+    }
+}

@@ -42,8 +42,8 @@ import Testing
         ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
         """
 
-    func devmesh(_ args: [String], in root: String, env: [String: String] = [:]) throws -> (code: Int32, out: String, err: String) {
-        let r = try DevMeshBinary.run(args, in: root, environment: env)
+    func devmesh(_ args: [String], in root: String, env: [String: String] = [:]) async throws -> (code: Int32, out: String, err: String) {
+        let r = try await DevMeshBinary.runDetached(args, in: root, environment: env)
         return (r.code, r.stdout, r.stderr)
     }
 
@@ -52,7 +52,7 @@ import Testing
         let deadline = ContinuousClock.now + .seconds(10)
         var list: [RecordingSummary] = []
         repeat {
-            let r = try devmesh(["requests", "--json", "--service", service, "--limit", "100"], in: root)
+            let r = try await devmesh(["requests", "--json", "--service", service, "--limit", "100"], in: root)
             #expect(r.code == 0, "\(r.err)")
             list = try JSONDecoder().decode([RecordingSummary].self, from: Data(r.out.utf8))
             if list.count >= n { break }
@@ -117,64 +117,64 @@ import Testing
             return found
         }
         #expect(try secretsInDatabase().isEmpty)
-        let detail = try devmesh(["requests", String(items.id)], in: stack.root)
+        let detail = try await devmesh(["requests", String(items.id)], in: stack.root)
         #expect(detail.out.contains("authorization: Bearer [redacted:") || detail.out.contains("Authorization: Bearer [redacted:"), "\(detail.out)")
 
         // Without a fresh token the replay gets 401: a difference, and the output says why.
-        let noToken = try devmesh(["replay", String(items.id)], in: stack.root, env: ["SHOP_TOKEN": ""])
+        let noToken = try await devmesh(["replay", String(items.id)], in: stack.root, env: ["SHOP_TOKEN": ""])
         #expect(noToken.code == 1, "\(noToken.out)\(noToken.err)")
         #expect(noToken.out.contains("status: 200 → 401"), "\(noToken.out)")
         #expect(noToken.out.contains("carries a redacted `authorization`"), "\(noToken.out)")
 
         // With --bearer: the same answer, but for `at` (a time) — the ignore rule counts it,
         // and the headers not compared are named (Date, X-Request-Id from the default list).
-        let same = try devmesh(["replay", String(items.id), "--bearer", Self.token, "--ignore", "$.at"], in: stack.root)
+        let same = try await devmesh(["replay", String(items.id), "--bearer", Self.token, "--ignore", "$.at"], in: stack.root)
         #expect(same.code == 0, "\(same.out)\(same.err)")
         #expect(same.out.contains("identical"), "\(same.out)")
         #expect(same.out.contains("ignore $.at: suppressed 1 difference"), "\(same.out)")
         #expect(same.out.contains("not compared") && same.out.contains("date") && same.out.contains("x-request-id"), "\(same.out)")
         #expect(!same.out.contains(Self.token), "a replay's output never shows a secret")
         // Without the ignore rule, `at` is the one difference, with its path.
-        let unignored = try devmesh(["replay", String(items.id), "--bearer", Self.token], in: stack.root)
+        let unignored = try await devmesh(["replay", String(items.id), "--bearer", Self.token], in: stack.root)
         #expect(unignored.code == 1)
         #expect(unignored.out.contains("$.at: "), "\(unignored.out)")
 
         // A changed field shows with its JSON path.
         try "12\n".write(toFile: stack.root + "/price.txt", atomically: true, encoding: .utf8)
-        let changed = try devmesh(["replay", String(items.id), "--bearer", Self.token, "--ignore", "$.at", "--json"], in: stack.root)
+        let changed = try await devmesh(["replay", String(items.id), "--bearer", Self.token, "--ignore", "$.at", "--json"], in: stack.root)
         #expect(changed.code == 1)
         #expect(changed.out.contains("$.items[0].price: 10 → 12"), "\(changed.out)")
         try "10\n".write(toFile: stack.root + "/price.txt", atomically: true, encoding: .utf8)
 
         // The truncated body is compared only as far as it was recorded, and says so.
-        let bigReplay = try devmesh(["replay", String(bigRecording.id)], in: stack.root)
+        let bigReplay = try await devmesh(["replay", String(bigRecording.id)], in: stack.root)
         #expect(bigReplay.code == 0, "\(bigReplay.out)\(bigReplay.err)")
         #expect(bigReplay.out.contains("truncated (65536 of 2097152 bytes kept): only the first 65536 bytes are compared"), "\(bigReplay.out)")
 
         // A suite: saved from recordings (redacted), passing with replay.auth from the environment.
         let suitePath = stack.root + "/smoke.yaml"
-        let saved = try devmesh(["replay", String(items.id), String(loginID), "--save", suitePath], in: stack.root)
+        let saved = try await devmesh(["replay", String(items.id), String(loginID), "--save", suitePath], in: stack.root)
         #expect(saved.code == 0, "\(saved.err)")
         var suite = try String(contentsOfFile: suitePath, encoding: .utf8)
         #expect(!suite.contains(Self.token) && !suite.contains(Self.password) && suite.contains("[redacted:"), "\(suite)")
         suite = suite.replacingOccurrences(of: "cases:", with: "ignore: [\"$.at\", \"$.session\"]\ncases:")
         try suite.write(toFile: suitePath, atomically: true, encoding: .utf8)
-        let passes = try devmesh(["replay", "--suite", suitePath], in: stack.root, env: ["SHOP_TOKEN": Self.token])
+        let passes = try await devmesh(["replay", "--suite", suitePath], in: stack.root, env: ["SHOP_TOKEN": Self.token])
         #expect(passes.code == 0, "\(passes.out)\(passes.err)")
         #expect(passes.out.contains("2 replayed: 2 identical, 0 different"), "\(passes.out)")
         try "11\n".write(toFile: stack.root + "/price.txt", atomically: true, encoding: .utf8)
-        let fails = try devmesh(["replay", "--suite", suitePath], in: stack.root, env: ["SHOP_TOKEN": Self.token])
+        let fails = try await devmesh(["replay", "--suite", suitePath], in: stack.root, env: ["SHOP_TOKEN": Self.token])
         #expect(fails.code == 1, "\(fails.out)")
         #expect(fails.out.contains("$.items[0].price: 10 → 11"), "\(fails.out)")
         try "10\n".write(toFile: stack.root + "/price.txt", atomically: true, encoding: .utf8)
 
         // HAR: out and back in, replayed as recorded.
         let harPath = stack.root + "/out.har"
-        let exported = try devmesh(["requests", String(items.id), "--har", harPath], in: stack.root)
+        let exported = try await devmesh(["requests", String(items.id), "--har", harPath], in: stack.root)
         #expect(exported.code == 0, "\(exported.err)")
         let har = try String(contentsOfFile: harPath, encoding: .utf8)
         #expect(har.contains("\"version\" : \"1.2\"") && !har.contains(Self.token), "\(har.prefix(400))")
-        let fromHAR = try devmesh(["replay", "--har", harPath, "--ignore", "$.at", "--times", "3", "--concurrency", "2"], in: stack.root,
+        let fromHAR = try await devmesh(["replay", "--har", harPath, "--ignore", "$.at", "--times", "3", "--concurrency", "2"], in: stack.root,
                                   env: ["SHOP_TOKEN": Self.token])
         #expect(fromHAR.code == 0, "\(fromHAR.out)\(fromHAR.err)")
         #expect(fromHAR.out.contains("3 runs, 3 identical"), "\(fromHAR.out)")
