@@ -112,18 +112,30 @@ public struct Replayer: Sendable {
             diff = ReplayDiff.compare(recordedStatus: e.status, recorded: e.response, replayed: response, options: options,
                                       redaction: redaction)
         } catch {
-            diff = ReplayDiff.compare(recordedStatus: e.status, recorded: e.response,
-                                      replayed: ReplayedResponse(status: 0, headers: [], body: []), options: options)
-            diff.equal = false
-            diff.statusChanged = true
-            diff.replayed.status = nil
-            diff.warnings.append("\(target.label) could not be reached: \(error)")
+            diff = ReplayDiff.unanswered(recordedStatus: e.status, recorded: e.response, rules: options.rules,
+                                         reason: "\(target.label) did not answer: \(Self.explain(error, target: target))")
         }
         diff.id = e.id
         diff.target = target.label
         diff.replayed.traceID = traceID
         diff.warnings = request.warnings + diff.warnings
         return diff
+    }
+
+    /// What went wrong, in words that say what to do (a certificate error is almost always a
+    /// DEVMESH_HOME that differs from the stack's, so the CA trusted here is not the gateway's).
+    static func explain(_ error: any Error, target: Target) -> String {
+        let text = "\(error)"
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "its TLS certificate is not trusted (\(target.baseURL)); devmesh trusts the system CAs and the devmesh CA of DEVMESH_HOME — run replay with the same DEVMESH_HOME as `devmesh up`, or give --target with http://"
+        }
+        if let client = error as? HTTPClientError, client == .deadlineExceeded {
+            return "no answer before the timeout (--timeout)"
+        }
+        if text.contains("connectionRefused") || text.contains("Connection refused") {
+            return "connection refused; is the stack running (`devmesh status`)?"
+        }
+        return text
     }
 
     func send(_ request: ReplayRequest, to target: Target) async throws -> ReplayedResponse {

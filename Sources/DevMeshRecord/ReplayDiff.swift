@@ -190,6 +190,20 @@ public struct ReplayDiff: Codable, Sendable, Equatable {
             statusChanged: statusChanged, headerChanges: changes, ignoredHeaders: skipped.sorted(), body: body, warnings: [])
     }
 
+    /// No answer came (unreachable, refused, timed out): one difference that says why, and
+    /// nothing compared against an empty answer.
+    public static func unanswered(recordedStatus: Int?, recorded: RecordedExchange.Message, rules: [JSONDiff.IgnoreRule],
+                                  reason: String) -> ReplayDiff {
+        ReplayDiff(
+            id: nil, name: nil, target: nil, equal: false,
+            recorded: Side(status: recordedStatus, headers: recorded.headers.map { [$0.name, $0.value] }, body: RecordedBodyJSON(recorded)),
+            replayed: Side(status: nil, headers: [], body: RecordedBodyJSON(RecordedExchange.Message())),
+            statusChanged: true, headerChanges: [], ignoredHeaders: [],
+            body: Body(kind: "empty", equal: false, changes: [], suppressed: rules.map { Suppressed(rule: $0.text, count: 0) },
+                       note: "not compared: no answer"),
+            warnings: [reason])
+    }
+
     static func compareBodies(_ a: RecordedExchange.Message, _ b: RecordedExchange.Message, rules: [JSONDiff.IgnoreRule]) -> Body {
         let suppressedNone = rules.map { Suppressed(rule: $0.text, count: 0) }
         if a.body.isEmpty, b.body.isEmpty, a.size == 0, b.size == 0 {

@@ -58,7 +58,7 @@ import Testing
         #expect(process.terminationStatus == 0, "ui_test.py failed:\n\(text)")
         #expect(!text.contains("FAIL"), "\(text)")
         #expect(text.contains("16 passed, 0 failed"), "every check ran:\n\(text)")
-        for page in ["overview", "traces", "trace-detail", "compare", "logs", "service-map", "requests"] {
+        for page in ["overview", "traces", "trace-detail", "compare", "logs", "service-map", "requests", "request-detail", "replay-diff"] {
             #expect(FileManager.default.fileExists(atPath: "\(screenshots)/\(page).png"), "no screenshot of \(page)")
         }
 
@@ -70,6 +70,10 @@ import Testing
         #expect(traces.stdout == state.adminURL + "/traces?token=\(state.token)\n")
         let trace = try DevMeshBinary.run(["ui", "ABCDEF0123456789", "--no-open"], in: stack.root)
         #expect(trace.stdout == state.adminURL + "/traces/abcdef0123456789?token=\(state.token)\n")
+        // The sample's saved replay suite passes against the sample stack (after the browser's traffic).
+        let suite = try await DevMeshBinary.runDetached(["replay", "--suite", "replay/smoke.yaml"], in: stack.root)
+        #expect(suite.code == 0, "\(suite.stdout)\(suite.stderr)")
+        #expect(suite.stdout.contains("5 replayed: 5 identical, 0 different"), "\(suite.stdout)")
         let bad = try DevMeshBinary.run(["ui", "nowhere"], in: stack.root)
         #expect(bad.code != 0)
         #expect(bad.stderr.contains("unknown page `nowhere`"))
