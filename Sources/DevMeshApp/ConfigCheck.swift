@@ -1,5 +1,6 @@
 import DevMeshCore
 import DevMeshPolicy
+import DevMeshRecord
 import Foundation
 
 /// `devmesh check`: every diagnostic of the config, exit 1 on errors.
@@ -19,6 +20,7 @@ public enum ConfigCheck {
                 loaded.diagnostics += await keyWarnings(workspace, root: config.root)
             }
         }
+        if let config = loaded.config { loaded.diagnostics += replayWarnings(config) }
         if json {
             struct Report: Encodable {
                 var ok: Bool
@@ -42,6 +44,18 @@ public enum ConfigCheck {
             print("ok: \(files) — \(config.services.count) service\(config.services.count == 1 ? "" : "s"): \(config.services.map(\.name).joined(separator: ", "))")
         }
         return 0
+    }
+
+    /// `replay.ignore` rules are JSONPath or `re:` regexes: a typo would make `replay` refuse to run.
+    static func replayWarnings(_ config: StackConfig) -> [Diagnostic] {
+        zip(config.replay.ignore, config.replay.ignoreLocations).compactMap { rule, location in
+            do {
+                _ = try JSONDiff.IgnoreRule(rule)
+                return nil
+            } catch {
+                return .error(at: location, "`replay.ignore`: \(error)", hint: "e.g. `$.meta.requestId`, `$.items[*].updatedAt`, `$..etag` or `re:^\\$\\.debug`")
+            }
+        }
     }
 
     /// Inline and file JWKS that `up` could not use (URLs are fetched by `up`, not here).

@@ -209,3 +209,49 @@ import Testing
         #expect(loaded.diagnostics.errors.count == 4)
     }
 }
+
+@Suite struct RecordingConfigTests {
+    @Test func recordingReplayAndPerRouteSwitchesAreRead() throws {
+        let loaded = ConfigLoader(files: InMemoryFiles(["/s/devmesh.yaml": """
+            services:
+              api: {run: ./api, record: true, redact: false}
+              web: {run: ./web}
+            gateway:
+              routes:
+                - {path: /local, to: api, record: true, redact: false}
+                - {path: /, to: web, record: false}
+            recording: {max_body: 256KiB, redact_headers: [X-Session], redact_fields: [ssn], redact_query: [sig]}
+            replay:
+              auth: {bearer: "${TOKEN}", headers: {X-Api-Key: "${KEY}"}}
+              ignore: [$.at, "re:^\\\\$\\\\.debug"]
+              ignore_headers: [X-Cache]
+            """]), environment: ["TOKEN": "t"], purpose: .up, workingDirectory: "/s").load()
+        let config = try #require(loaded.config)
+        #expect(config.service(named: "api")?.record == true && config.service(named: "api")?.redact == false)
+        #expect(config.service(named: "web")?.record == false && config.service(named: "web")?.redact == true)
+        #expect(config.gateway.routes.map(\.record) == [true, false])
+        #expect(config.gateway.routes.map(\.redact) == [false, true])
+        #expect(config.recording == RecordingConfig(maxBody: 256 * 1024, redactHeaders: ["X-Session"], redactFields: ["ssn"], redactQuery: ["sig"]))
+        #expect(config.replay.bearer == "${TOKEN}")
+        #expect(config.replay.headers.map(\.name) == ["X-Api-Key"])
+        #expect(config.replay.ignore == ["$.at", "re:^\\$\\.debug"])
+        #expect(config.replay.ignoreHeaders == ["X-Cache"])
+        // An unset replay secret does not stop `up`: it is needed by `replay`, and only warned about.
+        #expect(!loaded.diagnostics.hasErrors, "\(loaded.diagnostics.map(\.message))")
+        #expect(loaded.diagnostics.contains { $0.message.contains("${KEY}") && $0.severity == .warning })
+    }
+
+    @Test func badRecordingKeysAreErrors() {
+        let loaded = ConfigLoader(files: InMemoryFiles(["/s/devmesh.yaml": """
+            services:
+              api: {run: ./api, record: yes-please}
+            recording: {max_body: 1GB, redact: [x]}
+            replay: {auth: {token: x}}
+            """]), environment: [:], purpose: .check, workingDirectory: "/s").load()
+        let messages = loaded.diagnostics.map(\.message)
+        #expect(messages.contains { $0.contains("`record` of service `api`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("`recording.max_body` must be at most 64MiB") }, "\(messages)")
+        #expect(messages.contains { $0.contains("unknown key `redact`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("unknown key `token`") }, "\(messages)")
+    }
+}

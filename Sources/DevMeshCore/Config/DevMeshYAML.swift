@@ -140,7 +140,10 @@ public enum DevMeshYAML {
                         replay.headers = reader.stringMap(av, what: "`replay.auth.headers`") ?? []
                     }
                 }
-            case "ignore": replay.ignore = reader.stringList(v, what: "`replay.ignore`")?.map(\.0) ?? []
+            case "ignore":
+                let rules = reader.stringList(v, what: "`replay.ignore`") ?? []
+                replay.ignore = rules.map(\.0)
+                replay.ignoreLocations = rules.map(\.1)
             default: replay.ignoreHeaders = reader.stringList(v, what: "`replay.ignore_headers`")?.map(\.0) ?? []
             }
         }

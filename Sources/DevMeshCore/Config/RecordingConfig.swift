@@ -30,6 +30,8 @@ public struct ReplayConfig: Sendable, Equatable {
     public var headers: [EnvVar]
     /// `ignore` — JSON ignore rules (JSONPath or `re:` regex) applied to every replayed body.
     public var ignore: [String]
+    /// Where each `ignore` rule was written (parallel to `ignore`), for `check`.
+    public var ignoreLocations: [SourceLocation] = []
     /// `ignore_headers` — response headers not compared, besides the default list.
     public var ignoreHeaders: [String]
 
