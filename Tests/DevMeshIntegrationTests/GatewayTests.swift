@@ -164,3 +164,42 @@ import Testing
         #expect(await up.exitCode() == 0)
     }
 }
+
+/// A big answer to an HTTP/2 client ends while the client's stream window is full: reading of the
+/// upstream connection was paused for that client, and the pooled connection must read again for
+/// the next request (it used to hang until the request timeout).
+@Suite(.serialized, .timeLimit(.minutes(2))) struct PooledConnectionAfterBackPressureTests {
+    static let app = """
+        import os
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def do_GET(self):
+                body = b"x" * (4 * 1024 * 1024) if self.path.startswith("/big") else b"small"
+                self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+            def log_message(self, *a): pass
+        ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+        """
+
+    @Test func theNextRequestOnThePooledConnectionIsAnswered() async throws {
+        let stack = try TempStack([
+            "app.py": Self.app,
+            "Procfile": "app: python3 -u app.py\n",
+            "devmesh.yaml": "services:\n  app: {health: {tcp: true}}\ngateway:\n  routes: [{path: /, to: app}]\n",
+        ])
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 1 service is ready"))
+        let https = try #require(stack.state?.ports.gateway?["https"])
+        for round in 0..<3 {
+            let big = try GatewayTests.curl(["--http2", "-o", "/dev/null", "https://localhost:\(https)/big?r=\(round)"])
+            #expect(big.status == "200" && big.version == "2", "\(big)")
+            // New connections land on either event loop: each must be answered promptly.
+            for n in 0..<4 {
+                let small = try GatewayTests.curl(["--http2", "--max-time", "3", "https://localhost:\(https)/small?r=\(round)&n=\(n)"])
+                #expect(small.status == "200" && small.body == "small", "round \(round), request \(n): \(small)")
+            }
+        }
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
+}
