@@ -65,7 +65,12 @@ enum RequestRoutes {
             guard let id = Int64(try context.parameters.require("id")), id > 0 else {
                 return APIError.response(.badRequest, "a recording id is a positive number")
             }
-            let body = (try? await request.body.collect(upTo: 4096)) ?? ByteBuffer()
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: 4096)
+            } catch {
+                return APIError.response(.contentTooLarge, "a replay request is a small JSON object such as {\"target\": \"orders\"} (at most 4 KiB)")
+            }
             var target: String?
             if body.readableBytes > 0 {
                 guard let parsed = try? JSONDecoder().decode(ReplayBody.self, from: Data(buffer: body)) else {

@@ -24,17 +24,23 @@ struct MeshRecording: Sendable {
 
     /// The redactor of this user (key in `$DEVMESH_HOME`) with the stack's extra names.
     static func redactor(config: StackConfig, environment: [String: String]) throws -> Redactor {
+        do {
+            return try redactor(recording: config.recording, environment: environment)
+        } catch let failure as Replayer.Failure {
+            throw StackRunner.Refusal(message: failure.description, hint: nil)
+        }
+    }
+
+    static func redactor(recording: RecordingConfig, environment: [String: String]) throws(Replayer.Failure) -> Redactor {
         let home = DevMeshHome.resolve(environment: environment)
         let key: [UInt8]
         do {
             key = try RedactionKey.loadOrCreate(home: home)
         } catch {
-            throw StackRunner.Refusal(message: "the redaction key cannot be used: \(error)",
-                                      hint: "recordings are redacted with \(RedactionKey.path(home: home)); fix its mode (0600) or move it away so devmesh creates a new one")
+            throw Replayer.Failure(description: "the redaction key \(RedactionKey.path(home: home)) cannot be used: \(error)\n  hint: recordings are redacted with it; fix its mode (0600) or move it away so devmesh creates a new one")
         }
-        return Redactor(key: key,
-                        headers: Redactor.defaultHeaders.union(config.recording.redactHeaders.map { $0.lowercased() }),
-                        fields: Redactor.defaultFields.union(config.recording.redactFields.map { $0.lowercased() }),
-                        queryParameters: Redactor.defaultQueryParameters.union(config.recording.redactQuery.map { $0.lowercased() }))
+        return Redactor(key: key, headers: Redactor.defaultHeaders.union(recording.redactHeaders.map { $0.lowercased() }),
+                        fields: Redactor.defaultFields.union(recording.redactFields),
+                        queryParameters: Redactor.defaultQueryParameters.union(recording.redactQuery))
     }
 }

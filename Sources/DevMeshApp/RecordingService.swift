@@ -25,21 +25,23 @@ struct RecordingService: RequestReplaying {
 
     func replay(id: Int64, target: String?) async throws -> (any Encodable & Sendable)? {
         guard let exchange = try await recording(id: id) else { return nil }
-        let settings: ReplaySettings
+        // Everything that can fail before the client exists (it must be shut down once made).
+        let config = config, environment = environment, ports = ports()
+        let prepared: (ReplaySettings, RecordingFinisher, Replayer.Target)
         do {
-            settings = try ReplaySettings(config: config, environment: environment)
+            // Files are read here (env_file, the redaction key): off the cooperative pool.
+            prepared = try await NIOThreadPool.singleton.runIfActive {
+                let settings = try ReplaySettings(config: config, environment: environment)
+                let finisher = try Replayer.finisher(recording: settings.recording, maxBody: settings.maxBody, environment: environment)
+                return (settings, finisher, try Replayer.resolve(target, recordedAt: exchange.service, ports: ports))
+            }
         } catch {
             throw ReplayRefused("\(error)")
         }
-        let replayer = Replayer(ports: ports(), credentials: ReplayCredentials(headers: settings.credentials),
+        let (settings, finisher, resolved) = prepared
+        let replayer = Replayer(ports: ports, credentials: ReplayCredentials(headers: settings.credentials),
                                 options: DiffOptions(extraIgnoredHeaders: settings.ignoredHeaders, rules: settings.rules),
-                                maxBody: settings.maxBody, recording: settings.recording, environment: environment)
-        let resolved: Replayer.Target
-        do {
-            resolved = try replayer.resolve(target, recordedAt: exchange.service)
-        } catch {
-            throw ReplayRefused("\(error)")
-        }
+                                maxBody: settings.maxBody, redaction: finisher, environment: environment)
         var diff = await replayer.replay(exchange, to: resolved)
         await replayer.shutdown()
         diff.warnings += settings.warnings

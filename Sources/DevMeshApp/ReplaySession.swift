@@ -47,15 +47,34 @@ public struct ReplaySession: Sendable {
         self.replayer = replayer
     }
 
+    /// What is kept of one job's replays while they run: counts and latencies, and one diff
+    /// (the first that differed, else the first) — not every answer (`--times 100000`).
+    struct Tally {
+        var shown: ReplayDiff?
+        var runs = 0
+        var identical = 0
+        var statuses: [String: Int] = [:]
+        var latencies: [Double] = []
+
+        mutating func add(_ diff: ReplayDiff) {
+            runs += 1
+            if diff.equal { identical += 1 }
+            statuses[diff.replayed.status.map(String.init) ?? "failed", default: 0] += 1
+            if let ms = diff.replayed.durationMillis { latencies.append(ms) }
+            if shown == nil || (shown!.equal && !diff.equal) { shown = diff }
+        }
+    }
+
     public func run(_ jobs: [Job], times: Int = 1, concurrency: Int = 1) async -> [Outcome] {
-        // Work items: (job index, repetition); at most `concurrency` in flight.
-        let items = jobs.indices.flatMap { j in (0..<max(1, times)).map { (j, $0) } }
-        var results = [[ReplayDiff]](repeating: [], count: jobs.count)
+        let times = max(1, times)
+        let total = jobs.count * times
+        var tallies = [Tally](repeating: Tally(), count: jobs.count)
         await withTaskGroup(of: (Int, ReplayDiff).self) { group in
+            // Work item n is job n / times; at most `concurrency` in flight, made as they go.
             var next = 0
             func launch() {
-                guard next < items.count else { return }
-                let (j, _) = items[next]
+                guard next < total else { return }
+                let j = next / times
                 next += 1
                 let job = jobs[j]
                 group.addTask {
@@ -66,22 +85,20 @@ public struct ReplaySession: Sendable {
             }
             for _ in 0..<max(1, concurrency) { launch() }
             while let (j, diff) = await group.next() {
-                results[j].append(diff)
+                tallies[j].add(diff)
                 launch()
             }
         }
-        return jobs.indices.map { j in
-            let diffs = results[j]
-            let latencies = diffs.compactMap(\.replayed.durationMillis).sorted()
-            func pct(_ p: Double) -> Double {
-                guard !latencies.isEmpty else { return 0 }
-                return latencies[min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1 < 0 ? 0 : Int((Double(latencies.count) * p).rounded(.up)) - 1)]
+        return jobs.indices.compactMap { j in
+            let t = tallies[j]
+            guard let shown = t.shown else { return nil }
+            let sorted = t.latencies.sorted()
+            func percentile(_ p: Double) -> Double {
+                guard !sorted.isEmpty else { return 0 }
+                return sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))]
             }
-            var statuses: [String: Int] = [:]
-            for d in diffs { statuses[d.replayed.status.map(String.init) ?? "failed", default: 0] += 1 }
-            let shown = diffs.first { !$0.equal } ?? diffs[0]
-            return Outcome(name: jobs[j].name, diff: shown, runs: diffs.count, identical: diffs.filter(\.equal).count,
-                           statuses: statuses, p50Millis: pct(0.5), p99Millis: pct(0.99))
+            return Outcome(name: jobs[j].name, diff: shown, runs: t.runs, identical: t.identical, statuses: t.statuses,
+                           p50Millis: percentile(0.5), p99Millis: percentile(0.99))
         }
     }
 }

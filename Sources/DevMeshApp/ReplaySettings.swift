@@ -32,6 +32,8 @@ public struct ReplaySettings: Sendable {
             let path = file.hasPrefix("/") ? file : config.root + "/" + file
             if let text = try? String(contentsOfFile: path, encoding: .utf8) {
                 for v in DotEnv.parse(text, file: path).0 { dotenv[v.name] = v.value }
+            } else {
+                warnings.append("the top-level `env_file` \(path) cannot be read: only devmesh's environment is used for `replay.auth`")
             }
         }
         // An empty variable counts as unset: `Bearer ` with nothing after it is no credential.

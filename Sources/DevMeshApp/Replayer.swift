@@ -36,20 +36,14 @@ public struct Replayer: Sendable {
 
     public init(ports: StackState.Ports?, services: [String] = [], credentials: ReplayCredentials = ReplayCredentials(),
                 options: DiffOptions = DiffOptions(), maxBody: Int = RecordingConfig.defaultMaxBody, timeout: TimeAmount = .seconds(30),
-                recording: RecordingConfig = RecordingConfig(), environment: [String: String] = ProcessInfo.processInfo.environment) {
+                redaction: RecordingFinisher?, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.ports = ports
         self.services = services
         self.credentials = credentials
         self.options = options
         self.maxBody = maxBody
         self.timeout = timeout
-        let home = DevMeshHome.resolve(environment: environment)
-        if let key = try? RedactionKey.loadOrCreate(home: home) {
-            redaction = RecordingFinisher(redactor: Redactor(
-                key: key, headers: Redactor.defaultHeaders.union(recording.redactHeaders.map { $0.lowercased() }),
-                fields: Redactor.defaultFields.union(recording.redactFields.map { $0.lowercased() }),
-                queryParameters: Redactor.defaultQueryParameters.union(recording.redactQuery.map { $0.lowercased() })), maxBody: maxBody)
-        }
+        self.redaction = redaction
         // System trust plus the devmesh CA (the gateway's certificates chain to it).
         var tls = TLSConfiguration.makeClientConfiguration()
         let ca = DevMeshHome.caDirectory(home: DevMeshHome.resolve(environment: environment)) + "/" + CertificateAuthority.certificateFileName
@@ -59,12 +53,21 @@ public struct Replayer: Sendable {
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
+    /// The user's redaction (key in `$DEVMESH_HOME`) with the stack's extra names.
+    public static func finisher(recording: RecordingConfig, maxBody: Int, environment: [String: String]) throws -> RecordingFinisher {
+        RecordingFinisher(redactor: try MeshRecording.redactor(recording: recording, environment: environment), maxBody: maxBody)
+    }
+
     public func shutdown() async {
         try? await client.shutdown()
     }
 
     /// `gateway`, a service name, or an http(s) URL; nil: where the exchange was recorded.
     public func resolve(_ target: String?, recordedAt service: String) throws -> Target {
+        try Self.resolve(target, recordedAt: service, ports: ports)
+    }
+
+    public static func resolve(_ target: String?, recordedAt service: String, ports: StackState.Ports?) throws -> Target {
         let wanted = target ?? (service == "devmesh-gateway" ? "gateway" : service)
         if wanted.hasPrefix("http://") || wanted.hasPrefix("https://") {
             var base = wanted
@@ -102,13 +105,14 @@ public struct Replayer: Sendable {
         var diff: ReplayDiff
         do {
             let response = try await send(request, to: target)
-            // Always redacted, like recordings: a replay's output never shows a secret either.
+            // Redacted like the recording was (a `redact: false` one compares plainly): a replay's
+            // output then never shows a secret either.
             // A credential with a scheme (`Bearer x`) is a secret by its second part, as recorded.
             let known = credentials.headers.map { h in
                 let parts = h.value.split(separator: " ", maxSplits: 1)
                 return parts.count == 2 && ["bearer", "basic", "token"].contains(parts[0].lowercased()) ? String(parts[1]) : h.value
             }
-            let redaction = redaction.map { ($0, known) }
+            let redaction = e.redacted ? redaction.map { ($0, known) } : nil
             diff = ReplayDiff.compare(recordedStatus: e.status, recorded: e.response, replayed: response, options: options,
                                       redaction: redaction)
         } catch {
@@ -146,13 +150,31 @@ public struct Replayer: Sendable {
             http.body = .bytes(ByteBuffer(bytes: request.body))
         }
         let start = ContinuousClock.now
-        let response = try await client.execute(http, timeout: timeout)
-        var body: [UInt8] = []
-        var size = 0
-        for try await chunk in response.body {
-            size += chunk.readableBytes
-            let room = maxBody - body.count
-            if room > 0 { body += chunk.readableBytesView.prefix(room) }
+        let deadline = NIODeadline.now() + timeout
+        let response = try await client.execute(http, deadline: deadline)
+        // The client's deadline ends with the head: the body is read under the same deadline here,
+        // so a stalled or endless answer cannot hang a suite in CI.
+        let maxBody = maxBody
+        let remaining = max(deadline.uptimeNanoseconds, NIODeadline.now().uptimeNanoseconds) - NIODeadline.now().uptimeNanoseconds
+        let (body, size) = try await withThrowingTaskGroup(of: ([UInt8], Int)?.self) { group in
+            group.addTask {
+                var body: [UInt8] = []
+                var size = 0
+                for try await chunk in response.body {
+                    size += chunk.readableBytes
+                    let room = maxBody - body.count
+                    if room > 0 { body += chunk.readableBytesView.prefix(room) }
+                }
+                return (body, size)
+            }
+            group.addTask {
+                try await Task.sleep(for: .nanoseconds(Int64(remaining)))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            guard let first else { throw HTTPClientError.deadlineExceeded }
+            return first
         }
         let elapsed = ContinuousClock.now - start
         return ReplayedResponse(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },

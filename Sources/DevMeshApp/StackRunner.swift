@@ -125,6 +125,8 @@ public struct StackRunner: Sendable {
             var writerOptions = TelemetryWriter.Options()
             writerOptions.retention = TelemetryRetention(config.telemetry)
             writerOptions.finisher = RecordingFinisher(redactor: redactor, maxBody: config.recording.maxBody)
+            // Room for a few captures of the largest size waiting for the writer, at least 32 MiB.
+            writerOptions.captureCapacity = max(32 << 20, 4 * 2 * config.recording.maxBody)
             writerOptions.version = BuildInfo.version
             writerOptions.root = config.root
             return try TelemetryWriter(database: database, options: writerOptions)

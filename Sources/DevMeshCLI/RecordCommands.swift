@@ -20,7 +20,7 @@ struct RequestsCommand: AsyncParsableCommand {
     @Flag(help: "One JSON document, stable for scripts.") var json = false
 
     func run() async throws {
-        guard (1...10_000).contains(limit) else { throw ValidationError("--limit takes a number from 1 to 10000") }
+        guard (1...1000).contains(limit) else { throw ValidationError("--limit takes a number from 1 to 1000") }
         if let path, !path.hasPrefix("/") { throw ValidationError("--path is a path prefix starting with `/`, not `\(path)`") }
         let source: TelemetrySource
         do {
@@ -162,32 +162,54 @@ struct ReplayCommand: AsyncParsableCommand {
         }
     }
 
+    /// Suites and HAR files are read whole: bounded, so a wrong file cannot take the memory.
+    static let maxInputBytes = 256 << 20
+
+    static func read(_ path: String, what: String) throws -> Data {
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: path)
+        } catch {
+            throw ReplaySettings.Failure(description: "cannot read the \(what) \(path): \((error as NSError).localizedDescription)")
+        }
+        if let size = attributes[.size] as? Int, size > maxInputBytes {
+            throw ReplaySettings.Failure(description: "the \(what) \(path) is \(size >> 20) MiB; at most \(maxInputBytes >> 20) MiB are read")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ReplaySettings.Failure(description: "cannot read the \(what) \(path) (permissions?)")
+        }
+        return data
+    }
+
     func run() async throws {
         let root = StackLocator.root(file: stack.file, workingDirectory: CommandSupport.workingDirectory)
+        let environment = CommandSupport.environment
         do {
-            let settings = try ReplaySettings.load(root: root, file: stack.file, environment: CommandSupport.environment,
+            let settings = try ReplaySettings.load(root: root, file: stack.file, environment: environment,
                                                    workingDirectory: CommandSupport.workingDirectory)
+            let finisher = try Replayer.finisher(recording: settings.recording, maxBody: settings.maxBody, environment: environment)
             // What to replay, with the suite's own target and ignore rules when there is one.
             var exchanges: [(exchange: RecordedExchange, name: String, ignore: [String])] = []
             var suiteTarget: String?
             var suiteRules: [String] = []
             var suiteHeaders: [String] = []
             if let suite {
-                let text: String
-                do { text = try String(contentsOfFile: suite, encoding: .utf8) } catch {
-                    throw ReplaySettings.Failure(description: "cannot read the suite \(suite): \(error.localizedDescription)")
-                }
-                let parsed = try ReplaySuite.parse(text, file: suite)
+                let parsed = try ReplaySuite.parse(String(decoding: try Self.read(suite, what: "suite"), as: UTF8.self), file: suite)
                 suiteTarget = parsed.target
                 suiteRules = parsed.ignore
                 suiteHeaders = parsed.ignoreHeaders
                 exchanges = parsed.cases.map { ($0.exchange, $0.name, $0.ignore) }
             } else if let har {
-                guard let data = FileManager.default.contents(atPath: har) else {
-                    throw ReplaySettings.Failure(description: "cannot read the HAR file \(har)")
-                }
-                exchanges = try HAR.parse(data, file: har).exchanges().map { e in
-                    (e, "\(e.method) \(e.target.split(separator: "?").first.map(String.init) ?? e.target)", [])
+                // A HAR file holds whatever the browser saw, secrets included: redacted like a
+                // recording before anything is saved, printed or compared; only the requests sent
+                // keep their own credentials (the user's file, to the user's stack).
+                exchanges = try HAR.parse(try Self.read(har, what: "HAR file"), file: har).exchanges().map { e in
+                    let safe = finisher.finish(recorded: e)
+                    var sent = e
+                    sent.response = safe.response
+                    sent.redacted = true
+                    let name = "\(e.method) \(safe.target.split(separator: "?").first.map(String.init) ?? safe.target)"
+                    return (save == nil ? sent : safe, name, [])
                 }
             } else {
                 let source = try TelemetryCLI.source(file: stack.file)
@@ -202,7 +224,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 var suite = ReplaySuite(recordings: exchanges.map(\.exchange))
                 if let target { suite.target = target }
                 try suite.yaml().write(toFile: save, atomically: true, encoding: .utf8)
-                Terminal.printError("saved \(suite.cases.count) case\(suite.cases.count == 1 ? "" : "s") to \(save) (redacted as recorded); run it with `devmesh replay --suite \(save)`")
+                Terminal.printError("saved \(suite.cases.count) case\(suite.cases.count == 1 ? "" : "s") to \(save) (redacted); run it with `devmesh replay --suite \(save)`")
                 return
             }
             for warning in settings.warnings { Terminal.printError("devmesh: warning: \(warning)") }
@@ -211,18 +233,19 @@ struct ReplayCommand: AsyncParsableCommand {
             if let bearer { credentials.append(("Authorization", "Bearer " + bearer)) }
             let directory = StateDirectory(root: root)
             let ports = directory.isLocked() ? directory.readState()?.ports : nil
-            let replayer = Replayer(ports: ports, credentials: ReplayCredentials(headers: credentials),
-                                    options: DiffOptions(extraIgnoredHeaders: settings.ignoredHeaders + suiteHeaders + ignoreHeaders,
-                                                         rules: settings.rules),
-                                    maxBody: settings.maxBody, timeout: .seconds(Int64(timeout)), recording: settings.recording,
-                                    environment: CommandSupport.environment)
+            // Every rule and target is checked before the HTTP client exists.
             let cliRules = try ReplaySettings.rules(ignore, from: "--ignore") + ReplaySettings.rules(suiteRules, from: "the suite's `ignore`")
             var jobs: [ReplaySession.Job] = []
             for item in exchanges {
-                let resolved = try replayer.resolve(target ?? suiteTarget, recordedAt: item.exchange.service)
+                let resolved = try Replayer.resolve(target ?? suiteTarget, recordedAt: item.exchange.service, ports: ports)
                 jobs.append(ReplaySession.Job(exchange: item.exchange, name: item.name, target: resolved,
                                               rules: cliRules + (try ReplaySettings.rules(item.ignore, from: "the `ignore` of case `\(item.name)`"))))
             }
+            let replayer = Replayer(ports: ports, credentials: ReplayCredentials(headers: credentials),
+                                    options: DiffOptions(extraIgnoredHeaders: settings.ignoredHeaders + suiteHeaders + ignoreHeaders,
+                                                         rules: settings.rules),
+                                    maxBody: settings.maxBody, timeout: .seconds(Int64(timeout)), redaction: finisher,
+                                    environment: environment)
             let outcomes = await ReplaySession(replayer: replayer).run(jobs, times: times, concurrency: concurrency)
             await replayer.shutdown()
             let different = outcomes.filter { !$0.equal }.count

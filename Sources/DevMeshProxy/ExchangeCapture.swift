@@ -24,6 +24,8 @@ final class ExchangeCapture {
     var request: CapturedExchange.Side
     var response = CapturedExchange.Side()
     var status: Int?
+    /// The answer broke off (upstream reset, client gone): its body is marked cut.
+    var responseIncomplete = false
 
     init(head: HTTP1RequestHead, limit: Int, redact: Bool) {
         self.limit = limit
@@ -56,11 +58,15 @@ final class ExchangeCapture {
         side.wireSize += n
         let room = limit - side.wire.count
         guard room > 0 else { return }
+        // One allocation for a typical body instead of doubling as it grows.
+        if side.wire.isEmpty { side.wire.reserveCapacity(min(limit, max(n, 4096))) }
         bytes.withUnsafeReadableBytes { side.wire.append(contentsOf: $0.prefix(room)) }
     }
 
     func captured(_ exchange: Exchange, route: ProxyRoute, status: Int?, durationNanos: UInt64, source: String?) -> CapturedExchange {
-        CapturedExchange(
+        var response = response
+        if responseIncomplete { response.wireSize = max(response.wireSize + 1, response.wireSize) }
+        return CapturedExchange(
             timeNanos: exchange.startNanos, traceID: exchange.trace.traceID, spanID: exchange.spanID,
             service: route.service, listener: route.role.rawValue, source: source,
             method: exchange.head.method, target: exchange.head.target, request: request, status: status ?? self.status,

@@ -121,6 +121,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         closing = true
         timer?.cancel()
         if let exchange {
+            exchange.capture?.responseIncomplete = exchange.responseHead != nil
             exchange.upstream?.close()
             finishTelemetry(exchange, status: exchange.responseHead?.status ?? 499, error: exchange.responseHead == nil ? "client-closed" : nil)
             self.exchange = nil
@@ -708,6 +709,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
         }
         finishTelemetry(exchange, status: status, error: nil)
         self.exchange = nil
+        // Reading from this client may have been paused for that upstream: its writability
+        // callbacks no longer reach this handler, so resume here.
+        if readPausedForUpstream { pauseClientForUpstream(false) }
         // The upstream's read-complete no longer reaches us (the connection left the exchange).
         context.flush()
         if !exchange.requestComplete || !exchange.keepClientAlive {
@@ -765,6 +769,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
 
     /// The response was already under way when it broke: the client can only learn by the close.
     private func abortClient(_ exchange: Exchange, error: String) {
+        exchange.capture?.responseIncomplete = true
         exchange.upstream?.close()
         exchange.upstream = nil
         finishTelemetry(exchange, status: exchange.responseHead?.status ?? 502, error: error)
@@ -897,6 +902,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
             sourcePrincipal: exchange.sourcePrincipal, policy: exchange.policyNote))
         if let capture = exchange.capture {
             exchange.capture = nil
+            // A body that did not arrive whole (refused before it was read, a client that left)
+            // is marked cut, so no replay takes it for the whole body.
+            if !exchange.requestBody.isDone {
+                var declared = 0
+                if case .length(let n) = exchange.head.framing { declared = Int(clamping: n) }
+                capture.request.wireSize = max(capture.request.wireSize + 1, declared)
+            }
             route.telemetry.record(capture: capture.captured(
                 exchange, route: route, status: exchange.responseHead == nil && capture.status == nil ? nil : status,
                 durationNanos: end > exchange.startNanos ? end - exchange.startNanos : 0,

@@ -14,11 +14,12 @@ public enum BodyDecoding {
               let index = headers.firstIndex(where: { $0.name.lowercased() == "content-encoding" }),
               ["gzip", "x-gzip"].contains(headers[index].value.trimmingCharacters(in: .whitespaces).lowercased())
         else { return (headers, body, nil) }
-        // A decompression bomb cannot grow past 64× the limit before being refused.
-        guard let inflated = try? GzipInflater.inflate(body, limit: max(limit, 1) * 64) else { return (headers, body, nil) }
+        // Decoded up to the limit (+1 to know it is longer): a decompression bomb costs no more.
+        guard let inflated = try? GzipInflater.inflatePrefix(body, limit: max(limit, 1)) else { return (headers, body, nil) }
         var out = headers
         out[index] = (decodedMarkerHeader, headers[index].value)
         out.removeAll { $0.name.lowercased() == "content-length" }
-        return (out, Array(inflated.prefix(limit)), inflated.count)
+        // A cut one is marked by a size past what is kept (its whole decoded size is unknown).
+        return (out, inflated.bytes, inflated.complete ? inflated.bytes.count : inflated.bytes.count + 1)
     }
 }

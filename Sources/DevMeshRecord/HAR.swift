@@ -216,6 +216,12 @@ public struct HAR: Codable, Sendable {
 
     // MARK: - Import
 
+    /// HAR bodies are stored decoded (the spec's `content.text`): `Content-Encoding` then says
+    /// what was sent, as devmesh's own `X-Devmesh-Decoded` does, not what the text is.
+    static func decoded(_ headers: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        headers.map { $0.name.lowercased() == "content-encoding" ? (BodyDecoding.decodedMarkerHeader, $0.value) : $0 }
+    }
+
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
     }
@@ -240,7 +246,7 @@ public struct HAR: Codable, Sendable {
             var target = url.percentEncodedPath.isEmpty ? "/" : url.percentEncodedPath
             if let q = url.percentEncodedQuery { target += "?" + q }
             // HTTP/2 pseudo-headers (`:authority`) from browsers are not fields.
-            var headers = entry.request.headers.filter { !$0.name.hasPrefix(":") }.map { (name: $0.name, value: $0.value) }
+            var headers = Self.decoded(entry.request.headers.filter { !$0.name.hasPrefix(":") }.map { (name: $0.name, value: $0.value) })
             if !headers.contains(where: { $0.name.lowercased() == "host" }), let host = url.host {
                 headers.insert(("Host", url.port.map { "\(host):\($0)" } ?? host), at: 0)
             }
@@ -260,9 +266,9 @@ public struct HAR: Codable, Sendable {
                 method: entry.request.method, target: target,
                 request: .init(headers: headers, body: body),
                 status: entry.response.status == 0 ? nil : entry.response.status,
-                response: .init(headers: entry.response.headers.filter { !$0.name.hasPrefix(":") }.map { ($0.name, $0.value) },
+                response: .init(headers: Self.decoded(entry.response.headers.filter { !$0.name.hasPrefix(":") }.map { ($0.name, $0.value) }),
                                 body: responseBody, size: size),
-                durationNanos: UInt64(max(0, entry.time * 1e6)))
+                durationNanos: entry.time.isFinite ? UInt64(min(max(0, entry.time), 1e9) * 1e6) : 0)
         }
     }
 }

@@ -22,7 +22,7 @@ extension Redactor {
             }
             let end = Self.stringEnd(bytes, from: i)
             out.append(contentsOf: bytes[i..<end])
-            let name = end - i >= 2 ? String(decoding: bytes[(i + 1)..<(end - 1)], as: UTF8.self).lowercased() : ""
+            let name = end - i >= 2 ? Self.normalised(String(decoding: bytes[(i + 1)..<(end - 1)], as: UTF8.self)) : ""
             i = end
             guard fields.contains(name) else { continue }
             var j = i

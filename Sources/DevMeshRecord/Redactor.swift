@@ -18,10 +18,19 @@ public struct Redactor: Sendable {
     /// Query parameters redacted by default.
     public static let defaultQueryParameters: Set<String> = ["access_token", "api_key", "apikey", "token", "key", "password", "secret"]
 
+    /// Headers whose value is a URL: its secret query parameters are redacted (OAuth redirects).
+    public static let urlHeaders: Set<String> = ["location", "referer", "content-location", "origin"]
+
     let key: SymmetricKey
     public var headers: Set<String>
+    /// Normalised names (`Self.normalised`): `accessToken`, `access-token` and `ACCESS_TOKEN` are one.
     public var fields: Set<String>
     public var queryParameters: Set<String>
+
+    /// Lower-cased without `_` and `-`: field and parameter names match whatever their spelling.
+    public static func normalised(_ name: some StringProtocol) -> String {
+        String(name.lowercased().filter { $0 != "_" && $0 != "-" })
+    }
 
     /// `key`: at least 16 bytes, the user's redaction key.
     public init(key: [UInt8], headers: Set<String> = Redactor.defaultHeaders, fields: Set<String> = Redactor.defaultFields,
@@ -29,8 +38,8 @@ public struct Redactor: Sendable {
         precondition(key.count >= 16, "a redaction key has at least 16 bytes")
         self.key = SymmetricKey(data: key)
         self.headers = Set(headers.map { $0.lowercased() })
-        self.fields = Set(fields.map { $0.lowercased() })
-        self.queryParameters = Set(queryParameters.map { $0.lowercased() })
+        self.fields = Set(fields.map(Self.normalised))
+        self.queryParameters = Set(queryParameters.map(Self.normalised))
     }
 
     /// The marker that stands for `secret`. A marker stays itself: a replay that sent a marker
@@ -55,8 +64,12 @@ public struct Redactor: Sendable {
     /// The same, telling which secret values it replaced.
     public func redact(headers fields: [(name: String, value: String)], secrets: inout [String]) -> [(name: String, value: String)] {
         fields.map { field in
-            guard headers.contains(field.name.lowercased()) else { return field }
             let lower = field.name.lowercased()
+            if Self.urlHeaders.contains(lower), let q = field.value.firstIndex(of: "?") {
+                let query = String(field.value[field.value.index(after: q)...])
+                return (field.name, String(field.value[...q]) + redact(query: query, secrets: &secrets))
+            }
+            guard headers.contains(lower) else { return field }
             if lower == "authorization" || lower == "proxy-authorization", let space = field.value.firstIndex(of: " ") {
                 let scheme = field.value[..<space]
                 let secret = String(field.value[field.value.index(after: space)...])
@@ -64,10 +77,16 @@ public struct Redactor: Sendable {
                 return (field.name, scheme + " " + marker(secret))
             }
             secrets.append(field.value)
-            // A cookie's values are secrets one by one too (an app may echo one of them).
+            // A cookie's value is a secret on its own too (an app may echo it) — but only the
+            // cookie's value: `Path=/api`, `Max-Age=86400` or `consent=true` are not, and would
+            // otherwise be replaced wherever they appear. Short values are left for the same reason.
             if lower == "cookie" || lower == "set-cookie" {
-                for part in field.value.split(separator: ";") {
-                    if let eq = part.firstIndex(of: "=") { secrets.append(String(part[part.index(after: eq)...])) }
+                let pairs = field.value.split(separator: ";")
+                for part in lower == "set-cookie" ? Array(pairs.prefix(1)) : pairs {
+                    if let eq = part.firstIndex(of: "=") {
+                        let value = String(part[part.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+                        if value.count >= 8 { secrets.append(value) }
+                    }
                 }
             }
             return (field.name, marker(field.value))
@@ -81,13 +100,25 @@ public struct Redactor: Sendable {
     }
 
     public func redact(query: String, secrets: inout [String]) -> String {
+        redact(pairs: query, formMode: false, secrets: &secrets)
+    }
+
+    /// An `application/x-www-form-urlencoded` body: the same pairs as a query, checked against
+    /// the body fields as well (`refresh_token`, `client_secret` of an OAuth token request).
+    public func redact(form: String, secrets: inout [String]) -> String {
+        redact(pairs: form, formMode: true, secrets: &secrets)
+    }
+
+    func redact(pairs query: String, formMode: Bool, secrets: inout [String]) -> String {
         query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
             guard let eq = pair.firstIndex(of: "=") else { return String(pair) }
             let name = pair[..<eq]
-            let decoded = (String(name).removingPercentEncoding ?? String(name)).lowercased()
-            guard queryParameters.contains(decoded) else { return String(pair) }
+            let decoded = Self.normalised(String(name).removingPercentEncoding ?? String(name))
+            guard queryParameters.contains(decoded) || fields.contains(decoded) && formMode else { return String(pair) }
             let value = String(pair[pair.index(after: eq)...])
-            let plain = value.removingPercentEncoding ?? value
+            // In a form, `+` is a space.
+            let spaced = formMode ? value.replacingOccurrences(of: "+", with: " ") : value
+            let plain = spaced.removingPercentEncoding ?? spaced
             secrets.append(plain)
             if plain != value { secrets.append(value) }
             return name + "=" + marker(plain)
@@ -120,7 +151,7 @@ public struct Redactor: Sendable {
         case .object(let o):
             var out: [String: JSONValue] = [:]
             for (k, v) in o {
-                if fields.contains(k.lowercased()) {
+                if fields.contains(Self.normalised(k)) {
                     switch v {
                     case .object, .array: out[k] = .string(marker(v.text))
                     case .string(let s):

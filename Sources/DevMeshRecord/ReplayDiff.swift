@@ -27,6 +27,7 @@ public struct DiffOptions: Sendable {
         "date", "server", "content-length", "transfer-encoding", "connection", "keep-alive", "age", "expires",
         "set-cookie", "via", "x-request-id", "request-id", "x-correlation-id", "traceparent", "tracestate",
         "x-envoy-upstream-service-time", "alt-svc", "report-to", "nel", "etag", "last-modified",
+        RecordingFinisher.notStoredHeader.lowercased(),
     ]
 
     public var ignoredHeaders: [String]

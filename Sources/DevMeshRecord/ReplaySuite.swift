@@ -81,7 +81,7 @@ public struct ReplaySuite: Sendable {
         guard let cases = top["cases"]?.sequence else { throw Invalid(description: "\(file): a suite needs `cases:`, a list") }
         for item in cases {
             guard let c = item.mapping else { throw Invalid(description: "\(at(item)): a case is a mapping with `request:` and `expect:`") }
-            let caseKeys: Set<String> = ["name", "recording", "service", "request", "expect", "ignore"]
+            let caseKeys: Set<String> = ["name", "recording", "service", "request", "expect", "ignore", "redacted"]
             for (k, _) in c where !caseKeys.contains(k.string ?? "") {
                 throw Invalid(description: "\(at(k)): unknown key `\(k.string ?? "?")` in a case (known: \(caseKeys.sorted().joined(separator: ", ")))")
             }
@@ -101,7 +101,8 @@ public struct ReplaySuite: Sendable {
             let exchange = RecordedExchange(
                 id: c["recording"]?.int.map(Int64.init), timeNanos: 0, traceID: "", spanID: "", service: service,
                 listener: service == "devmesh-gateway" ? "gateway" : "inbound", method: method, target: target,
-                request: requestMessage, status: status, response: responseMessage, durationNanos: 0)
+                request: requestMessage, status: status, response: responseMessage, durationNanos: 0,
+                redacted: c["redacted"]?.bool ?? true)
             suite.cases.append(Case(name: c["name"]?.string ?? "\(method) \(target)", recording: exchange.id, service: service,
                                     exchange: exchange, ignore: try strings(c["ignore"], "ignore")))
         }
@@ -181,6 +182,8 @@ public struct ReplaySuite: Sendable {
             var pairs: [(Node, Node)] = [(s("name"), str(c.name))]
             if let id = c.recording { pairs.append((s("recording"), s(String(id)))) }
             pairs.append((s("service"), str(c.service)))
+            // Recorded with `redact: false`: the replayed answer is compared unredacted too.
+            if !c.exchange.redacted { pairs.append((s("redacted"), s("false"))) }
             var request: [(Node, Node)] = [(s("method"), str(c.exchange.method)), (s("target"), str(c.exchange.target))]
             request += message(c.exchange.request, pretty: false, dropped: requestDropped)
             pairs.append((s("request"), .mapping(.init(request, .implicit, .block))))

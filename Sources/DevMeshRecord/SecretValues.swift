@@ -26,9 +26,12 @@ struct SecretValues {
     func replace(in m: RecordedExchange.Message, redactor: Redactor, count: inout Int) -> RecordedExchange.Message {
         var out = m
         out.headers = m.headers.map { ($0.name, replace(in: $0.value, redactor: redactor, count: &count)) }
-        if let text = String(validating: m.body, as: UTF8.self) {
+        if let (text, tail) = RecordingFinisher.utf8(m.body) {
             let replaced = replace(in: text, redactor: redactor, count: &count)
-            if replaced != text { out.body = Array(replaced.utf8) }
+            if replaced != text {
+                out.body = Array(replaced.utf8) + tail
+                out.size = RecordingFinisher.size(after: out.body, before: m)
+            }
         }
         return out
     }

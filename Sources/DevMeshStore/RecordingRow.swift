@@ -8,13 +8,13 @@ enum RecordingRow {
         try db.execute(sql: """
             INSERT INTO recordings (run_id, time_ns, trace_id, span_id, service, listener, source, method, target,
                 request_headers, request_body, request_size, status, response_headers, response_body, response_size,
-                duration_ns, redactions)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                duration_ns, redactions, redacted)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [
                 run, Int64(clamping: e.timeNanos), e.traceID, e.spanID, e.service, e.listener, e.source, e.method, e.target,
                 headersJSON(e.request.headers), Data(e.request.body), e.request.size, e.status,
                 headersJSON(e.response.headers), Data(e.response.body), e.response.size,
-                Int64(clamping: e.durationNanos), e.redactions,
+                Int64(clamping: e.durationNanos), e.redactions, e.redacted,
             ])
     }
 
@@ -37,7 +37,8 @@ enum RecordingRow {
             status: row["status"],
             response: .init(headers: headers(row["response_headers"]), body: [UInt8]((row["response_body"] as Data?) ?? Data()),
                             size: row["response_size"]),
-            durationNanos: UInt64(max(0, row["duration_ns"] as Int64)), redactions: row["redactions"])
+            durationNanos: UInt64(max(0, row["duration_ns"] as Int64)), redactions: row["redactions"],
+            redacted: (row["redacted"] as Bool?) ?? true)
     }
 }
 
@@ -77,7 +78,7 @@ extension TelemetryDatabase {
             id, run_id, time_ns, trace_id, span_id, service, listener, source, method, target, request_headers,
             substr(request_body, 1, 0) AS request_body, request_size, status, response_headers,
             substr(response_body, 1, 0) AS response_body, response_size, duration_ns, redactions,
-            length(request_body) AS request_kept, length(response_body) AS response_kept
+            redacted, length(request_body) AS request_kept, length(response_body) AS response_kept
             """).map { row in
             var summary = RecordingSummary(RecordingRow.exchange(row))
             summary.requestTruncated = summary.requestSize > ((row["request_kept"] as Int?) ?? 0)

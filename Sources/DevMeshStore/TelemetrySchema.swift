@@ -134,6 +134,11 @@ enum TelemetrySchema {
                 CREATE INDEX recordings_by_service ON recordings(service, id);
                 """)
         }
+        migrator.registerMigration("v3-recordings-redacted") { db in
+            // 0 for recordings of a `redact: false` route or service: stored as captured, and
+            // compared with replayed answers that are not redacted either.
+            try db.execute(sql: "ALTER TABLE recordings ADD COLUMN redacted INTEGER NOT NULL DEFAULT 1")
+        }
         return migrator
     }
 }

@@ -215,7 +215,10 @@ public enum ConfigValidation {
                                     hint: "leave it in place; it takes effect once this devmesh version supports it"))
             }
         }
-        for s in config.services {
+        for s in config.services where s.record && s.protocol != .http {
+            out.append(.warning(at: s.origin.protocol ?? s.origin.yamlKey,
+                                "`record: true` of service `\(s.name)` has no effect: only `protocol: http` exchanges are recorded",
+                                hint: "remove `record`, or record this service's HTTP traffic at the gateway"))
         }
         return out
     }

@@ -40,10 +40,12 @@ public struct RecordedExchange: Sendable, Equatable {
     public var durationNanos: UInt64
     /// How many values the redactor replaced.
     public var redactions: Int
+    /// False for a `redact: false` route or service: stored as captured.
+    public var redacted: Bool
 
     public init(id: Int64? = nil, timeNanos: UInt64, traceID: String, spanID: String, service: String, listener: String,
                 source: String? = nil, method: String, target: String, request: Message, status: Int?, response: Message,
-                durationNanos: UInt64, redactions: Int = 0) {
+                durationNanos: UInt64, redactions: Int = 0, redacted: Bool = true) {
         self.id = id
         self.timeNanos = timeNanos
         self.traceID = traceID
@@ -58,6 +60,7 @@ public struct RecordedExchange: Sendable, Equatable {
         self.response = response
         self.durationNanos = durationNanos
         self.redactions = redactions
+        self.redacted = redacted
     }
 }
 

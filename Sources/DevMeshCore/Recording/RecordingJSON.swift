@@ -44,9 +44,10 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
     public var requestTruncated: Bool
     public var responseTruncated: Bool
     public var redactions: Int
+    public var redacted: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, time, service, listener, source, method, target, host, status, redactions
+        case id, time, service, listener, source, method, target, host, status, redactions, redacted
         case timeNanos = "time_ns", durationMillis = "duration_ms", traceID = "trace_id", spanID = "span_id"
         case requestSize = "request_size", responseSize = "response_size"
         case requestTruncated = "request_truncated", responseTruncated = "response_truncated"
@@ -71,6 +72,7 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
         requestTruncated = e.request.truncated
         responseTruncated = e.response.truncated
         redactions = e.redactions
+        redacted = e.redacted
     }
 }
 
@@ -123,6 +125,6 @@ public struct RecordingDetail: Codable, Sendable, Equatable {
             request: .init(headers: pairs(requestHeaders), body: requestBody.bytes, size: requestBody.size),
             status: summary.status,
             response: .init(headers: pairs(responseHeaders), body: responseBody.bytes, size: responseBody.size),
-            durationNanos: UInt64(max(0, summary.durationMillis * 1e6)), redactions: summary.redactions)
+            durationNanos: UInt64(max(0, summary.durationMillis * 1e6)), redactions: summary.redactions, redacted: summary.redacted)
     }
 }
