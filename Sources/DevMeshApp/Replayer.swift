@@ -30,8 +30,12 @@ public struct Replayer: Sendable {
     public var options: DiffOptions
     public var maxBody: Int
     public var timeout: TimeAmount
-    /// The user's redactor: replayed answers are redacted like recordings before comparing.
+    /// The user's redaction: replayed answers are redacted like recordings before comparing.
     public var redaction: RecordingFinisher?
+    /// Send a `devmesh-replay` span to the stack's OTLP port for each replay: the parent of the
+    /// replayed hops in the recording's trace (off for load replays: one span per request there
+    /// would only fill the store).
+    public var recordsSpans = true
     let client: HTTPClient
 
     public init(ports: StackState.Ports?, services: [String] = [], credentials: ReplayCredentials = ReplayCredentials(),
@@ -103,6 +107,7 @@ public struct Replayer: Sendable {
         let spanID = String(format: "%016llx", rng.next() as UInt64)
         let request = ReplayRequest(e, credentials: credentials, keepHost: target.keepHost, traceparent: "00-\(traceID)-\(spanID)-01")
         var diff: ReplayDiff
+        let startNanos = UInt64(Date().timeIntervalSince1970 * 1e9)
         do {
             let response = try await send(request, to: target)
             // Redacted like the recording was (a `redact: false` one compares plainly): a replay's
@@ -119,11 +124,51 @@ public struct Replayer: Sendable {
             diff = ReplayDiff.unanswered(recordedStatus: e.status, recorded: e.response, rules: options.rules,
                                          reason: "\(target.label) did not answer: \(Self.explain(error, target: target))")
         }
+        if recordsSpans, let otlp = ports?.otlp {
+            let span = Self.replaySpan(of: e, to: target, traceID: traceID, spanID: spanID, start: startNanos,
+                                       end: UInt64(Date().timeIntervalSince1970 * 1e9), status: diff.replayed.status, equal: diff.equal)
+            await postSpan(span, port: otlp)
+        }
         diff.id = e.id
         diff.target = target.label
         diff.replayed.traceID = traceID
         diff.warnings = request.warnings + diff.warnings
         return diff
+    }
+
+    /// The replay as an OTLP/JSON span (client kind), the parent of the replayed hops.
+    static func replaySpan(of e: RecordedExchange, to target: Target, traceID: String, spanID: String, start: UInt64, end: UInt64,
+                           status: Int?, equal: Bool) -> [String: Any] {
+        func attribute(_ key: String, _ value: Any) -> [String: Any] {
+            if let n = value as? Int { return ["key": key, "value": ["intValue": String(n)]] }
+            if let b = value as? Bool { return ["key": key, "value": ["boolValue": b]] }
+            return ["key": key, "value": ["stringValue": "\(value)"]]
+        }
+        var attributes = [attribute("http.request.method", e.method),
+                          attribute("url.path", e.target.split(separator: "?").first.map(String.init) ?? e.target),
+                          attribute("devmesh.replay.target", target.label), attribute("devmesh.replay.identical", equal)]
+        if let id = e.id { attributes.append(attribute("devmesh.replay.of", Int(id))) }
+        if let status { attributes.append(attribute("http.response.status_code", status)) }
+        let name = e.id.map { "replay #\($0) \(e.method)" } ?? "replay \(e.method)"
+        let span: [String: Any] = [
+            "traceId": traceID, "spanId": spanID, "name": name, "kind": 3,
+            "startTimeUnixNano": String(start), "endTimeUnixNano": String(max(end, start)),
+            "attributes": attributes, "status": ["code": status == nil || (status ?? 0) >= 500 ? 2 : 0],
+        ]
+        return ["resourceSpans": [[
+            "resource": ["attributes": [attribute("service.name", "devmesh-replay")]],
+            "scopeSpans": [["scope": ["name": "devmesh"], "spans": [span]]],
+        ]]]
+    }
+
+    /// Best effort: a stack that is gone or slow costs the replay at most 2 s, and no error.
+    func postSpan(_ span: [String: Any], port: Int) async {
+        guard let data = try? JSONSerialization.data(withJSONObject: span) else { return }
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/traces")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: data))
+        _ = try? await client.execute(request, timeout: .seconds(2))
     }
 
     /// What went wrong, in words that say what to do (a certificate error is almost always a

@@ -246,7 +246,9 @@ struct ReplayCommand: AsyncParsableCommand {
                                                          rules: settings.rules),
                                     maxBody: settings.maxBody, timeout: .seconds(Int64(timeout)), redaction: finisher,
                                     environment: environment)
-            let outcomes = await ReplaySession(replayer: replayer).run(jobs, times: times, concurrency: concurrency)
+            var session = replayer
+            session.recordsSpans = times == 1
+            let outcomes = await ReplaySession(replayer: session).run(jobs, times: times, concurrency: concurrency)
             await replayer.shutdown()
             let different = outcomes.filter { !$0.equal }.count
             if json {

@@ -134,6 +134,16 @@ import Testing
         #expect(same.out.contains("ignore $.at: suppressed 1 difference"), "\(same.out)")
         #expect(same.out.contains("not compared") && same.out.contains("date") && same.out.contains("x-request-id"), "\(same.out)")
         #expect(!same.out.contains(Self.token), "a replay's output never shows a secret")
+        // The replay joined the recording's trace: a `devmesh-replay` span with the replayed hops under it.
+        var family = ""
+        let until = ContinuousClock.now + .seconds(10)
+        repeat {
+            family = try await devmesh(["trace", items.traceID], in: stack.root).out
+            if family.contains("devmesh-replay replay #\(items.id)") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < until
+        #expect(family.contains("devmesh-replay replay #\(items.id) GET"), "\(family)")
+
         // Without the ignore rule, `at` is the one difference, with its path.
         let unignored = try await devmesh(["replay", String(items.id), "--bearer", Self.token], in: stack.root)
         #expect(unignored.code == 1)
