@@ -888,6 +888,12 @@ final class ProxyServerHandler: ChannelInboundHandler {
     private func finishTelemetry(_ exchange: Exchange, status: Int, error: String?) {
         guard !exchange.recorded, route.telemetry.isEnabled else { return }
         exchange.recorded = true
+        // Overload: the store's queue is full, so these records would be built only to be dropped.
+        if route.telemetry.isSaturated {
+            route.telemetry.recordSkipped()
+            exchange.capture = nil
+            return
+        }
         let end = Self.wallNanos()
         let head = exchange.head
         route.telemetry.record(hop: HopRecord(

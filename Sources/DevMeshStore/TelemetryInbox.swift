@@ -1,5 +1,6 @@
 import DevMeshCore
 import Foundation
+import Synchronization
 
 /// What the writer thread takes in one go: best-effort records from the data plane and the
 /// supervisor, and acknowledged batches (OTLP requests waiting for their commit).
@@ -43,6 +44,11 @@ final class TelemetryInbox: @unchecked Sendable {
     private var closed = false
     /// Bytes of queued captures (their bodies), bounded apart from the record count.
     private var captureBytes = 0
+    /// Set when a record was dropped for want of room, cleared when the writer takes the queue:
+    /// read without the lock by the event loops, which then skip building records that would
+    /// only be dropped (and count them here instead).
+    private let full = Atomic<Bool>(false)
+    private let skipped = Atomic<Int>(0)
     let captureCapacity: Int
     let capacity: Int
     let acknowledgedCapacity: Int
@@ -61,6 +67,7 @@ final class TelemetryInbox: @unchecked Sendable {
         guard !closed else { return false }
         guard intake.records.count < capacity else {
             intake.dropped += 1
+            full.store(true, ordering: .relaxed)
             return false
         }
         if case .capture(let capture) = record {
@@ -100,6 +107,7 @@ final class TelemetryInbox: @unchecked Sendable {
         intake = TelemetryIntake()
         acknowledgedSize = 0
         captureBytes = 0
+        full.store(false, ordering: .relaxed)
         return out
     }
 
@@ -114,6 +122,14 @@ final class TelemetryInbox: @unchecked Sendable {
         defer { condition.unlock() }
         return intake.dropped
     }
+
+    /// True while the queue is full: a record pushed now would be dropped.
+    var isFull: Bool { full.load(ordering: .relaxed) }
+
+    /// A record that was not even made because the queue was full.
+    func countSkipped() { skipped.wrappingAdd(1, ordering: .relaxed) }
+
+    var skippedSoFar: Int { skipped.load(ordering: .relaxed) }
 
     func close() {
         condition.lock()

@@ -88,6 +88,11 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
 
     public var isEnabled: Bool { true }
 
+    /// Under overload the queue is full: the sidecars then skip making records that would only be dropped.
+    public var isSaturated: Bool { inbox.isFull }
+
+    public func recordSkipped() { inbox.countSkipped() }
+
     public func record(hop: HopRecord) {
         inbox.push(.hop(hop))
     }
@@ -172,7 +177,7 @@ public final class TelemetryWriter: TelemetrySink, LogSink, Sendable {
 
     public var telemetryCounters: TelemetryCounters {
         let c = counters.withLockedValue { $0 }
-        return TelemetryCounters(recorded: c.spans + c.logs, dropped: c.dropped + inbox.droppedSoFar,
+        return TelemetryCounters(recorded: c.spans + c.logs, dropped: c.dropped + inbox.droppedSoFar + inbox.skippedSoFar,
                                  spans: c.spans, logs: c.logs, otlpRejected: c.rejected, lastError: c.lastError)
     }
 

@@ -125,6 +125,10 @@ public protocol TelemetrySink: Sendable {
     var isEnabled: Bool { get }
     /// A captured exchange for record/replay; sinks that do not store recordings drop it.
     func record(capture: CapturedExchange)
+    /// True while whatever is recorded now would be dropped (overload): a sidecar then skips
+    /// making the records and only calls `recordSkipped()`, which counts them as dropped.
+    var isSaturated: Bool { get }
+    func recordSkipped()
 }
 
 extension TelemetrySink {
@@ -136,6 +140,10 @@ extension TelemetrySink {
     public var isEnabled: Bool { true }
 
     public func record(capture: CapturedExchange) {}
+
+    public var isSaturated: Bool { false }
+
+    public func recordSkipped() {}
 }
 
 /// Discards everything (telemetry off).
