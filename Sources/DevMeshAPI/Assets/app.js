@@ -1908,8 +1908,8 @@
         h('div', { class: 'diff-count' }, '≠ ' + items.length + ' difference' + (items.length === 1 ? '' : 's')),
         h('ul', { class: 'diff-changes', data: { testid: 'diff-changes' } }, items));
     const meta = [];
-    if (ignored.length) meta.push(h('li', { data: { testid: 'diff-ignored-headers' }, title: 'Headers that differ but are not compared: devmesh\'s default list (date, server, …), replay.ignore_headers in devmesh.yaml, and headers recorded redacted' },
-      'ignored (default list, replay.ignore_headers, redacted): ', h('span', { class: 'mono' }, ignored.join(', '))));
+    if (ignored.length) meta.push(h('li', { data: { testid: 'diff-ignored-headers' }, title: 'Headers present but not compared: devmesh\'s default list (date, server, …), replay.ignore_headers in devmesh.yaml, and headers recorded redacted' },
+      'not compared (default list, replay.ignore_headers, redacted): ', h('span', { class: 'mono' }, ignored.join(', '))));
     for (const s of b.suppressed || []) {
       const n = Number(s.count) || 0;
       meta.push(h('li', { class: 'diff-suppressed' }, 'ignore rule ', h('code', null, String(s.rule)), ': ',
