@@ -105,6 +105,7 @@ enum HeadWriter {
         if addVia { out.writeString("Via: 1.\(head.minorVersion) devmesh\r\n") }
         if let edits, !head.isInterim {
             for (name, value) in edits.add { out.writeString("\(name): \(value)\r\n") }
+            for (name, value) in edits.append { out.writeString("\(name): \(value)\r\n") }
         }
         if !switching, !head.isInterim {
             if !keepAlive {
@@ -122,6 +123,14 @@ enum ErrorResponse {
     /// `rawBody`: a body given as it must be (Istio's `RBAC: access denied`), not a devmesh message.
     static func write(status: Int, code: String?, message: String, close: Bool, extraFields: String = "", rawBody: String? = nil,
                       into out: inout ByteBuffer) {
+        if status == 204 {
+            // No Content: no body, and no Content-Length (RFC 9110 §8.6): a preflight's answer.
+            out.writeString("HTTP/1.1 204 No Content\r\n")
+            out.writeString(extraFields)
+            if close { out.writeString("Connection: close\r\n") }
+            out.writeString("\r\n")
+            return
+        }
         let body = rawBody ?? "devmesh: \(message)\n"
         out.writeString("HTTP/1.1 \(status) \(reason(status))\r\n")
         out.writeString("Content-Type: text/plain; charset=utf-8\r\n")

@@ -223,6 +223,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var refusal: Refusal?
         /// What the policies evaluate at the gateway: the client's (normalised) path, before any route rewrite.
         var policyTarget: String?
+        /// The answer's fields when a route's `cors` allows the request's origin.
+        var corsEdits: HeaderEdits?
         /// The matched route's `record` and `redact` (the gateway); an unrouted request is recorded, redacted.
         var recordRoute = (record: true, redact: route.recording?.redact ?? true)
         if let gateway = route.gateway {
@@ -258,9 +260,32 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     target = match.target
                     upstreamName = match.service
                     recordRoute = (match.record, match.redact)
+                    if let cors = match.cors {
+                        // Before the policies, as Envoy's CORS filter runs before jwt_authn: a
+                        // preflight carries no credentials, and is answered here, never forwarded.
+                        switch cors.evaluate(method: head.method, origin: head.fields.first("Origin"),
+                                             requestMethod: head.fields.first("Access-Control-Request-Method"),
+                                             requestHeaders: head.fields.first("Access-Control-Request-Headers")) {
+                        case .notCrossOrigin: break
+                        case .preflight(let fields):
+                            refusal = .answer(status: 204, code: nil, message: "",
+                                              extraFields: fields.map { "\($0.name): \($0.value)\r\n" }.joined())
+                        case .preflightDenied(let why):
+                            refusal = .answer(status: 403, code: "cors-denied", message: "CORS preflight refused: \(why)", extraFields: "")
+                        case .actual(let fields) where !fields.isEmpty:
+                            var merged = responseEdits ?? (match.responseHeaders.isEmpty ? HeaderEdits() : match.responseHeaders)
+                            merged.remove += CORSPolicy.answerFields
+                            for field in fields {
+                                if field.name == "Vary" { merged.append.append((field.name, field.value)) } else { merged.add.append((field.name, field.value)) }
+                            }
+                            corsEdits = merged
+                        case .actual: break
+                        }
+                    }
                     upstreamTLS = gateway.upstreamTLS[match.service]
                     if !match.requestHeaders.isEmpty { edits = match.requestHeaders }
                     if !match.responseHeaders.isEmpty { responseEdits = match.responseHeaders }
+                    if let corsEdits { responseEdits = corsEdits }
                     if let source = gateway.services[match.service] {
                         endpoints = source
                     } else {

@@ -203,3 +203,81 @@ import Testing
         #expect(await up.exitCode() == 0)
     }
 }
+
+/// CORS at the gateway over TLS: preflights answered (or refused) by the gateway and never
+/// forwarded; the allowed origin's answers carry the fields (the upstream's own replaced, its
+/// `Vary` kept); other origins get none.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct GatewayCORSTests {
+    static let app = """
+        import os
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def answer(self):
+                print("GOT %s %s" % (self.command, self.path), flush=True)
+                self.send_response(200); self.send_header("Content-Length", "2")
+                self.send_header("Access-Control-Allow-Origin", "*"); self.send_header("Vary", "Accept-Encoding")
+                self.end_headers(); self.wfile.write(b"ok")
+            do_GET = answer
+            do_OPTIONS = answer
+            def log_message(self, *a): pass
+        ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+        """
+
+    @Test func preflightsAndAnswers() async throws {
+        let stack = try TempStack([
+            "app.py": Self.app,
+            "Procfile": "api: python3 -u app.py\n",
+            "devmesh.yaml": """
+                services:
+                  api: {health: {tcp: true}}
+                gateway:
+                  routes:
+                    - path: /api
+                      to: api
+                      cors: {origins: ["http://localhost:3000"], headers: [content-type], credentials: true, max_age: 5m, expose_headers: [X-Total]}
+                    - {path: /, to: api}
+
+                """,
+        ])
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 1 service is ready"))
+        let https = try #require(stack.state?.ports.gateway?["https"])
+        func call(_ args: [String], _ path: String) throws -> (status: String, fields: [String]) {
+            let r = try GatewayTests.curl(["-D", "-", "-o", "/dev/null"] + args + ["https://localhost:\(https)\(path)"])
+            return (r.status, r.body.components(separatedBy: "\r\n").map { $0.lowercased() })
+        }
+        let preflight = try call(["-X", "OPTIONS", "-H", "Origin: http://localhost:3000", "-H", "Access-Control-Request-Method: PUT",
+                                  "-H", "Access-Control-Request-Headers: Content-Type"], "/api/items?n=pre")
+        #expect(preflight.status == "204", "\(preflight)")
+        #expect(preflight.fields.contains("access-control-allow-origin: http://localhost:3000"))
+        #expect(preflight.fields.contains("access-control-allow-credentials: true"))
+        #expect(preflight.fields.contains("access-control-allow-headers: content-type"))
+        #expect(preflight.fields.contains("access-control-max-age: 300"))
+        let refused = try call(["-X", "OPTIONS", "-H", "Origin: https://evil.example", "-H", "Access-Control-Request-Method: GET"], "/api/items?n=evil")
+        #expect(refused.status == "403")
+        #expect(!refused.fields.contains { $0.hasPrefix("access-control-") }, "a disallowed origin gets no CORS field: \(refused.fields)")
+        let badHeader = try call(["-X", "OPTIONS", "-H", "Origin: http://localhost:3000", "-H", "Access-Control-Request-Method: GET",
+                                  "-H", "Access-Control-Request-Headers: X-Debug"], "/api/items?n=hdr")
+        #expect(badHeader.status == "403")
+
+        let allowed = try call(["-H", "Origin: http://localhost:3000"], "/api/items?n=get")
+        #expect(allowed.status == "200")
+        #expect(allowed.fields.filter { $0.hasPrefix("access-control-allow-origin:") } == ["access-control-allow-origin: http://localhost:3000"],
+                "the upstream's `*` is replaced: \(allowed.fields)")
+        #expect(allowed.fields.contains("access-control-expose-headers: x-total"))
+        #expect(allowed.fields.contains("vary: accept-encoding") && allowed.fields.contains("vary: origin"), "\(allowed.fields)")
+        let other = try call(["-H", "Origin: https://evil.example"], "/api/items?n=other")
+        #expect(other.status == "200")
+        #expect(!other.fields.contains { $0.hasPrefix("access-control-allow-origin: https://evil") })
+        #expect(!other.fields.contains { $0.hasPrefix("access-control-allow-origin: http://localhost") })
+        // A route without `cors` passes the upstream's own fields through untouched.
+        let plain = try call(["-H", "Origin: https://evil.example"], "/other?n=plain")
+        #expect(plain.fields.contains("access-control-allow-origin: *"))
+
+        #expect(await up.waitFor("GOT GET /api/items?n=get"))
+        #expect(!up.output.contains { $0.contains("n=pre") || $0.contains("n=evil") || $0.contains("n=hdr") }, "preflights never reach the app")
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
+}

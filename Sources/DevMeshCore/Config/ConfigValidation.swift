@@ -208,7 +208,6 @@ public enum ConfigValidation {
             var later: [String] = []
             if route.cache { later.append("cache") }
             if route.rateLimit != nil { later.append("rate_limit") }
-            if route.cors != nil { later.append("cors") }
             if route.auth != nil { later.append("auth") }
             if !later.isEmpty {
                 out.append(.warning(at: route.location, "`\(later.joined(separator: "`, `"))` of this route \(later.count == 1 ? "is" : "are") not implemented yet; the route works without \(later.count == 1 ? "it" : "them")",

@@ -19,7 +19,7 @@ public enum DevMeshYAML {
                             "redact", "headers", "response_headers"]
     static let headerEditKeys = ["add", "remove"]
     static let rateLimitKeys = ["requests", "per", "by"]
-    static let corsKeys = ["origins"]
+    static let corsKeys = ["origins", "methods", "headers", "expose_headers", "credentials", "max_age"]
     static let authKeys = ["api_keys", "jwt", "basic"]
     static let externalKeys = ["url", "headers", "mode"]
     static let adminKeys = ["port"]
@@ -387,9 +387,34 @@ public enum DevMeshYAML {
                 }
             case "cors":
                 guard let c = reader.mapping(v, what: field, allowed: corsKeys) else { continue }
-                var origins: [String] = []
-                for (_, _, cv) in c { origins = reader.stringList(cv, what: "`cors.origins`")?.map(\.0) ?? [] }
-                route.cors = CORSConfig(origins: origins)
+                var cors = CORSConfig(origins: [])
+                var originsNode: Node?
+                for (ck, _, cv) in c {
+                    switch ck {
+                    case "origins":
+                        originsNode = cv
+                        for (origin, _) in reader.stringList(cv, what: "`cors.origins`") ?? [] {
+                            if let problem = CORSPolicy.problem(withOrigin: origin) {
+                                reader.error(cv, "`cors.origins`: \(problem)")
+                            } else {
+                                cors.origins.append(origin)
+                            }
+                        }
+                    case "methods": cors.methods = reader.stringList(cv, what: "`cors.methods`")?.map { $0.0.uppercased() }
+                    case "headers": cors.headers = reader.stringList(cv, what: "`cors.headers`")?.map(\.0)
+                    case "expose_headers": cors.exposeHeaders = reader.stringList(cv, what: "`cors.expose_headers`")?.map(\.0) ?? []
+                    case "credentials": cors.credentials = reader.bool(cv, what: "`cors.credentials`") ?? false
+                    default: cors.maxAge = reader.duration(cv, what: "`cors.max_age`")
+                    }
+                }
+                if cors.credentials, cors.origins.contains("*") {
+                    reader.error(originsNode ?? v, "`cors.origins: [\"*\"]` with `credentials: true`: browsers refuse a wildcard origin with credentials",
+                                 hint: "list the origins that may send credentials, e.g. `origins: [\"http://localhost:3000\"]`")
+                }
+                if originsNode == nil {
+                    reader.error(v, "`cors` needs `origins`: the origins allowed to call this route", hint: "e.g. `cors: {origins: [\"http://localhost:3000\"]}`")
+                }
+                route.cors = cors
             case "auth":
                 guard let a = reader.mapping(v, what: field, allowed: authKeys) else { continue }
                 if a.count != 1 {

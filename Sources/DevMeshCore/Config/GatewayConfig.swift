@@ -107,16 +107,19 @@ public struct RouteConfig: Sendable, Equatable {
 public struct HeaderEdits: Sendable, Equatable {
     public var add: [(name: String, value: String)]
     public var remove: [String]
+    /// Added without replacing fields of the same name (`Vary: Origin` next to the upstream's `Vary`).
+    public var append: [(name: String, value: String)] = []
 
     public init(add: [(name: String, value: String)] = [], remove: [String] = []) {
         self.add = add
         self.remove = remove
     }
 
-    public var isEmpty: Bool { add.isEmpty && remove.isEmpty }
+    public var isEmpty: Bool { add.isEmpty && remove.isEmpty && append.isEmpty }
 
     public static func == (a: HeaderEdits, b: HeaderEdits) -> Bool {
         a.remove == b.remove && a.add.count == b.add.count && zip(a.add, b.add).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+            && a.append.count == b.append.count && zip(a.append, b.append).allSatisfy { $0.name == $1.name && $0.value == $1.value }
     }
 }
 
@@ -140,9 +143,29 @@ public struct RateLimitConfig: Sendable, Equatable {
 }
 
 /// `cors: {origins}`.
+/// `cors:` — see `CORSPolicy` (docs/gateway.md).
 public struct CORSConfig: Sendable, Equatable {
     public var origins: [String]
-    public init(origins: [String]) { self.origins = origins }
+    public var methods: [String]?
+    public var headers: [String]?
+    public var exposeHeaders: [String]
+    public var credentials: Bool
+    public var maxAge: Duration?
+
+    public init(origins: [String], methods: [String]? = nil, headers: [String]? = nil, exposeHeaders: [String] = [],
+                credentials: Bool = false, maxAge: Duration? = nil) {
+        self.origins = origins
+        self.methods = methods
+        self.headers = headers
+        self.exposeHeaders = exposeHeaders
+        self.credentials = credentials
+        self.maxAge = maxAge
+    }
+
+    public var policy: CORSPolicy {
+        CORSPolicy(origins: origins, methods: methods ?? CORSPolicy.defaultMethods, headers: headers, exposeHeaders: exposeHeaders,
+                   credentials: credentials, maxAgeSeconds: maxAge.map { Int($0.components.seconds) } ?? CORSPolicy.defaultMaxAge)
+    }
 }
 
 /// `auth:` — exactly one of `api_keys`, `jwt` (namespace/name of a RequestAuthentication) or `basic`.

@@ -16,6 +16,8 @@ public struct GatewayRouteTable: Sendable {
         /// Record this exchange for replay (`record`, default true), and redact it (`redact`).
         public var record: Bool = true
         public var redact: Bool = true
+        /// The route's `cors` (nil: the gateway adds nothing).
+        public var cors: CORSPolicy?
     }
 
     public enum Miss: Error, Sendable, Equatable {
@@ -103,7 +105,7 @@ public struct GatewayRouteTable: Sendable {
         }
         return Match(service: e.route.to, target: forwarded + query, routeIndex: e.index,
                      requestHeaders: e.route.requestHeaders, responseHeaders: e.route.responseHeaders,
-                     record: e.route.record, redact: e.route.redact)
+                     record: e.route.record, redact: e.route.redact, cors: e.route.cors?.policy)
     }
 
     /// Prefixes match whole segments: `/api` matches `/api` and `/api/x`, never `/apix`.
