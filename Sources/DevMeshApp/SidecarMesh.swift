@@ -94,6 +94,10 @@ final class SidecarMesh: Sendable {
                 upstreamTLS: Dictionary(gateway.services.compactMap { callee in
                     security?.upstream(from: nil, to: callee).map { (callee, $0) }
                 }, uniquingKeysWith: { a, _ in a }))
+            // One limit per route, shared by the HTTPS and HTTP ports.
+            for (index, config) in gateway.config.routes.enumerated() {
+                if let limit = config.rateLimit { routing.rateLimits[index] = SharedRateLimit(limit) }
+            }
             var https = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
             https.gateway = routing
             https.forwardedProto = "https"

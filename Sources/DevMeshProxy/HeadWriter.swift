@@ -150,6 +150,7 @@ enum ErrorResponse {
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
         case 421: return "Misdirected Request"
+        case 429: return "Too Many Requests"
         case 408: return "Request Timeout"
         case 413: return "Content Too Large"
         case 414: return "URI Too Long"

@@ -126,6 +126,8 @@ public struct GatewayRouting: Sendable {
     public var redirectTo: HTTPSPort?
     /// The upstream TLS (mTLS) per service, when the mesh uses it.
     public var upstreamTLS: [String: UpstreamTLS]
+    /// Each limited route's limit (by index into `gateway.routes`), shared by every connection.
+    public var rateLimits: [Int: SharedRateLimit] = [:]
 
     public var redirectToHTTPSPort: Int? { redirectTo?.value }
 

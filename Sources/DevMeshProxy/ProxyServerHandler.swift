@@ -225,6 +225,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var policyTarget: String?
         /// The answer's fields when a route's `cors` allows the request's origin.
         var corsEdits: HeaderEdits?
+        /// The matched route of the gateway (its rate limit applies once the policies allowed the request).
+        var matchedRouteIndex: Int?
         /// The matched route's `record` and `redact` (the gateway); an unrouted request is recorded, redacted.
         var recordRoute = (record: true, redact: route.recording?.redact ?? true)
         if let gateway = route.gateway {
@@ -260,6 +262,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     target = match.target
                     upstreamName = match.service
                     recordRoute = (match.record, match.redact)
+                    matchedRouteIndex = match.routeIndex
                     if let cors = match.cors {
                         // Before the policies, as Envoy's CORS filter runs before jwt_authn: a
                         // preflight carries no credentials, and is answered here, never forwarded.
@@ -360,6 +363,24 @@ final class ProxyServerHandler: ChannelInboundHandler {
             case .authenticate(let found):
                 authenticate(found, with: authorization, head: head, headBytes: headBytes, context: context)
                 return
+            }
+        }
+        // Rate limits count requests the policies let through (Envoy's order: authn, RBAC, then
+        // the limit), keyed by the client's address or its token's subject.
+        if refusal == nil, let index = matchedRouteIndex, let limit = route.gateway?.rateLimits[index] {
+            let key = limit.by == .jwtSub ? (policyNote?.requestPrincipal ?? "ip " + (clientAddress ?? "-")) : (clientAddress ?? "-")
+            let d = limit.admit(key)
+            let fields = "RateLimit-Limit: \(d.limit)\r\nRateLimit-Remaining: \(d.remaining)\r\nRateLimit-Reset: \(d.resetSeconds)\r\n"
+            if d.allowed {
+                var merged = responseEdits ?? HeaderEdits()
+                merged.remove += ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]
+                merged.add += [("RateLimit-Limit", String(d.limit)), ("RateLimit-Remaining", String(d.remaining)),
+                               ("RateLimit-Reset", String(d.resetSeconds))]
+                responseEdits = merged
+            } else {
+                refusal = .answer(status: 429, code: "rate-limited",
+                                  message: "over this route's limit of \(d.limit) requests per \(limit.periodText) for \(limit.by == .jwtSub ? "this token's subject" : "this client"); retry in \(d.retryAfterSeconds)s",
+                                  extraFields: fields + "Retry-After: \(d.retryAfterSeconds)\r\n")
             }
         }
         let incoming = head.value(of: .traceparent).flatMap(TraceContext.parse)

@@ -281,3 +281,45 @@ import Testing
         #expect(await up.exitCode() == 0)
     }
 }
+
+/// A route's rate limit through the real gateway over TLS: the allowance, then 429 with
+/// `Retry-After` and the `RateLimit-*` fields; other routes and the refused requests' upstream
+/// untouched.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct GatewayRateLimitTests {
+    @Test func overTheLimitIs429WithTheFields() async throws {
+        let stack = try TempStack([
+            "app.py": GatewayCORSTests.app,
+            "Procfile": "api: python3 -u app.py\n",
+            "devmesh.yaml": """
+                services:
+                  api: {health: {tcp: true}}
+                gateway:
+                  routes:
+                    - {path: /limited, to: api, rate_limit: {requests: 3, per: 1m}}
+                    - {path: /, to: api}
+
+                """,
+        ])
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 1 service is ready"))
+        let https = try #require(stack.state?.ports.gateway?["https"])
+        func call(_ path: String) throws -> (status: String, fields: [String]) {
+            let r = try GatewayTests.curl(["-D", "-", "-o", "/dev/null", "https://localhost:\(https)\(path)"])
+            return (r.status, r.body.components(separatedBy: "\r\n").map { $0.lowercased() })
+        }
+        for n in 0..<3 {
+            let ok = try call("/limited?n=\(n)")
+            #expect(ok.status == "200")
+            #expect(ok.fields.contains("ratelimit-limit: 3") && ok.fields.contains("ratelimit-remaining: \(2 - n)"), "\(ok.fields)")
+        }
+        let over = try call("/limited?n=over")
+        #expect(over.status == "429")
+        #expect(over.fields.contains("retry-after: 20"), "\(over.fields)")
+        #expect(over.fields.contains("ratelimit-remaining: 0") && over.fields.contains("x-devmesh-error: rate-limited"))
+        #expect(try call("/other?n=free").status == "200", "other routes are not limited")
+        #expect(await up.waitFor("GOT GET /other?n=free"))
+        #expect(!up.output.contains { $0.contains("n=over") }, "a refused request never reaches the app")
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
+}

@@ -207,7 +207,10 @@ public enum ConfigValidation {
         for route in config.gateway.routes {
             var later: [String] = []
             if route.cache { later.append("cache") }
-            if route.rateLimit != nil { later.append("rate_limit") }
+            if route.rateLimit?.by == .key {
+                out.append(.warning(at: route.location, "`rate_limit.by: key` needs API keys, which are not implemented yet: this route is limited per client address meanwhile",
+                                    hint: "use `by: ip` or `by: jwt_sub` until `auth: {api_keys: …}` works"))
+            }
             if route.auth != nil { later.append("auth") }
             if !later.isEmpty {
                 out.append(.warning(at: route.location, "`\(later.joined(separator: "`, `"))` of this route \(later.count == 1 ? "is" : "are") not implemented yet; the route works without \(later.count == 1 ? "it" : "them")",
