@@ -1,5 +1,23 @@
-# Helpers the benchmark scripts share (sourced by bench/run.sh and bench/policies.sh). They use
-# `$work` (the run's temporary folder) and `$THREADS` (wrk threads, default 1).
+# Helpers the benchmark scripts share (sourced by bench/run.sh, bench/policies.sh and
+# bench/recording.sh). They use `$work` (the run's temporary folder) and `$THREADS` (wrk threads,
+# default 1).
+
+# Installs the Debian packages of the commands given as `command:package` that are missing.
+need_tools() {
+  local need=() pair
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}"); done
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+}
+
+# $DEVMESH, or the release build (made if needed) of this checkout ($1: its root).
+release_devmesh() {
+  if [ -z "${DEVMESH:-}" ]; then
+    (cd "$1" && scripts/build-release.sh >/dev/null)
+    DEVMESH=$1/.build-release/release/devmesh
+  fi
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 

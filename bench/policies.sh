@@ -15,17 +15,9 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v wrk >/dev/null || need+=(wrk)
-command -v openssl >/dev/null || need+=(openssl)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-if [ -z "${DEVMESH:-}" ]; then
-  scripts/build-release.sh >/dev/null
-  DEVMESH=$root/.build-release/release/devmesh
-fi
+source "$root/bench/lib.sh"
+need_tools nginx:nginx-light wrk:wrk openssl:openssl
+release_devmesh "$root"
 
 work=$(mktemp -d /tmp/devmesh-policy-bench.XXXXXX)
 cleanup() {
@@ -35,7 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 export DEVMESH_HOME="$work/home"
-source "$root/bench/lib.sh"
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
 # An RS256 issuer made with openssl: the JWKS (n, e) and one token valid for an hour.

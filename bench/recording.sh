@@ -16,17 +16,9 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v wrk >/dev/null || need+=(wrk)
-command -v sqlite3 >/dev/null || need+=(sqlite3)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-if [ -z "${DEVMESH:-}" ]; then
-  scripts/build-release.sh >/dev/null
-  DEVMESH=$root/.build-release/release/devmesh
-fi
+source "$root/bench/lib.sh"
+need_tools nginx:nginx-light wrk:wrk sqlite3:sqlite3
+release_devmesh "$root"
 
 work=$(mktemp -d /tmp/devmesh-recording-bench.XXXXXX)
 cleanup() {
@@ -36,7 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 export DEVMESH_HOME="$work/home"
-source "$root/bench/lib.sh"
 
 write_backend_conf
 mkdir -p "$work/stack"

@@ -16,19 +16,9 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}
 
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v wrk >/dev/null || need+=(wrk)
-command -v h2load >/dev/null || need+=(nghttp2-client)
-command -v openssl >/dev/null || need+=(openssl)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-if [ -z "${DEVMESH:-}" ]; then
-  scripts/build-release.sh >/dev/null
-  DEVMESH=$root/.build-release/release/devmesh
-fi
+source "$root/bench/lib.sh"
+need_tools nginx:nginx-light wrk:wrk h2load:nghttp2-client openssl:openssl
+release_devmesh "$root"
 
 work=$(mktemp -d /tmp/devmesh-bench.XXXXXX)
 cleanup() {
@@ -38,7 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-source "$root/bench/lib.sh"
 write_backend_conf
 mkdir -p "$work/stack" "$work/pki"
 # The bench's own DEVMESH_HOME: its CA, never the user's.

@@ -44,6 +44,12 @@ import Testing
     }
 
     /// curl with the devmesh CA; `-w` appends the status and HTTP version on a last line.
+    /// The status and the answer's header lines (lower-cased) of a curl call, the body discarded.
+    static func fields(_ args: [String], _ url: String) throws -> (status: String, fields: [String]) {
+        let r = try curl(["-D", "-", "-o", "/dev/null"] + args + [url])
+        return (r.status, r.body.components(separatedBy: "\r\n").map { $0.lowercased() })
+    }
+
     static func curl(_ args: [String]) throws -> (status: String, version: String, body: String) {
         let r = try tool("/usr/bin/curl", ["-sS", "--max-time", "10", "--cacert", TestHome.path + "/ca/ca.pem",
                                            "-w", "\n%{http_code} %{http_version}"] + args)
@@ -244,8 +250,7 @@ import Testing
         #expect(await up.waitFor("all 1 service is ready"))
         let https = try #require(stack.state?.ports.gateway?["https"])
         func call(_ args: [String], _ path: String) throws -> (status: String, fields: [String]) {
-            let r = try GatewayTests.curl(["-D", "-", "-o", "/dev/null"] + args + ["https://localhost:\(https)\(path)"])
-            return (r.status, r.body.components(separatedBy: "\r\n").map { $0.lowercased() })
+            try GatewayTests.fields(args, "https://localhost:\(https)\(path)")
         }
         let preflight = try call(["-X", "OPTIONS", "-H", "Origin: http://localhost:3000", "-H", "Access-Control-Request-Method: PUT",
                                   "-H", "Access-Control-Request-Headers: Content-Type"], "/api/items?n=pre")
@@ -304,8 +309,7 @@ import Testing
         #expect(await up.waitFor("all 1 service is ready"))
         let https = try #require(stack.state?.ports.gateway?["https"])
         func call(_ path: String) throws -> (status: String, fields: [String]) {
-            let r = try GatewayTests.curl(["-D", "-", "-o", "/dev/null", "https://localhost:\(https)\(path)"])
-            return (r.status, r.body.components(separatedBy: "\r\n").map { $0.lowercased() })
+            try GatewayTests.fields([], "https://localhost:\(https)\(path)")
         }
         for n in 0..<3 {
             let ok = try call("/limited?n=\(n)")
