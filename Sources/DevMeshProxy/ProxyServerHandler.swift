@@ -257,7 +257,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     }
                 }
                 if refusal == nil { policyTarget = routed }
-                if refusal == nil { switch gateway.table.route(host: head.host, target: routed) {
+                if refusal == nil { switch gateway.table.route(host: head.host, target: routed, field: { head.fields.first($0) }) {
                 case .success(let match):
                     target = match.target
                     upstreamName = match.service

@@ -92,3 +92,55 @@ import Testing
         #expect(m.routeIndex == 5)
     }
 }
+
+@Suite struct RouteVersionTests {
+    func table() throws -> GatewayRouteTable {
+        let loaded = ConfigLoader(files: InMemoryFiles(["/s/devmesh.yaml": """
+            services:
+              orders: {run: ./o}
+              orders-v2: {run: ./o2}
+              beta: {run: ./b}
+            gateway:
+              routes:
+                - {path: /api/orders, to: orders, deprecated: {sunset: 2027-06-30, link: "https://docs.example/v2"}}
+                - {path: /api/orders, to: orders-v2, version: "2"}
+                - {path: /api/orders, to: beta, version: {header: X-Api-Version, value: beta}}
+            """]), environment: [:], purpose: .check, workingDirectory: "/s").load()
+        let config = try #require(loaded.config, "\(loaded.diagnostics.map(\.message))")
+        return GatewayRouteTable(gateway: config.gateway, services: config.services.map(\.name))
+    }
+
+    @Test func theVersionHeaderPicksTheRouteAndNoneIsTheDefault() throws {
+        let t = try table()
+        #expect(try t.route(host: "localhost", target: "/api/orders/1").get().service == "orders")
+        #expect(try t.route(host: "localhost", target: "/api/orders/1", field: { $0 == "Accept-Version" ? " 2 " : nil }).get().service == "orders-v2")
+        #expect(try t.route(host: "localhost", target: "/api/orders", field: { $0 == "X-Api-Version" ? "beta" : nil }).get().service == "beta")
+        #expect(try t.route(host: "localhost", target: "/api/orders", field: { $0 == "Accept-Version" ? "9" : nil }).get().service == "orders",
+                "an unknown version gets the default")
+    }
+
+    @Test func answersSayTheyVaryAndWhenTheDefaultGoes() throws {
+        let old = try table().route(host: "localhost", target: "/api/orders").get().responseHeaders
+        #expect(old.add.map { "\($0.name): \($0.value)" } == ["Deprecation: true", "Sunset: Wed, 30 Jun 2027 00:00:00 GMT"])
+        #expect(old.append.map { "\($0.name): \($0.value)" }.contains("Link: <https://docs.example/v2>; rel=\"deprecation\""))
+        #expect(old.append.contains { $0.name == "Vary" })
+        let v2 = try table().route(host: "localhost", target: "/api/orders", field: { $0 == "Accept-Version" ? "2" : nil }).get().responseHeaders
+        #expect(v2.add.isEmpty)
+    }
+
+    @Test func httpDatesAndBadConfig() {
+        #expect(RouteDeprecation.httpDate("2000-02-29") == "Tue, 29 Feb 2000 00:00:00 GMT")
+        #expect(RouteDeprecation.httpDate("2026-11-27") == "Fri, 27 Nov 2026 00:00:00 GMT")
+        #expect(RouteDeprecation.httpDate("2027-02-29") == nil)
+        let loaded = ConfigLoader(files: InMemoryFiles(["/s/devmesh.yaml": """
+            services:
+              a: {run: ./a}
+            gateway:
+              routes:
+                - {path: /x, to: a, version: {header: X-V}, deprecated: {sunset: soon}}
+            """]), environment: [:], purpose: .check, workingDirectory: "/s").load()
+        let messages = loaded.diagnostics.map(\.message)
+        #expect(messages.contains { $0.contains("needs a `value`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("`deprecated.sunset` must be a date") }, "\(messages)")
+    }
+}

@@ -327,3 +327,50 @@ import Testing
         #expect(await up.exitCode() == 0)
     }
 }
+
+/// API versions through the real gateway: a header picks the version's service, no header the
+/// default one, whose answers say it is deprecated and when it goes.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct GatewayVersionTests {
+    static let app = """
+        import os
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def do_GET(self):
+                body = os.environ["DEVMESH_SERVICE"].encode()
+                self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+            def log_message(self, *a): pass
+        ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+        """
+
+    @Test func theHeaderPicksTheVersion() async throws {
+        let stack = try TempStack([
+            "app.py": Self.app,
+            "Procfile": "orders: python3 -u app.py\norders-v2: python3 -u app.py\n",
+            "devmesh.yaml": """
+                services:
+                  orders: {health: {tcp: true}}
+                  orders-v2: {health: {tcp: true}}
+                gateway:
+                  routes:
+                    - {path: /api/orders, to: orders, deprecated: {sunset: 2027-06-30, link: "https://docs.example/v2"}}
+                    - {path: /api/orders, to: orders-v2, version: "2"}
+
+                """,
+        ])
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 2 services are ready"))
+        let https = try #require(stack.state?.ports.gateway?["https"])
+        let url = "https://localhost:\(https)/api/orders/1"
+        let v1 = try GatewayTests.curl(["-D", "-", url])
+        #expect(v1.body.hasSuffix("orders"), "\(v1.body)")
+        let fields = v1.body.lowercased()
+        #expect(fields.contains("deprecation: true") && fields.contains("sunset: wed, 30 jun 2027 00:00:00 gmt"), "\(v1.body)")
+        #expect(fields.contains("link: <https://docs.example/v2>; rel=\"deprecation\"") && fields.contains("vary: accept-version"))
+        let v2 = try GatewayTests.curl(["-D", "-", "-H", "Accept-Version: 2", url])
+        #expect(v2.body.hasSuffix("orders-v2"), "\(v2.body)")
+        #expect(!v2.body.lowercased().contains("deprecation:"))
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
+}

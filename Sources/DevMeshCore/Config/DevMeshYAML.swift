@@ -16,7 +16,9 @@ public enum DevMeshYAML {
     static let healthKeys = ["http", "tcp", "interval", "timeout", "start_period"]
     static let gatewayKeys = ["https_port", "http_port", "hosts", "auto_hosts", "routes", "http_mode"]
     static let routeKeys = ["path", "host", "to", "strip_prefix", "cache", "rate_limit", "cors", "auth", "record",
-                            "redact", "headers", "response_headers"]
+                            "redact", "headers", "response_headers", "version", "deprecated"]
+    static let versionKeys = ["header", "value"]
+    static let deprecatedKeys = ["sunset", "link"]
     static let headerEditKeys = ["add", "remove"]
     static let rateLimitKeys = ["requests", "per", "by"]
     static let corsKeys = ["origins", "methods", "headers", "expose_headers", "credentials", "max_age"]
@@ -367,6 +369,39 @@ public enum DevMeshYAML {
             case "cache": route.cache = reader.bool(v, what: field) ?? false
             case "record": route.record = reader.bool(v, what: field) ?? true
             case "redact": route.redact = reader.bool(v, what: field) ?? true
+            case "version":
+                if case .scalar = v, let value = reader.string(v, what: field) {
+                    route.version = RouteVersion(value: value)
+                } else if let pairs = reader.mapping(v, what: field, allowed: versionKeys) {
+                    var version = RouteVersion(value: "")
+                    for (vk, _, vv) in pairs {
+                        if vk == "header" { version.header = reader.string(vv, what: "`version.header`") ?? version.header }
+                        else { version.value = reader.string(vv, what: "`version.value`") ?? "" }
+                    }
+                    if version.value.isEmpty {
+                        reader.error(v, "`version` of \(what) needs a `value`", hint: "e.g. `version: {header: Accept-Version, value: v2}`, or `version: v2`")
+                    } else {
+                        route.version = version
+                    }
+                }
+            case "deprecated":
+                if case .scalar = v {
+                    if reader.bool(v, what: field) == true { route.deprecation = RouteDeprecation() }
+                } else if let pairs = reader.mapping(v, what: field, allowed: deprecatedKeys) {
+                    var deprecation = RouteDeprecation()
+                    for (dk, _, dv) in pairs {
+                        guard let text = reader.string(dv, what: "`deprecated.\(dk)`") else { continue }
+                        if dk == "link" {
+                            deprecation.link = text
+                        } else if let date = RouteDeprecation.httpDate(text) {
+                            deprecation.sunset = date
+                        } else {
+                            reader.error(dv, "`deprecated.sunset` must be a date such as 2027-06-30, not `\(text)`",
+                                         hint: "the day this version stops answering (sent as the `Sunset` field)")
+                        }
+                    }
+                    route.deprecation = deprecation
+                }
             case "headers": route.requestHeaders = parseHeaderEdits(v, what: "`headers` of \(what)", reader: &reader)
             case "response_headers": route.responseHeaders = parseHeaderEdits(v, what: "`response_headers` of \(what)", reader: &reader)
             case "rate_limit":

@@ -65,6 +65,10 @@ public struct RouteConfig: Sendable, Equatable {
     public var record: Bool
     /// `redact` — redact what is recorded on this route (default true; false only for local-only data).
     public var redact: Bool = true
+    /// `version` — this route answers one API version (by a request header); nil: the default.
+    public var version: RouteVersion?
+    /// `deprecated` — answers carry `Deprecation`, and `Sunset`/`Link` when given.
+    public var deprecation: RouteDeprecation?
     /// `headers` — request header edits before forwarding.
     public var requestHeaders: HeaderEdits
     /// `response_headers` — response header edits before answering the client.

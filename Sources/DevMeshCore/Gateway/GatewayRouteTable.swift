@@ -54,9 +54,16 @@ public struct GatewayRouteTable: Sendable {
                 pathRoutes.append(entry)
             }
         }
-        // Longest prefix first; equal lengths keep the config's order.
+        // Longest prefix first; at equal lengths, versioned routes before the default one, then
+        // the config's order.
         let order: (Entry, Entry) -> Bool = { a, b in
-            a.prefix.utf8.count != b.prefix.utf8.count ? a.prefix.utf8.count > b.prefix.utf8.count : a.index < b.index
+            if a.prefix.utf8.count != b.prefix.utf8.count { return a.prefix.utf8.count > b.prefix.utf8.count }
+            if (a.route.version != nil) != (b.route.version != nil) { return a.route.version != nil }
+            return a.index < b.index
+        }
+        // Answers of a path with versions vary by the version header (caches must know).
+        for route in gateway.routes {
+            if let version = route.version { versionHeaders[route.host.map(Self.normalizeHost) ?? "", default: [:]][route.path ?? "/"] = version.header }
         }
         pathRoutes.sort(by: order)
         for key in hostRoutes.keys { hostRoutes[key]!.sort(by: order) }
@@ -78,13 +85,22 @@ public struct GatewayRouteTable: Sendable {
         servedHosts.contains(Self.normalizeHost(host))
     }
 
-    /// `target` is the request target in origin form (`/path?query`).
-    public func route(host rawHost: String, target: String) -> Result<Match, Miss> {
+    /// Host ("" for host-less routes) → path → the version header of the routes of that path.
+    private var versionHeaders: [String: [String: String]] = [:]
+
+    /// `target` is the request target in origin form (`/path?query`); `field` looks up a request
+    /// header (for `version`).
+    public func route(host rawHost: String, target: String, field: (String) -> String? = { _ in nil }) -> Result<Match, Miss> {
         let host = Self.normalizeHost(rawHost)
         let (rawPath, query) = Self.split(target)
         let path = PathNormalizer.removeDotSegments(rawPath)
+        func fits(_ e: Entry) -> Bool {
+            guard Self.prefix(e.prefix, matches: path) else { return false }
+            guard let version = e.route.version else { return true }
+            return field(version.header).map { $0.trimmingSpaces == version.value } ?? false
+        }
         if let entries = hostRoutes[host] {
-            if let e = entries.first(where: { Self.prefix($0.prefix, matches: path) }) { return .success(match(e, path: path, query: query)) }
+            if let e = entries.first(where: fits) { return .success(match(e, path: path, query: query)) }
             return .failure(.noRoute(host: host, path: path))
         }
         if let service = autoHosts[host] {
@@ -92,7 +108,7 @@ public struct GatewayRouteTable: Sendable {
                                   requestHeaders: HeaderEdits(), responseHeaders: HeaderEdits()))
         }
         guard gatewayHosts.contains(host) else { return .failure(.unknownHost(host)) }
-        if let e = pathRoutes.first(where: { Self.prefix($0.prefix, matches: path) }) { return .success(match(e, path: path, query: query)) }
+        if let e = pathRoutes.first(where: fits) { return .success(match(e, path: path, query: query)) }
         return .failure(.noRoute(host: host, path: path))
     }
 
@@ -103,8 +119,15 @@ public struct GatewayRouteTable: Sendable {
             forwarded = String(path.dropFirst(trimmed.count))
             if forwarded.isEmpty { forwarded = "/" }
         }
+        var answer = e.route.responseHeaders
+        if let header = versionHeaders[e.route.host.map(Self.normalizeHost) ?? ""]?[e.prefix] { answer.append.append(("Vary", header)) }
+        if let deprecation = e.route.deprecation {
+            answer.add.append(("Deprecation", "true"))
+            if let sunset = deprecation.sunset { answer.add.append(("Sunset", sunset)) }
+            if let link = deprecation.link { answer.append.append(("Link", "<\(link)>; rel=\"deprecation\"")) }
+        }
         return Match(service: e.route.to, target: forwarded + query, routeIndex: e.index,
-                     requestHeaders: e.route.requestHeaders, responseHeaders: e.route.responseHeaders,
+                     requestHeaders: e.route.requestHeaders, responseHeaders: answer,
                      record: e.route.record, redact: e.route.redact, cors: e.route.cors?.policy)
     }
 
