@@ -53,6 +53,10 @@ enum HeadWriter {
             }
             if isHopByHop(kind, field.name, options: head.connectionOptions) { continue }
             if let edits = extras.edits, edits.drops(field.name) { continue }
+            if let edits = extras.edits, let name = edits.renamed(field.name) {
+                out.writeString("\(name): \(field.value)\r\n")
+                continue
+            }
             let line = head.fieldLines[i]
             if let slice = source.getSlice(at: source.readerIndex + line.lowerBound, length: line.count) {
                 var s = slice
@@ -96,6 +100,10 @@ enum HeadWriter {
                 continue
             }
             if let edits, edits.drops(field.name) { continue }
+            if let edits, let name = edits.renamed(field.name) {
+                out.writeString("\(name): \(field.value)\r\n")
+                continue
+            }
             let line = head.fieldLines[i]
             if let slice = source.getSlice(at: source.readerIndex + line.lowerBound, length: line.count) {
                 var s = slice

@@ -144,3 +144,60 @@ import Testing
         #expect(messages.contains { $0.contains("`deprecated.sunset` must be a date") }, "\(messages)")
     }
 }
+
+@Suite struct RouteRewriteTests {
+    func table(_ routes: String) throws -> GatewayRouteTable {
+        let loaded = ConfigLoader(files: InMemoryFiles(["/s/devmesh.yaml": """
+            services:
+              users: {run: ./u}
+              files: {run: ./f}
+            gateway:
+              routes:
+            \(routes)
+            """]), environment: [:], purpose: .check, workingDirectory: "/s").load()
+        let config = try #require(loaded.config, "\(loaded.diagnostics.map(\.message))")
+        #expect(!loaded.diagnostics.hasErrors, "\(loaded.diagnostics.map(\.message))")
+        return GatewayRouteTable(gateway: config.gateway, services: config.services.map(\.name))
+    }
+
+    @Test func capturedSegmentsGoWhereTheRewriteSays() throws {
+        let t = try table("""
+                - {path: "/api/v1/users/{id}/orders/{order}", to: users, rewrite: "/orders/{order}/of/{id}"}
+                - {path: "/api/v1/users/{id}", to: users, rewrite: "/users/{id}"}
+                - {path: /static, to: files, rewrite: /public/}
+            """)
+        #expect(try t.route(host: "localhost", target: "/api/v1/users/42").get().target == "/users/42")
+        #expect(try t.route(host: "localhost", target: "/api/v1/users/42/profile?x=1").get().target == "/users/42/profile?x=1")
+        #expect(try t.route(host: "localhost", target: "/api/v1/users/7/orders/9?full=1").get().target == "/orders/9/of/7?full=1")
+        #expect(try t.route(host: "localhost", target: "/static/css/a.css").get().target == "/public/css/a.css")
+        #expect(try t.route(host: "localhost", target: "/static").get().target == "/public/")
+        // A capture is one whole, non-empty segment.
+        #expect(throws: GatewayRouteTable.Miss.self) { try t.route(host: "localhost", target: "/api/v1/users/").get() }
+        #expect(throws: GatewayRouteTable.Miss.self) { try t.route(host: "localhost", target: "/api/v1/usersX/1").get() }
+    }
+
+    @Test func badPatternsAndRewritesAreConfigErrors() {
+        let loaded = ConfigLoader(files: InMemoryFiles(["/s/devmesh.yaml": """
+            services:
+              users: {run: ./u}
+            gateway:
+              routes:
+                - {path: "/u/{id}", to: users, rewrite: "/users/{name}"}
+                - {path: "/v/x{id}", to: users}
+                - {path: "/w", to: users, rewrite: "w", strip_prefix: true}
+                - {path: "/z", to: users, rewrite: "/a", strip_prefix: true}
+            """]), environment: [:], purpose: .check, workingDirectory: "/s").load()
+        let messages = loaded.diagnostics.map(\.message)
+        #expect(messages.contains { $0.contains("`{name}`, which the route's path does not capture") }, "\(messages)")
+        #expect(messages.contains { $0.contains("a capture is a whole segment") }, "\(messages)")
+        #expect(messages.contains { $0.contains("must be a path starting with `/`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("`rewrite` and `strip_prefix`") }, "\(messages)")
+    }
+
+    @Test func headersAreRenamedInTheEdits() {
+        var edits = HeaderEdits()
+        edits.rename = [("X-User", "X-Account")]
+        #expect(edits.renamed("x-user") == "X-Account")
+        #expect(edits.renamed("X-Users") == nil)
+    }
+}

@@ -374,3 +374,47 @@ import Testing
         #expect(await up.exitCode() == 0)
     }
 }
+
+/// Path rewrites with captured segments, and renamed headers both ways, through the gateway.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct GatewayRewriteTests {
+    static let app = """
+        import os
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def do_GET(self):
+                print("GOT %s account=%s user=%s" % (self.path, self.headers.get("x-account"), self.headers.get("x-user")), flush=True)
+                self.send_response(200); self.send_header("Content-Length", "2"); self.send_header("X-Internal-Id", "7")
+                self.end_headers(); self.wfile.write(b"ok")
+            def log_message(self, *a): pass
+        ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+        """
+
+    @Test func capturesRewriteThePathAndFieldsAreRenamed() async throws {
+        let stack = try TempStack([
+            "app.py": Self.app,
+            "Procfile": "users: python3 -u app.py\n",
+            "devmesh.yaml": """
+                services:
+                  users: {health: {tcp: true}}
+                gateway:
+                  routes:
+                    - path: "/api/v1/users/{id}"
+                      to: users
+                      rewrite: "/users/{id}"
+                      headers: {rename: {X-User: X-Account}}
+                      response_headers: {rename: {X-Internal-Id: X-Request-Ref}}
+
+                """,
+        ])
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 1 service is ready"))
+        let https = try #require(stack.state?.ports.gateway?["https"])
+        let r = try GatewayTests.fields(["-H", "X-User: ann"], "https://localhost:\(https)/api/v1/users/42/profile?full=1")
+        #expect(r.status == "200")
+        #expect(r.fields.contains("x-request-ref: 7") && !r.fields.contains("x-internal-id: 7"), "\(r.fields)")
+        #expect(await up.waitFor("GOT /users/42/profile?full=1 account=ann user=None"))
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
+}

@@ -16,10 +16,10 @@ public enum DevMeshYAML {
     static let healthKeys = ["http", "tcp", "interval", "timeout", "start_period"]
     static let gatewayKeys = ["https_port", "http_port", "hosts", "auto_hosts", "routes", "http_mode"]
     static let routeKeys = ["path", "host", "to", "strip_prefix", "cache", "rate_limit", "cors", "auth", "record",
-                            "redact", "headers", "response_headers", "version", "deprecated"]
+                            "redact", "headers", "response_headers", "version", "deprecated", "rewrite"]
     static let versionKeys = ["header", "value"]
     static let deprecatedKeys = ["sunset", "link"]
-    static let headerEditKeys = ["add", "remove"]
+    static let headerEditKeys = ["add", "remove", "rename"]
     static let rateLimitKeys = ["requests", "per", "by"]
     static let corsKeys = ["origins", "methods", "headers", "expose_headers", "credentials", "max_age"]
     static let authKeys = ["api_keys", "jwt", "basic"]
@@ -348,6 +348,7 @@ public enum DevMeshYAML {
         guard let fields = reader.mapping(node, what: what, allowed: routeKeys) else { return nil }
         var route = RouteConfig(location: reader.location(of: node), to: "")
         var hasTo = false
+        var rewriteNode: Node?
         for (key, _, v) in fields {
             let field = "`\(key)` of \(what)"
             switch key {
@@ -369,6 +370,14 @@ public enum DevMeshYAML {
             case "cache": route.cache = reader.bool(v, what: field) ?? false
             case "record": route.record = reader.bool(v, what: field) ?? true
             case "redact": route.redact = reader.bool(v, what: field) ?? true
+            case "rewrite":
+                if let r = reader.string(v, what: field) {
+                    if r.hasPrefix("/"), !r.contains("?"), !r.contains("#") { route.rewrite = r } else {
+                        reader.error(v, "`rewrite` of \(what) must be a path starting with `/` (no query), not `\(r)`",
+                                     hint: "e.g. `rewrite: /users/{id}`; the request's query is kept as it is")
+                    }
+                }
+                rewriteNode = v
             case "version":
                 if case .scalar = v, let value = reader.string(v, what: field) {
                     route.version = RouteVersion(value: value)
@@ -476,6 +485,21 @@ public enum DevMeshYAML {
             reader.error(node, "\(what) has no `to`", hint: "name the service that serves it, e.g. `to: users`")
             return nil
         }
+        // `{name}` segments of `path` are what `rewrite` may use.
+        let captures = PathPattern(route.path ?? "/")
+        if let problem = captures.problem {
+            reader.error(node, "the route path `\(route.path ?? "/")`: \(problem)", hint: "a capture is a whole segment, e.g. `path: /api/v1/users/{id}`")
+        } else if let rewrite = route.rewrite, let rewriteNode {
+            if route.stripPrefix {
+                reader.error(rewriteNode, "`rewrite` and `strip_prefix` of \(what) both change the path", hint: "keep `rewrite` (it replaces the matched prefix)")
+            }
+            for name in PathPattern.placeholders(in: rewrite) where !captures.names.contains(name) {
+                reader.error(rewriteNode, "`rewrite` uses `{\(name)}`, which the route's path does not capture",
+                             hint: captures.names.isEmpty ? "capture it in `path`, e.g. `path: /api/users/{\(name)}`" : "the path captures: \(captures.names.map { "{\($0)}" }.joined(separator: ", "))")
+            }
+        } else if !captures.names.isEmpty, route.rewrite == nil, !route.stripPrefix {
+            // Captures without a rewrite just match any segment there; the path goes on as it came.
+        }
         if route.path == nil, route.host == nil {
             reader.error(node, "\(what) matches nothing: it has neither `path` nor `host`",
                          hint: "add `path: /prefix` or `host: name.localhost`")
@@ -487,7 +511,16 @@ public enum DevMeshYAML {
         var edits = HeaderEdits()
         guard let fields = reader.mapping(node, what: what, allowed: headerEditKeys) else { return edits }
         for (key, _, v) in fields {
-            if key == "add" {
+            if key == "rename" {
+                for entry in reader.stringMap(v, what: "`rename` of \(what)") ?? [] {
+                    if HeaderEdits.isFieldName(entry.name), HeaderEdits.isFieldName(entry.value) {
+                        edits.rename.append((entry.name, entry.value))
+                    } else {
+                        reader.error(v, "`\(entry.name): \(entry.value)` in `rename` of \(what) is not a pair of header names",
+                                     hint: "e.g. `rename: {X-User: X-Account}` (the old name, then the new)")
+                    }
+                }
+            } else if key == "add" {
                 for entry in reader.stringMap(v, what: "`add` of \(what)") ?? [] {
                     if HeaderEdits.isFieldName(entry.name), HeaderEdits.isFieldValue(entry.value) {
                         edits.add.append((entry.name, entry.value))

@@ -65,6 +65,9 @@ public struct RouteConfig: Sendable, Equatable {
     public var record: Bool
     /// `redact` — redact what is recorded on this route (default true; false only for local-only data).
     public var redact: Bool = true
+    /// `rewrite` — the path the service gets instead of the matched prefix, with `{name}` segments
+    /// of `path` put in (`path: /api/v1/users/{id}`, `rewrite: /users/{id}`); the rest follows.
+    public var rewrite: String?
     /// `version` — this route answers one API version (by a request header); nil: the default.
     public var version: RouteVersion?
     /// `deprecated` — answers carry `Deprecation`, and `Sunset`/`Link` when given.
@@ -113,17 +116,25 @@ public struct HeaderEdits: Sendable, Equatable {
     public var remove: [String]
     /// Added without replacing fields of the same name (`Vary: Origin` next to the upstream's `Vary`).
     public var append: [(name: String, value: String)] = []
+    /// Fields sent on under another name, values kept (`rename: {X-User: X-Account}`).
+    public var rename: [(from: String, to: String)] = []
 
     public init(add: [(name: String, value: String)] = [], remove: [String] = []) {
         self.add = add
         self.remove = remove
     }
 
-    public var isEmpty: Bool { add.isEmpty && remove.isEmpty && append.isEmpty }
+    public var isEmpty: Bool { add.isEmpty && remove.isEmpty && append.isEmpty && rename.isEmpty }
+
+    /// The new name of a field that is renamed.
+    public func renamed(_ name: some StringProtocol) -> String? {
+        rename.first { $0.from.caseInsensitiveEqualsASCII(name) }?.to
+    }
 
     public static func == (a: HeaderEdits, b: HeaderEdits) -> Bool {
         a.remove == b.remove && a.add.count == b.add.count && zip(a.add, b.add).allSatisfy { $0.name == $1.name && $0.value == $1.value }
             && a.append.count == b.append.count && zip(a.append, b.append).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+            && a.rename.map { $0.from + ":" + $0.to } == b.rename.map { $0.from + ":" + $0.to }
     }
 }
 
@@ -209,5 +220,16 @@ extension GatewayConfig {
             }
         }
         return nil
+    }
+}
+
+extension StringProtocol {
+    /// ASCII case-insensitive equality (header names).
+    func caseInsensitiveEqualsASCII(_ other: some StringProtocol) -> Bool {
+        let a = utf8, b = other.utf8
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { x, y in
+            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
+        }
     }
 }

@@ -31,6 +31,8 @@ public struct GatewayRouteTable: Sendable {
         var index: Int
         var route: RouteConfig
         var prefix: String
+        /// Set when the path has `{name}` segments.
+        var pattern: PathPattern?
     }
 
     /// Host (lower-case) → its own routes, longest prefix first.
@@ -47,7 +49,8 @@ public struct GatewayRouteTable: Sendable {
         gatewayHosts = Set(gateway.hosts.map { Self.normalizeHost($0) })
         gatewayHosts.formUnion(["localhost", "127.0.0.1", "::1"])
         for (i, route) in gateway.routes.enumerated() {
-            let entry = Entry(index: i, route: route, prefix: route.path ?? "/")
+            let pattern = PathPattern(route.path ?? "/")
+            let entry = Entry(index: i, route: route, prefix: route.path ?? "/", pattern: pattern.hasCaptures ? pattern : nil)
             if let host = route.host {
                 hostRoutes[Self.normalizeHost(host), default: []].append(entry)
             } else {
@@ -95,7 +98,11 @@ public struct GatewayRouteTable: Sendable {
         let (rawPath, query) = Self.split(target)
         let path = PathNormalizer.removeDotSegments(rawPath)
         func fits(_ e: Entry) -> Bool {
-            guard Self.prefix(e.prefix, matches: path) else { return false }
+            if let pattern = e.pattern {
+                guard pattern.match(path) != nil else { return false }
+            } else {
+                guard Self.prefix(e.prefix, matches: path) else { return false }
+            }
             guard let version = e.route.version else { return true }
             return field(version.header).map { $0.trimmingSpaces == version.value } ?? false
         }
@@ -114,7 +121,21 @@ public struct GatewayRouteTable: Sendable {
 
     private func match(_ e: Entry, path: String, query: String) -> Match {
         var forwarded = path
-        if e.route.stripPrefix, e.prefix != "/" {
+        if let rewrite = e.route.rewrite {
+            // The matched prefix becomes the rewrite, captures put in; the rest of the path follows.
+            var head = rewrite
+            var rest: Substring
+            if let pattern = e.pattern, let (captures, after) = pattern.match(path) {
+                head = PathPattern.fill(rewrite, captures)
+                rest = after
+            } else {
+                let trimmed = e.prefix.hasSuffix("/") ? String(e.prefix.dropLast()) : e.prefix
+                rest = Substring(path).dropFirst(e.prefix == "/" ? 0 : trimmed.count)
+            }
+            if head.hasSuffix("/"), rest.hasPrefix("/") { rest = rest.dropFirst() }
+            if rest.isEmpty, head.isEmpty { head = "/" }
+            forwarded = head + rest
+        } else if e.route.stripPrefix, e.prefix != "/" {
             let trimmed = e.prefix.hasSuffix("/") ? String(e.prefix.dropLast()) : e.prefix
             forwarded = String(path.dropFirst(trimmed.count))
             if forwarded.isEmpty { forwarded = "/" }
