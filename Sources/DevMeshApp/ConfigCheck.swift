@@ -20,7 +20,12 @@ public enum ConfigCheck {
                 loaded.diagnostics += await keyWarnings(workspace, root: config.root)
             }
         }
-        if let config = loaded.config { loaded.diagnostics += replayWarnings(config) }
+        if let config = loaded.config {
+            loaded.diagnostics += replayWarnings(config)
+            let keys = GatewayKeys.load(config)
+            loaded.diagnostics += keys.diagnostics
+            loaded.sources.merge(keys.sources) { a, _ in a }
+        }
         if json {
             struct Report: Encodable {
                 var ok: Bool

@@ -1,3 +1,4 @@
+import DevMeshAuth
 import DevMeshCore
 import DevMeshPolicy
 import DevMeshProxy
@@ -15,7 +16,7 @@ final class SidecarMesh: Sendable {
     private let redirectPort = HTTPSPort(0)
 
     init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: MeshPolicies? = nil,
-         recording: MeshRecording = MeshRecording()) {
+         recording: MeshRecording = MeshRecording(), apiKeys: [Int: APIKeys] = [:]) {
         var sources: [String: EndpointSource] = [:]
         for listener in plan.listeners {
             switch listener.target {
@@ -94,6 +95,7 @@ final class SidecarMesh: Sendable {
                 upstreamTLS: Dictionary(gateway.services.compactMap { callee in
                     security?.upstream(from: nil, to: callee).map { (callee, $0) }
                 }, uniquingKeysWith: { a, _ in a }))
+            routing.apiKeys = apiKeys
             // One limit per route, shared by the HTTPS and HTTP ports.
             for (index, config) in gateway.config.routes.enumerated() {
                 if let limit = config.rateLimit { routing.rateLimits[index] = SharedRateLimit(limit) }

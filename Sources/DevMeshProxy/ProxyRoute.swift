@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import DevMeshAuth
 import DevMeshCore
 import DevMeshHTTP1
 
@@ -128,6 +129,8 @@ public struct GatewayRouting: Sendable {
     public var upstreamTLS: [String: UpstreamTLS]
     /// Each limited route's limit (by index into `gateway.routes`), shared by every connection.
     public var rateLimits: [Int: SharedRateLimit] = [:]
+    /// Each `auth: {api_keys}` route's keys (by index into `gateway.routes`).
+    public var apiKeys: [Int: APIKeys] = [:]
 
     public var redirectToHTTPSPort: Int? { redirectTo?.value }
 

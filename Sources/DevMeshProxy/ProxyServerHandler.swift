@@ -3,6 +3,7 @@ import DevMeshCore
 import DevMeshHTTP1
 import DevMeshPolicy
 import DevMeshTLS
+import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -332,6 +333,22 @@ final class ProxyServerHandler: ChannelInboundHandler {
             refusal = .answer(status: 403, code: "no-identity",
                               message: "the client certificate carries no SPIFFE identity of this mesh", extraFields: "")
         }
+        // API keys of the route (`auth: {api_keys}`), checked before the policies, as an authn step.
+        var apiKeyName: String?
+        if refusal == nil, let index = matchedRouteIndex, let keys = route.gateway?.apiKeys[index] {
+            let given = head.fields.first("X-Api-Key") ?? Self.queryValue(Self.originForm(head.target), "api_key")
+            if let given, let name = keys.name(of: given) {
+                apiKeyName = name
+                var merged = edits ?? HeaderEdits()
+                merged.remove.append("X-Api-Key")
+                merged.add.append(("X-Api-Key-Name", name))
+                edits = merged
+            } else {
+                refusal = .answer(status: 401, code: given == nil ? "api-key-missing" : "api-key-invalid",
+                                  message: given == nil ? "this route needs an API key: send it in `X-Api-Key` (or `?api_key=`)" : "the API key is not one of this route's keys",
+                                  extraFields: "WWW-Authenticate: ApiKey realm=\"devmesh\", header=\"X-Api-Key\"\r\n")
+            }
+        }
         var rawBody: String?
         var policyNote: PolicyNote?
         if refusal == nil, let gate = route.authorization {
@@ -368,7 +385,12 @@ final class ProxyServerHandler: ChannelInboundHandler {
         // Rate limits count requests the policies let through (Envoy's order: authn, RBAC, then
         // the limit), keyed by the client's address or its token's subject.
         if refusal == nil, let index = matchedRouteIndex, let limit = route.gateway?.rateLimits[index] {
-            let key = limit.by == .jwtSub ? (policyNote?.requestPrincipal ?? "ip " + (clientAddress ?? "-")) : (clientAddress ?? "-")
+            let key: String
+            switch limit.by {
+            case .jwtSub: key = policyNote?.requestPrincipal ?? "ip " + (clientAddress ?? "-")
+            case .key: key = apiKeyName.map { "key " + $0 } ?? "ip " + (clientAddress ?? "-")
+            case .ip: key = clientAddress ?? "-"
+            }
             let d = limit.admit(key)
             let fields = "RateLimit-Limit: \(d.limit)\r\nRateLimit-Remaining: \(d.remaining)\r\nRateLimit-Reset: \(d.resetSeconds)\r\n"
             if d.allowed {
@@ -379,7 +401,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 responseEdits = merged
             } else {
                 refusal = .answer(status: 429, code: "rate-limited",
-                                  message: "over this route's limit of \(d.limit) requests per \(limit.periodText) for \(limit.by == .jwtSub ? "this token's subject" : "this client"); retry in \(d.retryAfterSeconds)s",
+                                  message: "over this route's limit of \(d.limit) requests per \(limit.periodText) for \(limit.by == .jwtSub ? "this token's subject" : limit.by == .key ? "this API key" : "this client"); retry in \(d.retryAfterSeconds)s",
                                   extraFields: fields + "Retry-After: \(d.retryAfterSeconds)\r\n")
             }
         }
@@ -402,6 +424,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.responseEdits = responseEdits
         exchange.sourcePrincipal = identity?.principal
         exchange.policyNote = policyNote
+        exchange.apiKeyName = apiKeyName
         if let recording = route.recording, recordRoute.record, route.telemetry.isEnabled {
             exchange.capture = ExchangeCapture(head: head, limit: recording.maxBody, redact: recordRoute.redact)
         }
@@ -951,7 +974,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
             durationNanos: end > exchange.startNanos ? end - exchange.startNanos : 0,
             endpointName: exchange.endpoint?.name, endpointHost: exchange.endpoint?.host, endpointPort: exchange.endpoint?.port,
             attempts: exchange.attempts, bytesIn: exchange.bytesIn, bytesOut: exchange.bytesOut,
-            sourcePrincipal: exchange.sourcePrincipal, policy: exchange.policyNote))
+            sourcePrincipal: exchange.sourcePrincipal, policy: exchange.policyNote, apiKey: exchange.apiKeyName))
         if let capture = exchange.capture {
             exchange.capture = nil
             // A body that did not arrive whole (refused before it was read, a client that left)
@@ -1001,6 +1024,16 @@ final class ProxyServerHandler: ChannelInboundHandler {
         ErrorResponse.write(status: status, code: code, message: message, close: true, into: &out)
         closing = true
         context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// The first value of a query parameter (percent-decoded), or nil.
+    static func queryValue(_ target: String, _ name: String) -> String? {
+        guard let q = target.firstIndex(of: "?") else { return nil }
+        for pair in target[target.index(after: q)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts[0] == name { return parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : "" }
+        }
+        return nil
     }
 
     /// `users:80` → `users` (lower-cased).
@@ -1076,6 +1109,8 @@ final class Exchange {
     var policyNote: PolicyNote?
     /// Set when this exchange is recorded for replay.
     var capture: ExchangeCapture?
+    /// The name of the route's API key the request carried.
+    var apiKeyName: String?
 
     /// Whether any body byte was taken from the client (then a retry could not resend it).
     var bodyConsumed: Bool { requestBody.bytesSeen > 0 }

@@ -61,7 +61,11 @@ enum SpanRow {
         b.bind(26, hop.bytesIn)
         b.bind(27, hop.bytesOut)
         b.bind(28, hop.sourcePrincipal)
-        b.bind(29, hop.policy.map { Self.typedJSON($0.attributePairs) })
+        if let apiKey = hop.apiKey {
+            b.bind(29, Self.typedJSON([("devmesh.api_key.name", apiKey)] + (hop.policy?.attributePairs ?? [])))
+        } else {
+            b.bind(29, hop.policy.map { Self.typedJSON($0.attributePairs) })
+        }
         b.bind(30, nil as String?)
         b.bind(31, nil as String?)
         b.bind(32, "devmesh")

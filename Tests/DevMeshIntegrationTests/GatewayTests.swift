@@ -418,3 +418,72 @@ import Testing
         #expect(await up.exitCode() == 0)
     }
 }
+
+/// API keys on a route, through the real gateway: 401 with a challenge without or with a wrong
+/// key; the right one (header or query) passes as its name, never as the key; a limit `by: key`
+/// counts per key; spans carry the key's name.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct GatewayAPIKeyTests {
+    static let app = """
+        import os
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def do_GET(self):
+                print("GOT %s name=%s key=%s" % (self.path, self.headers.get("x-api-key-name"), self.headers.get("x-api-key")), flush=True)
+                self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
+            def log_message(self, *a): pass
+        ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+        """
+
+    @Test func keysNamesAndLimits() async throws {
+        let stack = try TempStack([
+            "app.py": Self.app,
+            "Procfile": "api: python3 -u app.py\n",
+            "keys.txt": APIKeysFixture.file,
+            "devmesh.yaml": """
+                services:
+                  api: {health: {tcp: true}}
+                gateway:
+                  routes:
+                    - {path: /api, to: api, auth: {api_keys: keys.txt}, rate_limit: {requests: 2, per: 1m, by: key}}
+
+                """,
+        ])
+        let check = try DevMeshBinary.run(["check"], in: stack.root)
+        #expect(check.code == 0 && !check.stdout.contains("not implemented"), "\(check.stdout)")
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 1 service is ready"))
+        let https = try #require(stack.state?.ports.gateway?["https"])
+        let base = "https://localhost:\(https)/api/items"
+        let none = try GatewayTests.fields([], base + "?n=none")
+        #expect(none.status == "401")
+        #expect(none.fields.contains("www-authenticate: apikey realm=\"devmesh\", header=\"x-api-key\""), "\(none.fields)")
+        #expect(none.fields.contains("x-devmesh-error: api-key-missing"))
+        #expect(try GatewayTests.fields(["-H", "X-Api-Key: guess"], base + "?n=wrong").status == "401")
+        #expect(try GatewayTests.fields(["-H", "X-Api-Key: mobile-key-123", "-H", "X-Api-Key-Name: admin"], base + "?n=m1").status == "200")
+        #expect(await up.waitFor("GOT /api/items?n=m1 name=mobile key=None"), "the key's name, never the key, and no spoofed name")
+        #expect(try GatewayTests.fields([], base + "?n=m2&api_key=mobile-key-123").status == "200")
+        #expect(try GatewayTests.fields(["-H", "X-Api-Key: mobile-key-123"], base + "?n=m3").status == "429", "two per minute for mobile")
+        #expect(try GatewayTests.fields(["-H", "X-Api-Key: partner-key-456"], base + "?n=p1").status == "200", "partner has its own")
+        #expect(!up.output.contains { $0.contains("n=none") || $0.contains("n=wrong") || $0.contains("n=m3") })
+
+        var named = ""
+        let deadline = ContinuousClock.now + .seconds(10)
+        repeat {
+            named = try DevMeshBinary.run(["traces", "--json", "--attr", "devmesh.api_key.name=partner"], in: stack.root).stdout
+            if named.contains("/api/items") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < deadline
+        #expect(named.contains("/api/items"), "spans carry the key's name: \(named.prefix(300))")
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+    }
+}
+
+enum APIKeysFixture {
+    static let file = """
+        mobile   sha256:258a340e0c52dd3f1b06b3ffdb7db76d24acf2256367727e06e5b4632a82ab1a
+        partner  sha256:d1befb14a63e7ced66c1ee0868800d6330e970e6f6e5c03dc847a97fa65c588e
+
+        """
+}

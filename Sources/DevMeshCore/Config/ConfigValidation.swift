@@ -207,11 +207,13 @@ public enum ConfigValidation {
         for route in config.gateway.routes {
             var later: [String] = []
             if route.cache { later.append("cache") }
-            if route.rateLimit?.by == .key {
-                out.append(.warning(at: route.location, "`rate_limit.by: key` needs API keys, which are not implemented yet: this route is limited per client address meanwhile",
-                                    hint: "use `by: ip` or `by: jwt_sub` until `auth: {api_keys: …}` works"))
+            var keyed = false
+            if case .apiKeys = route.auth { keyed = true }
+            if route.rateLimit?.by == .key, !keyed {
+                out.append(.warning(at: route.location, "`rate_limit.by: key` on a route without `auth: {api_keys: FILE}`: there is no key to count by, so it is limited per client address",
+                                    hint: "add `auth: {api_keys: keys.txt}` to the route, or use `by: ip`"))
             }
-            if route.auth != nil { later.append("auth") }
+            if let auth = route.auth, case .apiKeys = auth {} else if route.auth != nil { later.append("auth") }
             if !later.isEmpty {
                 out.append(.warning(at: route.location, "`\(later.joined(separator: "`, `"))` of this route \(later.count == 1 ? "is" : "are") not implemented yet; the route works without \(later.count == 1 ? "it" : "them")",
                                     hint: "leave it in place; it takes effect once this devmesh version supports it"))

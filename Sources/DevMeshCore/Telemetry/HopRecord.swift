@@ -35,12 +35,14 @@ public struct HopRecord: Sendable, Equatable {
     public var sourcePrincipal: String?
     /// The authorization decision, where policies or a RequestAuthentication apply.
     public var policy: PolicyNote?
+    /// The name of the gateway route's API key the request carried (`devmesh.api_key.name`).
+    public var apiKey: String?
 
     public init(listener: String, service: String, instance: String?, upstreamName: String?, traceID: String,
                 spanID: String, parentSpanID: String?, method: String, target: String, host: String, userAgent: String?,
                 minorVersion: Int, status: Int, error: String?, startNanos: UInt64, durationNanos: UInt64,
                 endpointName: String?, endpointHost: String?, endpointPort: Int?, attempts: Int, bytesIn: UInt64, bytesOut: UInt64,
-                sourcePrincipal: String? = nil, policy: PolicyNote? = nil) {
+                sourcePrincipal: String? = nil, policy: PolicyNote? = nil, apiKey: String? = nil) {
         self.listener = listener
         self.service = service
         self.instance = instance
@@ -65,6 +67,7 @@ public struct HopRecord: Sendable, Equatable {
         self.bytesOut = bytesOut
         self.sourcePrincipal = sourcePrincipal
         self.policy = policy
+        self.apiKey = apiKey
     }
 
     public var path: String { String(target.prefix { $0 != "?" }) }
@@ -99,6 +102,7 @@ public struct HopRecord: Sendable, Equatable {
         if let endpointPort { attributes["network.peer.port"] = String(endpointPort) }
         if let upstreamName { attributes["peer.service"] = upstreamName }
         if let policy { attributes.merge(policy.attributes) { a, _ in a } }
+        if let apiKey { attributes["devmesh.api_key.name"] = apiKey }
         if let error { attributes["error.type"] = error } else if status >= 500 { attributes["error.type"] = String(status) }
         return SpanRecord(
             traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, service: service, instance: instance,
