@@ -96,6 +96,7 @@ final class SidecarMesh: Sendable {
                     security?.upstream(from: nil, to: callee).map { (callee, $0) }
                 }, uniquingKeysWith: { a, _ in a }))
             routing.apiKeys = apiKeys
+            if !apiKeys.isEmpty { routing.keyFailures = SharedRateLimit(RateLimitConfig(requests: 30, per: .seconds(60))) }
             // One limit per route, shared by the HTTPS and HTTP ports.
             for (index, config) in gateway.config.routes.enumerated() {
                 if let limit = config.rateLimit { routing.rateLimits[index] = SharedRateLimit(limit) }

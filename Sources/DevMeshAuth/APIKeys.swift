@@ -22,7 +22,8 @@ public struct APIKeys: Sendable {
     public static func parse(_ text: String, file: String) -> (APIKeys, [Diagnostic]) {
         var keys = APIKeys()
         var diagnostics: [Diagnostic] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // `\.isNewline` also splits CRLF files (in Swift, "\r\n" is one Character).
+        for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let at = SourceLocation(file: file, line: n + 1, column: 1)
@@ -35,6 +36,10 @@ public struct APIKeys: Sendable {
                 continue
             }
             let name = String(parts[0])
+            guard HeaderEdits.isFieldName(name) else {
+                diagnostics.append(.error(at: at, "`\(name.prefix(40))` is not a key name (letters, digits, `-`, `_`, `.`)", hint: "names show in spans and reach the service in X-Api-Key-Name"))
+                continue
+            }
             if keys.entries.contains(where: { $0.name == name }) {
                 diagnostics.append(.error(at: at, "the key name `\(name)` is used twice", hint: "names tell keys apart in spans and limits: make them unique"))
                 continue

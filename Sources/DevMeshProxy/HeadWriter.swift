@@ -52,6 +52,8 @@ enum HeadWriter {
             default: break
             }
             if isHopByHop(kind, field.name, options: head.connectionOptions) { continue }
+            // The gateway vouches for this one (an API key's name): never a client's.
+            if extras.edge, kind == .other, field.name.caseInsensitiveEquals("x-api-key-name") { continue }
             if let edits = extras.edits, edits.drops(field.name) { continue }
             if let edits = extras.edits, let name = edits.renamed(field.name) {
                 out.writeString("\(name): \(field.value)\r\n")
@@ -178,5 +180,6 @@ extension HeaderEdits {
     /// Whether a received field goes: removed by name, or replaced by an `add` of the same name.
     func drops(_ name: String) -> Bool {
         remove.contains { name.caseInsensitiveEquals($0) } || add.contains { name.caseInsensitiveEquals($0.name) }
+            || rename.contains { name.caseInsensitiveEquals($0.to) }
     }
 }

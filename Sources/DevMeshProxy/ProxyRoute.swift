@@ -131,6 +131,8 @@ public struct GatewayRouting: Sendable {
     public var rateLimits: [Int: SharedRateLimit] = [:]
     /// Each `auth: {api_keys}` route's keys (by index into `gateway.routes`).
     public var apiKeys: [Int: APIKeys] = [:]
+    /// Wrong API keys per client address (30 a minute), shared by every keyed route: past it, 429.
+    public var keyFailures: SharedRateLimit?
 
     public var redirectToHTTPSPort: Int? { redirectTo?.value }
 

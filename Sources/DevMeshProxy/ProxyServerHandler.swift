@@ -248,9 +248,11 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 // With policies, the path is normalised before anything reads it — as Envoy's
                 // connection manager does — so routes and the gateway's policies see the same
                 // path, and a policy sees the path the client asked for, not the rewritten one.
+                // Always (BASE without policies): `/api/%61dmin` must not reach `/api` past a guarded
+                // `/api/admin` route, nor `..` climb out of a rewrite.
                 var routed = origin
-                if let gate = route.authorization {
-                    switch PathNormalization.normalize(origin, mode: gate.current.normalization) {
+                do {
+                    switch PathNormalization.normalize(origin, mode: route.authorization?.current.normalization ?? .base) {
                     case .success(let normalised): routed = normalised
                     case .failure(let rejection):
                         refusal = .answer(status: 400, code: "bad-path", message: "the request path cannot be normalised: \(rejection)",
@@ -276,14 +278,15 @@ final class ProxyServerHandler: ChannelInboundHandler {
                                               extraFields: fields.map { "\($0.name): \($0.value)\r\n" }.joined())
                         case .preflightDenied(let why):
                             refusal = .answer(status: 403, code: "cors-denied", message: "CORS preflight refused: \(why)", extraFields: "")
-                        case .actual(let fields) where !fields.isEmpty:
+                        case .actual(let fields):
+                            // The route's CORS is the only one: the upstream's own fields go even
+                            // when this origin gets none (a service reflecting every origin).
                             var merged = responseEdits ?? (match.responseHeaders.isEmpty ? HeaderEdits() : match.responseHeaders)
                             merged.remove += CORSPolicy.answerFields
                             for field in fields {
                                 if field.name == "Vary" { merged.append.append((field.name, field.value)) } else { merged.add.append((field.name, field.value)) }
                             }
                             corsEdits = merged
-                        case .actual: break
                         }
                     }
                     upstreamTLS = gateway.upstreamTLS[match.service]
@@ -336,6 +339,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         // API keys of the route (`auth: {api_keys}`), checked before the policies, as an authn step.
         var apiKeyName: String?
         if refusal == nil, let index = matchedRouteIndex, let keys = route.gateway?.apiKeys[index] {
+            let inQuery = head.fields.first("X-Api-Key") == nil
             let given = head.fields.first("X-Api-Key") ?? Self.queryValue(Self.originForm(head.target), "api_key")
             if let given, let name = keys.name(of: given) {
                 apiKeyName = name
@@ -343,6 +347,12 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 merged.remove.append("X-Api-Key")
                 merged.add.append(("X-Api-Key-Name", name))
                 edits = merged
+                // The service gets the key's name, never the key: out of the query too.
+                if inQuery { target = Self.removingQueryParameter("api_key", from: target) }
+            } else if given != nil, let failures = route.gateway?.keyFailures, !failures.admit(clientAddress ?? "-").allowed {
+                // Guessing keys: a client that keeps sending wrong ones is slowed down.
+                refusal = .answer(status: 429, code: "api-key-guessing", message: "too many wrong API keys from this client; wait a minute",
+                                  extraFields: "Retry-After: 60\r\n")
             } else {
                 refusal = .answer(status: 401, code: given == nil ? "api-key-missing" : "api-key-invalid",
                                   message: given == nil ? "this route needs an API key: send it in `X-Api-Key` (or `?api_key=`)" : "the API key is not one of this route's keys",
@@ -1024,6 +1034,15 @@ final class ProxyServerHandler: ChannelInboundHandler {
         ErrorResponse.write(status: status, code: code, message: message, close: true, into: &out)
         closing = true
         context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// The target without every `name=…` pair of its query.
+    static func removingQueryParameter(_ name: String, from target: String) -> String {
+        guard let q = target.firstIndex(of: "?") else { return target }
+        let kept = target[target.index(after: q)...].split(separator: "&").filter { pair in
+            pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0] != name
+        }
+        return String(target[..<q]) + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
     }
 
     /// The first value of a query parameter (percent-decoded), or nil.

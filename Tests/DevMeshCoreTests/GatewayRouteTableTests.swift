@@ -194,6 +194,40 @@ import Testing
         #expect(messages.contains { $0.contains("`rewrite` and `strip_prefix`") }, "\(messages)")
     }
 
+    @Test func aCaptureNeverShadowsALiteralRouteOfTheSameDepth() throws {
+        let t = try table("""
+                - {path: "/api/{v}", to: files}
+                - {path: /api/admin, to: users, auth: {api_keys: keys.txt}}
+            """)
+        #expect(try t.route(host: "localhost", target: "/api/admin/x").get().service == "users")
+        #expect(try t.route(host: "localhost", target: "/api/other").get().service == "files")
+    }
+
+    @Test func editsMayNotTouchTheGatewaysOwnFields() {
+        let loaded = ConfigLoader(files: InMemoryFiles(["/s/devmesh.yaml": """
+            services:
+              users: {run: ./u}
+            gateway:
+              routes:
+                - {path: /a, to: users, headers: {rename: {Content-Length: X-Len}, add: {X-Forwarded-For: 1.2.3.4}, remove: [Transfer-Encoding]}}
+                - {path: /b, to: users, auth: {jwt: default/api}, version: {header: "X V", value: "1"}, deprecated: {link: "x>y"}}
+            """]), environment: [:], purpose: .check, workingDirectory: "/s").load()
+        let messages = loaded.diagnostics.filter { $0.severity == .error }.map(\.message)
+        #expect(messages.contains { $0.contains("may not touch `Content-Length`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("may not set `X-Forwarded-For`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("may not drop `Transfer-Encoding`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("`auth: {jwt}` is not implemented yet: the route would be served without authentication") }, "\(messages)")
+        #expect(messages.contains { $0.contains("`version.header` must be a header name") }, "\(messages)")
+        #expect(messages.contains { $0.contains("`deprecated.link` must be a URL") }, "\(messages)")
+    }
+
+    @Test func capturesAreOnePlainSegmentAndFillInOnce() {
+        let p = PathPattern("/u/{id}")
+        #expect(p.match("/u/42/x")?.captures["id"] == "42")
+        for bad in ["/u/..", "/u/.", "/u/a%2Fb", "/u/a%5cb", "/u/%2e%2e"] { #expect(p.match(bad) == nil, "\(bad)") }
+        #expect(PathPattern.fill("/x/{a}/{b}", ["a": "{b}", "b": "2"]) == "/x/{b}/2")
+    }
+
     @Test func headersAreRenamedInTheEdits() {
         var edits = HeaderEdits()
         edits.rename = [("X-User", "X-Account")]

@@ -213,7 +213,11 @@ public enum ConfigValidation {
                 out.append(.warning(at: route.location, "`rate_limit.by: key` on a route without `auth: {api_keys: FILE}`: there is no key to count by, so it is limited per client address",
                                     hint: "add `auth: {api_keys: keys.txt}` to the route, or use `by: ip`"))
             }
-            if let auth = route.auth, case .apiKeys = auth {} else if route.auth != nil { later.append("auth") }
+            if let auth = route.auth, auth.kind != "api_keys" {
+                // Serving a route its config says is protected, unprotected, would be worse than not starting.
+                out.append(.error(at: route.location, "`auth: {\(auth.kind)}` is not implemented yet: the route would be served without authentication",
+                                  hint: "use `auth: {api_keys: FILE}`, or a RequestAuthentication and AuthorizationPolicy selecting the gateway (docs/policies.md)"))
+            }
             if !later.isEmpty {
                 out.append(.warning(at: route.location, "`\(later.joined(separator: "`, `"))` of this route \(later.count == 1 ? "is" : "are") not implemented yet; the route works without \(later.count == 1 ? "it" : "them")",
                                     hint: "leave it in place; it takes effect once this devmesh version supports it"))

@@ -372,7 +372,7 @@ public enum DevMeshYAML {
             case "redact": route.redact = reader.bool(v, what: field) ?? true
             case "rewrite":
                 if let r = reader.string(v, what: field) {
-                    if r.hasPrefix("/"), !r.contains("?"), !r.contains("#") { route.rewrite = r } else {
+                    if r.hasPrefix("/"), !r.contains("?"), !r.contains("#"), r.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) { route.rewrite = r } else {
                         reader.error(v, "`rewrite` of \(what) must be a path starting with `/` (no query), not `\(r)`",
                                      hint: "e.g. `rewrite: /users/{id}`; the request's query is kept as it is")
                     }
@@ -384,8 +384,12 @@ public enum DevMeshYAML {
                 } else if let pairs = reader.mapping(v, what: field, allowed: versionKeys) {
                     var version = RouteVersion(value: "")
                     for (vk, _, vv) in pairs {
-                        if vk == "header" { version.header = reader.string(vv, what: "`version.header`") ?? version.header }
-                        else { version.value = reader.string(vv, what: "`version.value`") ?? "" }
+                        if vk == "header" {
+                            let name = reader.string(vv, what: "`version.header`") ?? version.header
+                            if HeaderEdits.isFieldName(name), !HeaderEdits.isProtected(name) { version.header = name } else {
+                                reader.error(vv, "`version.header` must be a header name such as X-Api-Version, not `\(name)`")
+                            }
+                        } else { version.value = reader.string(vv, what: "`version.value`") ?? "" }
                     }
                     if version.value.isEmpty {
                         reader.error(v, "`version` of \(what) needs a `value`", hint: "e.g. `version: {header: Accept-Version, value: v2}`, or `version: v2`")
@@ -401,7 +405,9 @@ public enum DevMeshYAML {
                     for (dk, _, dv) in pairs {
                         guard let text = reader.string(dv, what: "`deprecated.\(dk)`") else { continue }
                         if dk == "link" {
-                            deprecation.link = text
+                            if HeaderEdits.isFieldValue(text), !text.contains(">"), !text.contains("<") { deprecation.link = text } else {
+                                reader.error(dv, "`deprecated.link` must be a URL without control characters or `<>`", hint: "e.g. `link: https://docs.example/v2`")
+                            }
                         } else if let date = RouteDeprecation.httpDate(text) {
                             deprecation.sunset = date
                         } else {
@@ -444,9 +450,18 @@ public enum DevMeshYAML {
                                 cors.origins.append(origin)
                             }
                         }
-                    case "methods": cors.methods = reader.stringList(cv, what: "`cors.methods`")?.map { $0.0.uppercased() }
-                    case "headers": cors.headers = reader.stringList(cv, what: "`cors.headers`")?.map(\.0)
-                    case "expose_headers": cors.exposeHeaders = reader.stringList(cv, what: "`cors.expose_headers`")?.map(\.0) ?? []
+                    case "methods", "headers", "expose_headers":
+                        let names = reader.stringList(cv, what: "`cors.\(ck)`")?.map(\.0) ?? []
+                        if let bad = names.first(where: { !HeaderEdits.isFieldName($0) }) {
+                            reader.error(cv, "`cors.\(ck)`: `\(bad)` is not a \(ck == "methods" ? "method" : "header name")",
+                                         hint: ck == "methods" ? "e.g. `methods: [GET, POST]`" : "e.g. `\(ck): [content-type]`")
+                        }
+                        let good = names.filter(HeaderEdits.isFieldName)
+                        switch ck {
+                        case "methods": cors.methods = good.map { $0.uppercased() }
+                        case "headers": cors.headers = good
+                        default: cors.exposeHeaders = good
+                        }
                     case "credentials": cors.credentials = reader.bool(cv, what: "`cors.credentials`") ?? false
                     default: cors.maxAge = reader.duration(cv, what: "`cors.max_age`")
                     }
@@ -513,7 +528,10 @@ public enum DevMeshYAML {
         for (key, _, v) in fields {
             if key == "rename" {
                 for entry in reader.stringMap(v, what: "`rename` of \(what)") ?? [] {
-                    if HeaderEdits.isFieldName(entry.name), HeaderEdits.isFieldName(entry.value) {
+                    if HeaderEdits.isProtected(entry.name) || HeaderEdits.isProtected(entry.value) {
+                        reader.error(v, "`rename` of \(what) may not touch `\(HeaderEdits.isProtected(entry.name) ? entry.name : entry.value)`",
+                                     hint: "framing, hop-by-hop and forwarding fields are the gateway's: \(HeaderEdits.protectedNames.sorted().joined(separator: ", "))")
+                    } else if HeaderEdits.isFieldName(entry.name), HeaderEdits.isFieldName(entry.value) {
                         edits.rename.append((entry.name, entry.value))
                     } else {
                         reader.error(v, "`\(entry.name): \(entry.value)` in `rename` of \(what) is not a pair of header names",
@@ -522,7 +540,10 @@ public enum DevMeshYAML {
                 }
             } else if key == "add" {
                 for entry in reader.stringMap(v, what: "`add` of \(what)") ?? [] {
-                    if HeaderEdits.isFieldName(entry.name), HeaderEdits.isFieldValue(entry.value) {
+                    if HeaderEdits.isProtected(entry.name) {
+                        reader.error(v, "`add` of \(what) may not set `\(entry.name)`",
+                                     hint: "framing, hop-by-hop and forwarding fields are the gateway's: \(HeaderEdits.protectedNames.sorted().joined(separator: ", "))")
+                    } else if HeaderEdits.isFieldName(entry.name), HeaderEdits.isFieldValue(entry.value) {
                         edits.add.append((entry.name, entry.value))
                     } else {
                         reader.error(v, "`\(entry.name)` in `add` of \(what) is not a valid header field",
@@ -531,7 +552,10 @@ public enum DevMeshYAML {
                 }
             } else {
                 for (name, _) in reader.stringList(v, what: "`remove` of \(what)") ?? [] {
-                    if HeaderEdits.isFieldName(name) { edits.remove.append(name) } else {
+                    if HeaderEdits.isProtected(name) {
+                        reader.error(v, "`remove` of \(what) may not drop `\(name)`",
+                                     hint: "framing, hop-by-hop and forwarding fields are the gateway's")
+                    } else if HeaderEdits.isFieldName(name) { edits.remove.append(name) } else {
                         reader.error(v, "`\(name)` in `remove` of \(what) is not a header name", hint: "e.g. `remove: [X-Debug]`")
                     }
                 }

@@ -188,6 +188,15 @@ public enum RouteAuth: Sendable, Equatable {
     case apiKeys(file: String)
     case jwt(reference: String)
     case basic(htpasswd: String)
+
+    /// The config key: `api_keys`, `jwt` or `basic`.
+    public var kind: String {
+        switch self {
+        case .apiKeys: "api_keys"
+        case .jwt: "jwt"
+        case .basic: "basic"
+        }
+    }
 }
 
 extension HeaderEdits {
@@ -197,6 +206,17 @@ extension HeaderEdits {
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(b)
         }
     }
+
+    /// Fields that route edits may not touch (add, remove or rename, either side): framing, hop-by-hop
+    /// and the fields the gateway itself vouches for — an edit there could smuggle a second request
+    /// past the gateway's checks or forge who the caller is.
+    public static let protectedNames: Set<String> = [
+        "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
+        "proxy-connection", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
+        "traceparent", "tracestate", "x-forwarded-client-cert", "x-api-key-name",
+    ]
+
+    public static func isProtected(_ name: String) -> Bool { protectedNames.contains(name.lowercased()) }
 
     /// Visible ASCII, space and tab; no CR, LF or NUL (a value must not split the head).
     public static func isFieldValue(_ s: String) -> Bool {

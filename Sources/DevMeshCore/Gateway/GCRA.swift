@@ -48,7 +48,8 @@ public struct GCRA: Sendable {
     /// Forgets keys whose allowance is whole again; if none are, the oldest half.
     mutating func forget(now: UInt64) {
         arrival = arrival.filter { $0.value > now }
-        if arrival.count >= maxKeys {
+        // Not just under the bound: else every new key would walk the whole table again.
+        if arrival.count >= maxKeys * 9 / 10 {
             let keep = arrival.sorted { $0.value > $1.value }.prefix(maxKeys / 2)
             arrival = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
         }

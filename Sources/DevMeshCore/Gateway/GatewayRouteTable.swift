@@ -33,6 +33,12 @@ public struct GatewayRouteTable: Sendable {
         var prefix: String
         /// Set when the path has `{name}` segments.
         var pattern: PathPattern?
+        /// Worked out once: the answer's edits (route edits, `Vary` of versions, deprecation) and CORS.
+        var answer = HeaderEdits()
+        var cors: CORSPolicy?
+        /// Segments of the path, and how many of them are literal (route order).
+        var segments = 0
+        var literals = 0
     }
 
     /// Host (lower-case) → its own routes, longest prefix first.
@@ -50,24 +56,47 @@ public struct GatewayRouteTable: Sendable {
         gatewayHosts.formUnion(["localhost", "127.0.0.1", "::1"])
         for (i, route) in gateway.routes.enumerated() {
             let pattern = PathPattern(route.path ?? "/")
-            let entry = Entry(index: i, route: route, prefix: route.path ?? "/", pattern: pattern.hasCaptures ? pattern : nil)
+            var entry = Entry(index: i, route: route, prefix: route.path ?? "/", pattern: pattern.hasCaptures ? pattern : nil)
+            entry.segments = pattern.segmentCount
+            entry.literals = pattern.segmentCount - pattern.names.count
+            entry.cors = route.cors?.policy
             if let host = route.host {
                 hostRoutes[Self.normalizeHost(host), default: []].append(entry)
             } else {
                 pathRoutes.append(entry)
             }
         }
-        // Longest prefix first; at equal lengths, versioned routes before the default one, then
-        // the config's order.
+        // The most specific route first: more segments, then more literal segments (a capture
+        // never shadows a literal route of the same depth, whatever the lengths of the strings),
+        // then the longer prefix; at a tie, versioned routes before the default one, then the
+        // config's order.
         let order: (Entry, Entry) -> Bool = { a, b in
+            if a.segments != b.segments { return a.segments > b.segments }
+            if a.literals != b.literals { return a.literals > b.literals }
             if a.prefix.utf8.count != b.prefix.utf8.count { return a.prefix.utf8.count > b.prefix.utf8.count }
             if (a.route.version != nil) != (b.route.version != nil) { return a.route.version != nil }
             return a.index < b.index
         }
-        // Answers of a path with versions vary by the version header (caches must know).
+        // Answers of a path with versions vary by every version header used there (caches must know).
+        var varyBy: [String: [String: [String]]] = [:]
         for route in gateway.routes {
-            if let version = route.version { versionHeaders[route.host.map(Self.normalizeHost) ?? "", default: [:]][route.path ?? "/"] = version.header }
+            if let version = route.version {
+                let host = route.host.map(Self.normalizeHost) ?? "", path = route.path ?? "/"
+                if !(varyBy[host]?[path]?.contains(version.header) ?? false) { varyBy[host, default: [:]][path, default: []].append(version.header) }
+            }
         }
+        func answer(_ e: inout Entry) {
+            var edits = e.route.responseHeaders
+            if let headers = varyBy[e.route.host.map(Self.normalizeHost) ?? ""]?[e.prefix] { edits.append.append(("Vary", headers.joined(separator: ", "))) }
+            if let deprecation = e.route.deprecation {
+                edits.add.append(("Deprecation", "true"))
+                if let sunset = deprecation.sunset { edits.add.append(("Sunset", sunset)) }
+                if let link = deprecation.link { edits.append.append(("Link", "<\(link)>; rel=\"deprecation\"")) }
+            }
+            e.answer = edits
+        }
+        for i in pathRoutes.indices { answer(&pathRoutes[i]) }
+        for key in hostRoutes.keys { for i in hostRoutes[key]!.indices { answer(&hostRoutes[key]![i]) } }
         pathRoutes.sort(by: order)
         for key in hostRoutes.keys { hostRoutes[key]!.sort(by: order) }
         if gateway.autoHosts {
@@ -88,8 +117,6 @@ public struct GatewayRouteTable: Sendable {
         servedHosts.contains(Self.normalizeHost(host))
     }
 
-    /// Host ("" for host-less routes) → path → the version header of the routes of that path.
-    private var versionHeaders: [String: [String: String]] = [:]
 
     /// `target` is the request target in origin form (`/path?query`); `field` looks up a request
     /// header (for `version`).
@@ -140,16 +167,9 @@ public struct GatewayRouteTable: Sendable {
             forwarded = String(path.dropFirst(trimmed.count))
             if forwarded.isEmpty { forwarded = "/" }
         }
-        var answer = e.route.responseHeaders
-        if let header = versionHeaders[e.route.host.map(Self.normalizeHost) ?? ""]?[e.prefix] { answer.append.append(("Vary", header)) }
-        if let deprecation = e.route.deprecation {
-            answer.add.append(("Deprecation", "true"))
-            if let sunset = deprecation.sunset { answer.add.append(("Sunset", sunset)) }
-            if let link = deprecation.link { answer.append.append(("Link", "<\(link)>; rel=\"deprecation\"")) }
-        }
         return Match(service: e.route.to, target: forwarded + query, routeIndex: e.index,
-                     requestHeaders: e.route.requestHeaders, responseHeaders: answer,
-                     record: e.route.record, redact: e.route.redact, cors: e.route.cors?.policy)
+                     requestHeaders: e.route.requestHeaders, responseHeaders: e.answer,
+                     record: e.route.record, redact: e.route.redact, cors: e.cors)
     }
 
     /// Prefixes match whole segments: `/api` matches `/api` and `/api/x`, never `/apix`.

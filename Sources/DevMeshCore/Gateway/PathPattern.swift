@@ -14,6 +14,7 @@ public struct PathPattern: Sendable, Equatable {
         segments.compactMap { if case .capture(let n) = $0 { n } else { nil } }
     }
     public var hasCaptures: Bool { !names.isEmpty }
+    public var segmentCount: Int { segments.count }
 
     public init(_ path: String) {
         var segments: [Segment] = []
@@ -51,7 +52,11 @@ public struct PathPattern: Sendable, Equatable {
             switch segment {
             case .literal(let text): guard value == text else { return nil }
             case .capture(let name):
-                guard !value.isEmpty else { return nil }
+                // One plain segment: never `.`/`..` (normalised away before, but never trusted) nor
+                // an encoded slash or backslash that the service could decode into more segments.
+                guard !value.isEmpty, value != ".", value != "..", !value.contains("\\") else { return nil }
+                let lower = value.lowercased()
+                guard !lower.contains("%2f"), !lower.contains("%5c"), !lower.contains("%2e%2e") else { return nil }
                 captures[name] = String(value)
             }
             rest = body[end...]
@@ -70,36 +75,17 @@ public struct PathPattern: Sendable, Equatable {
         return out
     }
 
-    /// The template with captures put in.
+    /// The template with captures put in, in one pass from left to right (a captured value that
+    /// looks like `{name}` is never filled in again).
     public static func fill(_ template: String, _ captures: [String: String]) -> String {
-        var out = template
-        for (name, value) in captures { out = out.replacingOccurrences(of: "{\(name)}", with: value) }
-        return out
-    }
-}
-
-extension String {
-    /// Foundation-free replacement for the core.
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
         var out = ""
-        var rest = Substring(self)
-        while let range = rest.range(of: target) {
-            out += rest[..<range.lowerBound]
-            out += replacement
-            rest = rest[range.upperBound...]
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out += rest[..<open]
+            let name = String(rest[rest.index(after: open)..<close])
+            out += captures[name] ?? String(rest[open...close])
+            rest = rest[rest.index(after: close)...]
         }
         return out + rest
-    }
-}
-
-extension Substring {
-    func range(of target: String) -> Range<Substring.Index>? {
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(target) { return i..<(index(i, offsetBy: target.count)) }
-            i = index(after: i)
-        }
-        return nil
     }
 }
