@@ -44,6 +44,14 @@ import Testing
     }
 
     /// curl with the devmesh CA; `-w` appends the status and HTTP version on a last line.
+    /// `devmesh up` in the stack, once all its services are ready: the process, and the gateway's HTTPS port.
+    static func up(_ stack: TempStack, services: Int) async throws -> (RunningUp, Int) {
+        let up = try RunningUp(in: stack.root)
+        let ready = services == 1 ? "all 1 service is ready" : "all \(services) services are ready"
+        #expect(await up.waitFor(ready))
+        return (up, try #require(stack.state?.ports.gateway?["https"]))
+    }
+
     /// The status and the answer's header lines (lower-cased) of a curl call, the body discarded.
     static func fields(_ args: [String], _ url: String) throws -> (status: String, fields: [String]) {
         let r = try curl(["-D", "-", "-o", "/dev/null"] + args + [url])
@@ -193,9 +201,7 @@ import Testing
             "Procfile": "app: python3 -u app.py\n",
             "devmesh.yaml": "services:\n  app: {health: {tcp: true}}\ngateway:\n  routes: [{path: /, to: app}]\n",
         ])
-        let up = try RunningUp(in: stack.root)
-        #expect(await up.waitFor("all 1 service is ready"))
-        let https = try #require(stack.state?.ports.gateway?["https"])
+        let (up, https) = try await GatewayTests.up(stack, services: 1)
         for round in 0..<3 {
             let big = try GatewayTests.curl(["--http2", "-o", "/dev/null", "https://localhost:\(https)/big?r=\(round)"])
             #expect(big.status == "200" && big.version == "2", "\(big)")
@@ -246,9 +252,7 @@ import Testing
 
                 """,
         ])
-        let up = try RunningUp(in: stack.root)
-        #expect(await up.waitFor("all 1 service is ready"))
-        let https = try #require(stack.state?.ports.gateway?["https"])
+        let (up, https) = try await GatewayTests.up(stack, services: 1)
         func call(_ args: [String], _ path: String) throws -> (status: String, fields: [String]) {
             try GatewayTests.fields(args, "https://localhost:\(https)\(path)")
         }
@@ -305,9 +309,7 @@ import Testing
 
                 """,
         ])
-        let up = try RunningUp(in: stack.root)
-        #expect(await up.waitFor("all 1 service is ready"))
-        let https = try #require(stack.state?.ports.gateway?["https"])
+        let (up, https) = try await GatewayTests.up(stack, services: 1)
         func call(_ path: String) throws -> (status: String, fields: [String]) {
             try GatewayTests.fields([], "https://localhost:\(https)\(path)")
         }
@@ -358,9 +360,7 @@ import Testing
 
                 """,
         ])
-        let up = try RunningUp(in: stack.root)
-        #expect(await up.waitFor("all 2 services are ready"))
-        let https = try #require(stack.state?.ports.gateway?["https"])
+        let (up, https) = try await GatewayTests.up(stack, services: 2)
         let url = "https://localhost:\(https)/api/orders/1"
         let v1 = try GatewayTests.curl(["-D", "-", url])
         #expect(v1.body.hasSuffix("orders"), "\(v1.body)")
@@ -407,9 +407,7 @@ import Testing
 
                 """,
         ])
-        let up = try RunningUp(in: stack.root)
-        #expect(await up.waitFor("all 1 service is ready"))
-        let https = try #require(stack.state?.ports.gateway?["https"])
+        let (up, https) = try await GatewayTests.up(stack, services: 1)
         let r = try GatewayTests.fields(["-H", "X-User: ann"], "https://localhost:\(https)/api/v1/users/42/profile?full=1")
         #expect(r.status == "200")
         #expect(r.fields.contains("x-request-ref: 7") && !r.fields.contains("x-internal-id: 7"), "\(r.fields)")
@@ -457,9 +455,7 @@ import Testing
         ])
         let check = try await DevMeshBinary.runDetached(["check"], in: stack.root)
         #expect(check.code == 0 && !check.stdout.contains("not implemented"), "\(check.stdout)")
-        let up = try RunningUp(in: stack.root)
-        #expect(await up.waitFor("all 1 service is ready"))
-        let https = try #require(stack.state?.ports.gateway?["https"])
+        let (up, https) = try await GatewayTests.up(stack, services: 1)
         let base = "https://localhost:\(https)/api/items"
         let none = try GatewayTests.fields([], base + "?n=none")
         #expect(none.status == "401")
