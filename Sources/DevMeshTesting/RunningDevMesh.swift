@@ -114,16 +114,16 @@ public final class RunningUp: Sendable {
     /// Set when the output pipe reached EOF: every line the process printed has been read.
     private let outputClosed = Observed<Bool>()
 
-    /// Starts `devmesh up --no-color --admin-port <free port> ARGUMENTS` in `directory`, with short
-    /// restart timings unless the test sets its own.
+    /// Starts `devmesh up --no-color ARGUMENTS` in `directory`, with short restart timings unless
+    /// the test sets its own.
     public init(_ arguments: [String] = [], in directory: String, environment: [String: String] = [:]) throws {
-        let adminPort = try PortAllocator.freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: DevMeshBinary.path)
-        // The gateway's ports are left to devmesh: tests run side by side, and a port picked here
-        // could be taken by another test's stack before this one binds it (an explicit port must
-        // then fail); default ports move to a free one instead (state.json tells which).
-        process.arguments = ["up", "--no-color", "--admin-port", String(adminPort)] + arguments
+        // Every port is left to devmesh (the admin port too): tests run side by side, and a port
+        // picked here could be taken by another test's stack before this one binds it (an explicit
+        // port must then fail); default ports move to a free one instead, also when taken at the
+        // last moment (state.json tells which).
+        process.arguments = ["up", "--no-color"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = TestHome.environment(environment)
         env["DEVMESH_TEST_RESTART_TUNING"] = env["DEVMESH_TEST_RESTART_TUNING"] ?? "100,1000,5000,5,60000,2000"
