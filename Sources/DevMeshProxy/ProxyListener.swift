@@ -31,7 +31,7 @@ public final class ProxyListener: Sendable {
         requestedPort = port
         self.group = group
         self.maxConnections = maxConnections
-        let outliers = OutlierDetector()
+        let outliers = OutlierDetector(policy: route.ejection)
         perLoop = PerLoop(group: group) { _ in ListenerLoopState(route: route, outliers: outliers) }
     }
 

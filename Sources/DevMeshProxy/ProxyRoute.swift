@@ -32,6 +32,8 @@ public struct ProxyRoute: Sendable {
     /// Where requests go; read on every request, so replicas that come and go are followed.
     public var endpoints: EndpointSource
     public var balancer: BalancerKind
+    /// When failing endpoints are taken out, and for how long.
+    public var ejection = EjectionPolicy()
     public var timeouts: ProxyTimeouts
     public var retries: RetryPolicy
     public var limits: HTTP1Limits

@@ -195,8 +195,12 @@ import Testing
                 ? .reply(Array("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".utf8)) : .wait
         }
         let failPort = try await failing.start()
+        // A long ejection: on a slow machine the 40 requests may take longer than the default 5 s,
+        // and re-admission (tested in OutlierDetectorTests on a synthetic clock) is not the point here.
         let f = try await ProxyFixture(upstreams: ["good"], balancer: .roundRobin,
-                                       extraEndpoints: [Endpoint(port: failPort, name: "failing")])
+                                       extraEndpoints: [Endpoint(port: failPort, name: "failing")]) { route in
+            route.ejection.baseEjection = .seconds(600)
+        }
         var statuses: [Int] = []
         for _ in 0..<40 { statuses += try await f.get("/x").statuses }
         let fails = statuses.filter { $0 == 500 }.count
