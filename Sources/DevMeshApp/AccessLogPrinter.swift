@@ -32,6 +32,7 @@ struct AccessLogPrinter: TelemetrySink {
         let who = access.instance ?? access.service
         let arrow = access.listener == "egress" ? "→ \(access.upstream ?? "?")" : "←"
         var text = "\(arrow) \(access.method) \(access.path) \(access.status) \(String(format: "%.1fms", access.durationMillis)) trace=\(access.traceID.prefix(8))"
+        if let caller = access.caller { text += " " + caller.replacingOccurrences(of: " ", with: "=") }
         if let error = access.error { text += " error=\(error)" }
         output.emit(LogLine(instance: who, service: access.service, stream: .access, timestamp: access.time, text: text))
     }

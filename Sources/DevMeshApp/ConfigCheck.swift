@@ -10,8 +10,10 @@ public enum ConfigCheck {
         let loader = ConfigLoader(files: LocalFiles(), environment: environment, purpose: .check, workingDirectory: workingDirectory)
         var loaded = loader.load(file: file, root: root)
         // The policies too: their parse errors, and `policy lint`'s warnings.
+        var authentications: [RequestAuthentication]?
         if let config = loaded.config, !config.policies.isEmpty {
             let files = PolicyFiles.load(config.policies, root: config.root)
+            authentications = files.documents.flatMap(\.requestAuthentications)
             loaded.diagnostics += files.diagnostics
             loaded.sources.merge(files.sources) { a, _ in a }
             if !files.diagnostics.hasErrors {
@@ -22,9 +24,9 @@ public enum ConfigCheck {
         }
         if let config = loaded.config {
             loaded.diagnostics += replayWarnings(config)
-            let keys = GatewayKeys.load(config)
-            loaded.diagnostics += keys.diagnostics
-            loaded.sources.merge(keys.sources) { a, _ in a }
+            let auth = GatewayAuth.load(config, authentications: authentications)
+            loaded.diagnostics += auth.diagnostics
+            loaded.sources.merge(auth.sources) { a, _ in a }
         }
         if json {
             struct Report: Encodable {

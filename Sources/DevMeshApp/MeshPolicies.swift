@@ -32,6 +32,8 @@ final class MeshPolicies: Sendable {
     private struct State {
         var workspace: PolicyWorkspace
         var registrations: [Registration] = []
+        /// Gateway routes with `auth: {jwt: ns/name}`, by the name they give.
+        var tokenGates: [(reference: String, gate: RouteTokenGate)] = []
         var status: Status
     }
 
@@ -65,6 +67,21 @@ final class MeshPolicies: Sendable {
             state.registrations.append(Registration(gate: gate, workload: workload, port: port))
             return gate
         }
+    }
+
+    /// The RequestAuthentication a gateway route names (`auth: {jwt: ns/name}`), following reloads.
+    func tokenGate(reference: String) -> RouteTokenGate {
+        state.withLockedValue { state in
+            let gate = RouteTokenGate(Self.authenticator(state.workspace, reference: reference, keys: keys, refresher: refresher))
+            state.tokenGates.append((reference, gate))
+            return gate
+        }
+    }
+
+    static func authenticator(_ workspace: PolicyWorkspace, reference: String, keys: JWKSStore,
+                              refresher: JWKSRefresher) -> RequestAuthenticator? {
+        guard let found = workspace.authentications.first(where: { $0.id == reference }), !found.jwtRules.isEmpty else { return nil }
+        return RequestAuthenticator(rules: found.jwtRules, store: keys, refresh: { await refresher.refresh($0) })
     }
 
     static func authorization(_ workspace: PolicyWorkspace, workload name: String, port: Int?, keys: JWKSStore,
@@ -111,6 +128,9 @@ final class MeshPolicies: Sendable {
                                                           refresher: refresher) {
                     registration.gate.update(authorization)
                 }
+            }
+            for (reference, gate) in state.tokenGates {
+                gate.update(Self.authenticator(workspace, reference: reference, keys: keys, refresher: refresher))
             }
             state.status = Status(loadedAt: Date(), fingerprint: fingerprint, error: nil, errorAt: nil,
                                   reloads: state.status.reloads + 1, keyWarnings: warnings)

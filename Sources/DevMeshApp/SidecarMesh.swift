@@ -16,7 +16,7 @@ final class SidecarMesh: Sendable {
     private let redirectPort = HTTPSPort(0)
 
     init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: MeshPolicies? = nil,
-         recording: MeshRecording = MeshRecording(), apiKeys: [Int: APIKeys] = [:]) {
+         recording: MeshRecording = MeshRecording(), routeAuth: [Int: RouteAuthentication] = [:]) {
         var sources: [String: EndpointSource] = [:]
         for listener in plan.listeners {
             switch listener.target {
@@ -95,8 +95,8 @@ final class SidecarMesh: Sendable {
                 upstreamTLS: Dictionary(gateway.services.compactMap { callee in
                     security?.upstream(from: nil, to: callee).map { (callee, $0) }
                 }, uniquingKeysWith: { a, _ in a }))
-            routing.apiKeys = apiKeys
-            if !apiKeys.isEmpty { routing.keyFailures = SharedRateLimit(RateLimitConfig(requests: 30, per: .seconds(60))) }
+            routing.auth = routeAuth
+            if !routeAuth.isEmpty { routing.keyFailures = SharedRateLimit(RateLimitConfig(requests: 30, per: .seconds(60))) }
             // One limit per route, shared by the HTTPS and HTTP ports.
             for (index, config) in gateway.config.routes.enumerated() {
                 if let limit = config.rateLimit { routing.rateLimits[index] = SharedRateLimit(limit) }

@@ -295,13 +295,13 @@ public struct StackRunner: Sendable {
         var sink: any TelemetrySink = options.telemetry ? store : NullTelemetrySink()
         if options.accessLog { sink = AccessLogPrinter(next: sink, output: output) }
         var gatewayPlan = planned.gateway
-        let gatewayKeys = GatewayKeys.load(config)
-        if gatewayKeys.diagnostics.hasErrors {
-            Terminal.printError(DiagnosticRenderer(sources: gatewayKeys.sources, useColor: Terminal.wantsColor(fd: 2)).render(gatewayKeys.diagnostics))
-            throw Refusal(message: "the gateway's API keys have errors", hint: "fix them; `devmesh check` shows them again")
+        let gatewayAuth = GatewayAuth.load(config, authentications: policies?.workspace.authentications)
+        if gatewayAuth.diagnostics.hasErrors {
+            Terminal.printError(DiagnosticRenderer(sources: gatewayAuth.sources, useColor: Terminal.wantsColor(fd: 2)).render(gatewayAuth.diagnostics))
+            throw Refusal(message: "the gateway routes' `auth` has errors", hint: "fix them; `devmesh check` shows them again")
         }
         let mesh = SidecarMesh(plan: planned, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security,
-                               policies: policies, recording: MeshRecording(config: config), apiKeys: gatewayKeys.keys)
+                               policies: policies, recording: MeshRecording(config: config), routeAuth: gatewayAuth.routing(policies: policies))
         do {
             try await mesh.start()
         } catch {

@@ -53,7 +53,7 @@ enum HeadWriter {
             }
             if isHopByHop(kind, field.name, options: head.connectionOptions) { continue }
             // The gateway vouches for this one (an API key's name): never a client's.
-            if extras.edge, kind == .other, field.name.caseInsensitiveEquals("x-api-key-name") { continue }
+            if extras.edge, kind == .other, field.name.caseInsensitiveEquals("x-api-key-name") || field.name.caseInsensitiveEquals("x-auth-user") { continue }
             if let edits = extras.edits, edits.drops(field.name) { continue }
             if let edits = extras.edits, let name = edits.renamed(field.name) {
                 out.writeString("\(name): \(field.value)\r\n")

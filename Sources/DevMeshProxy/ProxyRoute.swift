@@ -131,9 +131,10 @@ public struct GatewayRouting: Sendable {
     public var upstreamTLS: [String: UpstreamTLS]
     /// Each limited route's limit (by index into `gateway.routes`), shared by every connection.
     public var rateLimits: [Int: SharedRateLimit] = [:]
-    /// Each `auth: {api_keys}` route's keys (by index into `gateway.routes`).
-    public var apiKeys: [Int: APIKeys] = [:]
-    /// Wrong API keys per client address (30 a minute), shared by every keyed route: past it, 429.
+    /// Each route's `auth` (by index into `gateway.routes`).
+    public var auth: [Int: RouteAuthentication] = [:]
+    /// Wrong API keys or passwords per client address (30 a minute), shared by every route with
+    /// `auth`: past it, 429.
     public var keyFailures: SharedRateLimit?
 
     public var redirectToHTTPSPort: Int? { redirectTo?.value }

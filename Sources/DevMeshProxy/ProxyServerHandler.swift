@@ -214,7 +214,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
     }
 
     private func start(_ head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext,
-                       authentication: RequestAuthenticator.Outcome? = nil, authorizationInUse: InboundAuthorization? = nil) {
+                       authentication: RequestAuthenticator.Outcome? = nil, authorizationInUse: InboundAuthorization? = nil,
+                       routeAuth: RouteAuthResult? = nil) {
         var target = head.target
         var endpoints = route.endpoints
         var upstreamName = route.upstreamName
@@ -336,27 +337,33 @@ final class ProxyServerHandler: ChannelInboundHandler {
             refusal = .answer(status: 403, code: "no-identity",
                               message: "the client certificate carries no SPIFFE identity of this mesh", extraFields: "")
         }
-        // API keys of the route (`auth: {api_keys}`), checked before the policies, as an authn step.
-        var apiKeyName: String?
-        if refusal == nil, let index = matchedRouteIndex, let keys = route.gateway?.apiKeys[index] {
-            let inQuery = head.fields.first("X-Api-Key") == nil
-            let given = head.fields.first("X-Api-Key") ?? Self.queryValue(Self.originForm(head.target), "api_key")
-            if let given, let name = keys.name(of: given) {
-                apiKeyName = name
+        // The route's `auth` (API keys, Basic, a JWT), checked before the policies, as an authn step.
+        var routeCaller: RouteCaller?
+        if refusal == nil, let index = matchedRouteIndex, let auth = route.gateway?.auth[index] {
+            switch auth.evaluate(head, target: target, resumed: routeAuth) {
+            case .pass(let caller, let authEdits, let forwardedTarget):
+                routeCaller = caller
                 var merged = edits ?? HeaderEdits()
-                merged.remove.append("X-Api-Key")
-                merged.add.append(("X-Api-Key-Name", name))
+                merged.remove += authEdits.remove
+                merged.add += authEdits.add
                 edits = merged
-                // The service gets the key's name, never the key: out of the query too.
-                if inQuery { target = Self.removingQueryParameter("api_key", from: target) }
-            } else if given != nil, let failures = route.gateway?.keyFailures, !failures.admit(clientAddress ?? "-").allowed {
-                // Guessing keys: a client that keeps sending wrong ones is slowed down.
-                refusal = .answer(status: 429, code: "api-key-guessing", message: "too many wrong API keys from this client; wait a minute",
-                                  extraFields: "Retry-After: 60\r\n")
-            } else {
-                refusal = .answer(status: 401, code: given == nil ? "api-key-missing" : "api-key-invalid",
-                                  message: given == nil ? "this route needs an API key: send it in `X-Api-Key` (or `?api_key=`)" : "the API key is not one of this route's keys",
-                                  extraFields: "WWW-Authenticate: ApiKey realm=\"devmesh\", header=\"X-Api-Key\"\r\n")
+                target = forwardedTarget
+            case .refuse(let status, let code, let message, let challenge, let guess):
+                if guess, let failures = route.gateway?.keyFailures, !failures.admit(clientAddress ?? "-").allowed {
+                    // Guessing keys or passwords: a client that keeps sending wrong ones is slowed down.
+                    refusal = .answer(status: 429, code: "credential-guessing", message: "too many wrong credentials from this client; wait a minute",
+                                      extraFields: "Retry-After: 60\r\n")
+                } else {
+                    refusal = .answer(status: status, code: code, message: message, extraFields: "WWW-Authenticate: \(challenge)\r\n")
+                }
+            case .verifyPassword(let credentials, let user, let password):
+                resumeAfter(head: head, headBytes: headBytes, context: context) {
+                    try await NIOThreadPool.singleton.runIfActive { .password(user: user, valid: credentials.verify(user: user, password: password)) }
+                }
+                return
+            case .verifyToken(let authenticator, let found):
+                resumeAfter(head: head, headBytes: headBytes, context: context) { .token(await authenticator.verify(found)) }
+                return
             }
         }
         var rawBody: String?
@@ -388,7 +395,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
             case .badRequest(let why):
                 refusal = .answer(status: 400, code: "bad-path", message: why, extraFields: "")
             case .authenticate(let found):
-                authenticate(found, with: authorization, head: head, headBytes: headBytes, context: context)
+                authenticate(found, with: authorization, head: head, headBytes: headBytes, context: context, routeAuth: routeAuth)
                 return
             }
         }
@@ -397,8 +404,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
         if refusal == nil, let index = matchedRouteIndex, let limit = route.gateway?.rateLimits[index] {
             let key: String
             switch limit.by {
-            case .jwtSub: key = policyNote?.requestPrincipal ?? "ip " + (clientAddress ?? "-")
-            case .key: key = apiKeyName.map { "key " + $0 } ?? "ip " + (clientAddress ?? "-")
+            case .jwtSub:
+                key = policyNote?.requestPrincipal ?? routeCaller.flatMap { $0.kind == .tokenSubject ? $0.name : nil } ?? "ip " + (clientAddress ?? "-")
+            case .key: key = routeCaller.map { "key " + $0.name } ?? "ip " + (clientAddress ?? "-")
             case .ip: key = clientAddress ?? "-"
             }
             let d = limit.admit(key)
@@ -434,7 +442,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.responseEdits = responseEdits
         exchange.sourcePrincipal = identity?.principal
         exchange.policyNote = policyNote
-        exchange.apiKeyName = apiKeyName
+        exchange.routeCaller = routeCaller
         if let recording = route.recording, recordRoute.record, route.telemetry.isEnabled {
             exchange.capture = ExchangeCapture(head: head, limit: recording.maxBody, redact: recordRoute.redact)
         }
@@ -467,7 +475,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
     /// Verifies a token (signature checks run in jwt-kit's actors, not on the event loop), then
     /// starts the request again with the verdict, under the same policy set.
     private func authenticate(_ found: RequestAuthenticator.FoundToken, with authorization: InboundAuthorization,
-                              head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext) {
+                              head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext, routeAuth: RouteAuthResult?) {
         guard let authenticator = authorization.authenticator else { return }
         authenticating = true
         context.eventLoop.makeFutureWithTask { await authenticator.verify(found) }
@@ -475,13 +483,37 @@ final class ProxyServerHandler: ChannelInboundHandler {
             .whenComplete { [self] result in
                 authenticating = false
                 guard let context = self.context, !closing, case .success(let outcome) = result else { return }
-                start(head, headBytes: headBytes, context: context, authentication: outcome, authorizationInUse: authorization)
-                if readPausedForBuffer, inbound.readableBytes <= Self.maxBuffered {
-                    readPausedForBuffer = false
-                    setClientAutoRead()
-                }
-                process()
+                start(head, headBytes: headBytes, context: context, authentication: outcome, authorizationInUse: authorization,
+                      routeAuth: routeAuth)
+                resumeReading()
             }
+    }
+
+    /// Runs a route's slow authentication step (bcrypt, a token's signature) off the event loop,
+    /// then starts the request again with its result. Reading pauses meanwhile (`authenticating`).
+    private func resumeAfter(head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext,
+                             _ work: @escaping @Sendable () async throws -> RouteAuthResult) {
+        authenticating = true
+        context.eventLoop.makeFutureWithTask(work)
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                authenticating = false
+                guard let context = self.context, !closing else { return }
+                guard case .success(let outcome) = result else {
+                    answerDirectly(status: 503, code: "auth-unavailable", message: "the credentials could not be checked now; try again")
+                    return
+                }
+                start(head, headBytes: headBytes, context: context, routeAuth: outcome)
+                resumeReading()
+            }
+    }
+
+    private func resumeReading() {
+        if readPausedForBuffer, inbound.readableBytes <= Self.maxBuffered {
+            readPausedForBuffer = false
+            setClientAutoRead()
+        }
+        process()
     }
 
     /// Sends the exchange to an endpoint: a pooled connection if there is one, else a new one.
@@ -984,7 +1016,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
             durationNanos: end > exchange.startNanos ? end - exchange.startNanos : 0,
             endpointName: exchange.endpoint?.name, endpointHost: exchange.endpoint?.host, endpointPort: exchange.endpoint?.port,
             attempts: exchange.attempts, bytesIn: exchange.bytesIn, bytesOut: exchange.bytesOut,
-            sourcePrincipal: exchange.sourcePrincipal, policy: exchange.policyNote, apiKey: exchange.apiKeyName))
+            sourcePrincipal: exchange.sourcePrincipal, policy: exchange.policyNote,
+            apiKey: exchange.routeCaller?.kind == .apiKey ? exchange.routeCaller?.name : nil,
+            user: exchange.routeCaller.flatMap { $0.kind == .apiKey ? nil : $0.name }))
         if let capture = exchange.capture {
             exchange.capture = nil
             // A body that did not arrive whole (refused before it was read, a client that left)
@@ -1129,7 +1163,8 @@ final class Exchange {
     /// Set when this exchange is recorded for replay.
     var capture: ExchangeCapture?
     /// The name of the route's API key the request carried.
-    var apiKeyName: String?
+    /// Who the route's `auth` found the caller to be (a key's name, a user, a token's subject).
+    var routeCaller: RouteCaller?
 
     /// Whether any body byte was taken from the client (then a retry could not resend it).
     var bodyConsumed: Bool { requestBody.bytesSeen > 0 }

@@ -209,14 +209,14 @@ public enum ConfigValidation {
             if route.cache { later.append("cache") }
             var keyed = false
             if case .apiKeys = route.auth { keyed = true }
+            if case .basic = route.auth { keyed = true }
             if route.rateLimit?.by == .key, !keyed {
-                out.append(.warning(at: route.location, "`rate_limit.by: key` on a route without `auth: {api_keys: FILE}`: there is no key to count by, so it is limited per client address",
+                out.append(.warning(at: route.location, "`rate_limit.by: key` on a route without `auth: {api_keys: FILE}` or `{basic: FILE}`: there is no key or user to count by, so it is limited per client address",
                                     hint: "add `auth: {api_keys: keys.txt}` to the route, or use `by: ip`"))
             }
-            if let auth = route.auth, auth.kind != "api_keys" {
-                // Serving a route its config says is protected, unprotected, would be worse than not starting.
-                out.append(.error(at: route.location, "`auth: {\(auth.kind)}` is not implemented yet: the route would be served without authentication",
-                                  hint: "use `auth: {api_keys: FILE}`, or a RequestAuthentication and AuthorizationPolicy selecting the gateway (docs/policies.md)"))
+            if route.rateLimit?.by == .jwtSub, route.auth?.kind != "jwt", config.policies.isEmpty {
+                out.append(.warning(at: route.location, "`rate_limit.by: jwt_sub` without any token check: no token is verified on this route (no `auth: {jwt}`, no `policies:`), so it is limited per client address",
+                                    hint: "add `auth: {jwt: ns/name}` to the route to require a token"))
             }
             if !later.isEmpty {
                 out.append(.warning(at: route.location, "`\(later.joined(separator: "`, `"))` of this route \(later.count == 1 ? "is" : "are") not implemented yet; the route works without \(later.count == 1 ? "it" : "them")",

@@ -213,7 +213,7 @@ extension HeaderEdits {
     public static let protectedNames: Set<String> = [
         "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
         "proxy-connection", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
-        "traceparent", "tracestate", "x-forwarded-client-cert", "x-api-key-name",
+        "traceparent", "tracestate", "x-forwarded-client-cert", "x-api-key-name", "x-auth-user",
     ]
 
     public static func isProtected(_ name: String) -> Bool { protectedNames.contains(name.lowercased()) }

@@ -37,12 +37,15 @@ public struct HopRecord: Sendable, Equatable {
     public var policy: PolicyNote?
     /// The name of the gateway route's API key the request carried (`devmesh.api_key.name`).
     public var apiKey: String?
+    /// Who a gateway route's Basic auth or JWT found the caller to be (`enduser.id`): a user name,
+    /// or a token's `iss/sub`.
+    public var user: String?
 
     public init(listener: String, service: String, instance: String?, upstreamName: String?, traceID: String,
                 spanID: String, parentSpanID: String?, method: String, target: String, host: String, userAgent: String?,
                 minorVersion: Int, status: Int, error: String?, startNanos: UInt64, durationNanos: UInt64,
                 endpointName: String?, endpointHost: String?, endpointPort: Int?, attempts: Int, bytesIn: UInt64, bytesOut: UInt64,
-                sourcePrincipal: String? = nil, policy: PolicyNote? = nil, apiKey: String? = nil) {
+                sourcePrincipal: String? = nil, policy: PolicyNote? = nil, apiKey: String? = nil, user: String? = nil) {
         self.listener = listener
         self.service = service
         self.instance = instance
@@ -68,6 +71,7 @@ public struct HopRecord: Sendable, Equatable {
         self.sourcePrincipal = sourcePrincipal
         self.policy = policy
         self.apiKey = apiKey
+        self.user = user
     }
 
     public var path: String { String(target.prefix { $0 != "?" }) }
@@ -103,6 +107,7 @@ public struct HopRecord: Sendable, Equatable {
         if let upstreamName { attributes["peer.service"] = upstreamName }
         if let policy { attributes.merge(policy.attributes) { a, _ in a } }
         if let apiKey { attributes["devmesh.api_key.name"] = apiKey }
+        if let user { attributes["enduser.id"] = user }
         if let error { attributes["error.type"] = error } else if status >= 500 { attributes["error.type"] = String(status) }
         return SpanRecord(
             traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, service: service, instance: instance,
@@ -121,6 +126,7 @@ public struct HopRecord: Sendable, Equatable {
             time: Double(startNanos) / 1e9, listener: listener, service: service, instance: instance,
             source: sourcePrincipal ?? (listener == "egress" ? service : nil), method: method, path: path, status: status,
             durationMillis: Double(durationNanos) / 1e6, bytesIn: bytesIn, bytesOut: bytesOut, upstream: endpointName,
-            traceID: traceID, spanID: spanID, error: error, attempts: attempts)
+            traceID: traceID, spanID: spanID, error: error, attempts: attempts,
+            caller: apiKey.map { "key " + $0 } ?? user.map { "user " + $0 })
     }
 }

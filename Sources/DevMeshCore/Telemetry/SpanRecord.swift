@@ -91,10 +91,13 @@ public struct AccessLogRecord: Sendable, Equatable, Codable {
     /// Why devmesh itself failed the request (`x-devmesh-error`), if it did.
     public var error: String?
     public var attempts: Int
+    /// Who a gateway route's `auth` found the caller to be: `key NAME` or `user NAME`.
+    public var caller: String?
 
     public init(time: Double, listener: String, service: String, instance: String?, source: String?, method: String,
                 path: String, status: Int, durationMillis: Double, bytesIn: UInt64, bytesOut: UInt64, upstream: String?,
-                traceID: String, spanID: String, error: String?, attempts: Int) {
+                traceID: String, spanID: String, error: String?, attempts: Int, caller: String? = nil) {
+        self.caller = caller
         self.time = time
         self.listener = listener
         self.service = service
