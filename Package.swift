@@ -58,7 +58,8 @@ let package = Package(
             name: "DevMeshRecord",
             // DevMeshOTLP for its bounded gunzip only (recorded bodies are compared decoded).
             dependencies: [
-                "DevMeshCore", "DevMeshOTLP", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams"),
+                "DevMeshCore", "DevMeshOTLP", "DevMeshHTTP1", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Pure: the strict HTTP/1.1 framer of the data plane (the security boundary; fuzzed).

@@ -69,7 +69,7 @@ public struct AdminClient: Sendable {
         }
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, timeout: TimeAmount? = nil) async throws -> Data {
+    func send(_ method: HTTPMethod, _ path: String, timeout: TimeAmount? = nil) async throws -> Data {
         var request = HTTPClientRequest(url: state.adminURL + path)
         request.method = method
         request.headers.add(name: "X-Devmesh-Token", value: state.token)

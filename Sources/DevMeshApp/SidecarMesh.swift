@@ -14,9 +14,13 @@ final class SidecarMesh: Sendable {
     private let inboundPorts: [String: Int]
     /// Where the gateway's plain-HTTP port redirects (`http_mode: redirect`): the HTTPS port as bound.
     private let redirectPort = HTTPSPort(0)
+    /// The gateway's response cache, when a route has `cache: true`.
+    let cache: ResponseCache?
 
     init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: MeshPolicies? = nil,
          recording: MeshRecording = MeshRecording(), routeAuth: [Int: RouteAuthentication] = [:]) {
+        let cache = plan.gateway?.config.routes.contains { $0.cache } == true ? ResponseCache() : nil
+        self.cache = cache
         var sources: [String: EndpointSource] = [:]
         for listener in plan.listeners {
             switch listener.target {
@@ -97,6 +101,8 @@ final class SidecarMesh: Sendable {
                 }, uniquingKeysWith: { a, _ in a }))
             routing.auth = routeAuth
             if !routeAuth.isEmpty { routing.keyFailures = SharedRateLimit(RateLimitConfig(requests: 30, per: .seconds(60))) }
+            routing.cache = cache
+            routing.cachedRoutes = Set(gateway.config.routes.indices.filter { gateway.config.routes[$0].cache })
             // One limit per route, shared by the HTTPS and HTTP ports.
             for (index, config) in gateway.config.routes.enumerated() {
                 if let limit = config.rateLimit { routing.rateLimits[index] = SharedRateLimit(limit) }

@@ -346,7 +346,8 @@ public struct StackRunner: Sendable {
         let admin = AdminAPI.server(control: controller, token: state.token, port: adminPort,
                                     telemetry: StoreQueries(writer: store), policies: policies.map(PolicyInspector.init),
                                     requests: RecordingService(writer: store, config: config, environment: options.environment,
-                                                               ports: { writer.ports })) { _ in
+                                                               ports: { writer.ports }),
+                                    gateway: GatewayInspector(config: config.gateway, cache: mesh.cache)) { _ in
             for line in banner { output.announce(line) }
             adminListening.open()
         }

@@ -131,6 +131,9 @@ public struct GatewayRouting: Sendable {
     public var upstreamTLS: [String: UpstreamTLS]
     /// Each limited route's limit (by index into `gateway.routes`), shared by every connection.
     public var rateLimits: [Int: SharedRateLimit] = [:]
+    /// The shared response cache, and the routes (by index) with `cache: true`.
+    public var cache: ResponseCache?
+    public var cachedRoutes: Set<Int> = []
     /// Each route's `auth` (by index into `gateway.routes`).
     public var auth: [Int: RouteAuthentication] = [:]
     /// Wrong API keys or passwords per client address (30 a minute), shared by every route with

@@ -423,6 +423,34 @@ final class ProxyServerHandler: ChannelInboundHandler {
                                   extraFields: fields + "Retry-After: \(d.retryAfterSeconds)\r\n")
             }
         }
+        // The route's cache, after authentication, the policies and the limit: a stored answer is
+        // still only for callers the route lets in, and counts against their limit.
+        var cacheServe: ResponseCache.Entry?
+        var cachePlan: CachePlan?
+        var cacheBypassed = false
+        if refusal == nil, let index = matchedRouteIndex, let gateway = route.gateway, let cache = gateway.cache,
+           gateway.cachedRoutes.contains(index) {
+            switch CacheStep.decide(cache, route: index, service: upstreamName ?? "", head: head, target: target,
+                                    now: NIODeadline.now().uptimeNanoseconds) {
+            case .serve(let entry):
+                cacheServe = entry
+            case .forward(let plan, let conditional):
+                cachePlan = plan
+                if !conditional.isEmpty {
+                    var merged = edits ?? HeaderEdits()
+                    merged.add += conditional
+                    edits = merged
+                }
+            case .bypass(let why):
+                cache.count(.bypass)
+                cacheBypassed = true
+                var merged = responseEdits ?? HeaderEdits()
+                merged.add += [("x-devmesh-cache", CacheLabel.bypass.rawValue), ("x-devmesh-cache-detail", why)]
+                responseEdits = merged
+            case .unsatisfiable:
+                refusal = .answer(status: 504, code: "not-cached", message: "only-if-cached, and no stored answer matches", extraFields: "")
+            }
+        }
         let incoming = head.value(of: .traceparent).flatMap(TraceContext.parse)
         let spanID = TraceIDGenerator().spanID(using: &rng)
         let trace = incoming ?? TraceContext(traceID: TraceIDGenerator().traceID(using: &rng), spanID: spanID)
@@ -449,6 +477,14 @@ final class ProxyServerHandler: ChannelInboundHandler {
         if case .answer(let status, let code, let message, let extra) = refusal {
             self.exchange = exchange
             fail(exchange, status: status, code: code, message: message, extraFields: extra, rawBody: rawBody)
+            return
+        }
+        exchange.cachePlan = cachePlan
+        if cacheBypassed { exchange.cacheLabel = .bypass }
+        if let entry = cacheServe {
+            self.exchange = exchange
+            route.gateway?.cache?.count(.hit)
+            answerFromCache(exchange, entry, label: .hit)
             return
         }
         exchange.retryable = head.isIdempotent && head.framing == .none && head.upgrade == nil
@@ -660,10 +696,17 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 if n > 0 {
                     let slice = bytes.readSlice(length: n)!
                     exchange.capture?.responseBody(slice)
-                    context.write(wrapOutboundOut(slice), promise: nil)
-                    exchange.bytesOut += UInt64(n)
+                    if !exchange.answeredFromCache {
+                        exchange.cacheFill?.append(slice)
+                        context.write(wrapOutboundOut(slice), promise: nil)
+                        exchange.bytesOut += UInt64(n)
+                    }
                 }
                 if t.isDone {
+                    if let fill = exchange.cacheFill {
+                        exchange.cacheFill = nil
+                        fill.finish(now: NIODeadline.now().uptimeNanoseconds)
+                    }
                     if bytes.readableBytes > 0 { conn.broken = true }  // bytes beyond the response: never reuse
                     completeExchange(exchange)
                     return
@@ -728,8 +771,41 @@ final class ProxyServerHandler: ChannelInboundHandler {
         if !head.keepAlive { conn.broken = true }
         exchange.keepClientAlive = exchange.head.keepAlive && head.framing != .untilClose
             && !(exchange.head.minorVersion == 0 && head.framing == .chunked)
+        var responseEdits = exchange.responseEdits
+        if let plan = exchange.cachePlan {
+            if head.status == 304, let candidate = plan.candidate {
+                // The stored answer is still good: the client gets it, not the 304.
+                let updated = plan.cache.revalidated(plan.key, candidate, with: head.fields, now: NIODeadline.now().uptimeNanoseconds,
+                                                     wallSeconds: Int64(Self.wallNanos() / 1_000_000_000))
+                plan.cache.count(.revalidated)
+                exchange.responseBody = BodyTracker(head.framing, limits: route.limits)
+                writeCached(exchange, updated, label: .revalidated, close: !exchange.keepClientAlive, context: context)
+                return
+            }
+            plan.cache.count(.miss)
+            exchange.cacheLabel = .miss
+            var detail: String?
+            let pairs = head.fields.map { (name: $0.name, value: $0.value) }
+            switch CacheRules.response(status: head.status, fields: pairs, requestHadCredentials: plan.credentials,
+                                       now: Int64(Self.wallNanos() / 1_000_000_000)) {
+            case .success(let rules) where exchange.head.method == "GET" && head.framing != .untilClose:
+                let requestPairs = exchange.head.fields.map { (name: $0.name, value: $0.value) }
+                exchange.cacheFill = CacheFill(
+                    plan: plan, status: head.status, reason: head.reason, fields: head.fields.filter { !ResponseCache.isUnstored($0.name) },
+                    rules: rules, varyValues: rules.vary.map { CacheRules.varyValue(requestPairs, $0) }, chunked: head.framing == .chunked)
+            case .success:
+                detail = exchange.head.method == "GET" ? "a body delimited by closing the connection is not stored" : "only answers to GET are stored"
+            case .failure(let why):
+                detail = why.reason
+            }
+            var merged = responseEdits ?? HeaderEdits()
+            merged.remove += ["x-devmesh-cache", "x-devmesh-cache-detail"]
+            merged.add.append(("x-devmesh-cache", CacheLabel.miss.rawValue))
+            if let detail { merged.add.append(("x-devmesh-cache-detail", "not stored: " + detail)) }
+            responseEdits = merged
+        }
         HeadWriter.response(head, source: headBytes, clientMinorVersion: exchange.head.minorVersion,
-                            keepAlive: exchange.keepClientAlive, addVia: route.addVia, edits: exchange.responseEdits, into: &out)
+                            keepAlive: exchange.keepClientAlive, addVia: route.addVia, edits: responseEdits, into: &out)
         exchange.bytesOut += UInt64(out.readableBytes)
         context.write(wrapOutboundOut(out), promise: nil)
         exchange.responseBody = BodyTracker(head.framing, limits: route.limits)
@@ -818,7 +894,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 conn.close()
             }
         }
-        finishTelemetry(exchange, status: status, error: nil)
+        finishTelemetry(exchange, status: exchange.clientStatus ?? status, error: nil)
         self.exchange = nil
         // Reading from this client may have been paused for that upstream: its writability
         // callbacks no longer reach this handler, so resume here.
@@ -857,6 +933,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
             abortClient(exchange, error: code ?? "aborted")
             return
         }
+        // The service could not answer, but an answer of it is stored: better the last good one.
+        if [502, 503, 504].contains(status), let plan = exchange.cachePlan, let stale = plan.candidate, !stale.rules.neverStale {
+            plan.cache.count(.stale)
+            exchange.cacheError = code
+            answerFromCache(exchange, stale, label: .stale)
+            return
+        }
         // Without the rest of the request body we cannot find the next request: close then.
         let close = forceClose || !exchange.head.keepAlive || !exchange.requestBody.isDone
         var out = context.channel.allocator.buffer(capacity: 256)
@@ -876,6 +959,40 @@ final class ProxyServerHandler: ChannelInboundHandler {
             armIdleTimer()
             process()
         }
+    }
+
+    /// A stored answer, without the service (fresh, or stale because the service failed).
+    private func answerFromCache(_ exchange: Exchange, _ entry: ResponseCache.Entry, label: CacheLabel) {
+        guard let context else { return }
+        exchange.requestDeadline = nil
+        let close = !exchange.head.keepAlive || !exchange.requestBody.isDone
+        writeCached(exchange, entry, label: label, close: close, context: context)
+        finishTelemetry(exchange, status: entry.status, error: nil)
+        self.exchange = nil
+        if close {
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            context.flush()
+            armIdleTimer()
+            process()
+        }
+    }
+
+    private func writeCached(_ exchange: Exchange, _ entry: ResponseCache.Entry, label: CacheLabel, close: Bool,
+                             context: ChannelHandlerContext) {
+        var out = context.channel.allocator.buffer(capacity: entry.body.count + 512)
+        CacheStep.write(entry, label: label, now: NIODeadline.now().uptimeNanoseconds, headOnly: exchange.head.method == "HEAD",
+                        close: close, clientMinorVersion: exchange.head.minorVersion, keepAliveOn10: exchange.head.keepAlive,
+                        addVia: route.addVia, edits: exchange.responseEdits, into: &out)
+        exchange.answeredFromCache = true
+        exchange.cacheLabel = label
+        exchange.clientStatus = entry.status
+        exchange.bytesOut += UInt64(out.readableBytes)
+        exchange.capture?.ownAnswer(out, limits: route.limits)
+        context.write(wrapOutboundOut(out), promise: nil)
     }
 
     /// The response was already under way when it broke: the client can only learn by the close.
@@ -1018,6 +1135,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
             attempts: exchange.attempts, bytesIn: exchange.bytesIn, bytesOut: exchange.bytesOut,
             sourcePrincipal: exchange.sourcePrincipal, policy: exchange.policyNote,
             apiKey: exchange.routeCaller?.kind == .apiKey ? exchange.routeCaller?.name : nil,
+            cache: exchange.cacheLabel.map { label in exchange.cacheError.map { "\(label.rawValue) (\($0))" } ?? label.rawValue },
             user: exchange.routeCaller.flatMap { $0.kind == .apiKey ? nil : $0.name }))
         if let capture = exchange.capture {
             exchange.capture = nil
@@ -1165,6 +1283,17 @@ final class Exchange {
     /// The name of the route's API key the request carried.
     /// Who the route's `auth` found the caller to be (a key's name, a user, a token's subject).
     var routeCaller: RouteCaller?
+    /// Set on routes with `cache: true` when the request goes to the service.
+    var cachePlan: CachePlan?
+    /// The answer being stored as it streams.
+    var cacheFill: CacheFill?
+    /// The client got a stored answer (the upstream's answer, a 304, is not relayed).
+    var answeredFromCache = false
+    var cacheLabel: CacheLabel?
+    /// What failed when a stale answer was served instead.
+    var cacheError: String?
+    /// The status the client got, when it is not the upstream's (a stored answer after a 304).
+    var clientStatus: Int?
 
     /// Whether any body byte was taken from the client (then a retry could not resend it).
     var bodyConsumed: Bool { requestBody.bytesSeen > 0 }

@@ -1,4 +1,5 @@
 import DevMeshCore
+import DevMeshHTTP1
 import Foundation
 
 /// Finishes a capture into what is stored (`ExchangeFinishing`, run on the writer thread):

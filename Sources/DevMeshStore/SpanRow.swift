@@ -61,8 +61,9 @@ enum SpanRow {
         b.bind(26, hop.bytesIn)
         b.bind(27, hop.bytesOut)
         b.bind(28, hop.sourcePrincipal)
-        if hop.apiKey != nil || hop.user != nil {
-            let callers = [hop.apiKey.map { ("devmesh.api_key.name", $0) }, hop.user.map { ("enduser.id", $0) }].compactMap { $0 }
+        if hop.apiKey != nil || hop.user != nil || hop.cache != nil {
+            let callers = [hop.apiKey.map { ("devmesh.api_key.name", $0) }, hop.user.map { ("enduser.id", $0) },
+                           hop.cache.map { ("devmesh.cache", $0) }].compactMap { $0 }
             b.bind(29, Self.typedJSON(callers + (hop.policy?.attributePairs ?? [])))
         } else {
             b.bind(29, hop.policy.map { Self.typedJSON($0.attributePairs) })

@@ -57,10 +57,10 @@ import Glibc
                 - {key: "request.auth.claims[groups]", values: [admin]}
         """
 
-    func curl(_ https: Int, _ path: String, token: String? = nil, method: String = "GET") throws -> (status: String, body: String, challenge: String?) {
+    func curl(_ https: Int, _ path: String, token: String? = nil, method: String = "GET") async throws -> (status: String, body: String, challenge: String?) {
         var args = ["-D", "-", "-X", method]
         if let token { args += ["-H", "Authorization: Bearer \(token)"] }
-        let r = try GatewayTests.curl(args + ["https://users.localhost:\(https)\(path)"])
+        let r = try await GatewayTests.curl(args + ["https://users.localhost:\(https)\(path)"])
         let challenge = r.body.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("www-authenticate:") }
         return (r.status, r.body, challenge)
     }
@@ -81,19 +81,19 @@ import Glibc
         let servicePort = try #require(stack.state?.ports.services["users"])
 
         // No token: no identity, and the ALLOW policy wants one.
-        let anonymous = try curl(https, "/hello?n=anon")
+        let anonymous = try await curl(https, "/hello?n=anon")
         #expect(anonymous.status == "403")
         #expect(anonymous.body.hasSuffix("RBAC: access denied"))
 
         // A valid token: allowed, the subject copied into x-user, the token forwarded (forwardOriginalToken).
         let good = try issuer.token(issuer.claims(sub: "alice", audience: "shop"))
-        let ok = try curl(https, "/hello?n=good", token: good)
+        let ok = try await curl(https, "/hello?n=good", token: good)
         #expect(ok.status == "200", "\(ok.body)")
         #expect(await up.waitFor("GOT /hello?n=good user=alice auth=yes"))
         // A claim condition: DELETE needs groups=admin.
-        #expect(try curl(https, "/x?n=del1", token: good, method: "DELETE").status == "403")
+        #expect(try await curl(https, "/x?n=del1", token: good, method: "DELETE").status == "403")
         let admin = try issuer.token(issuer.claims(sub: "root", audience: "shop", extra: ["groups": ["admin"]]), signing: .rs256)
-        #expect(try curl(https, "/x?n=del2", token: admin, method: "DELETE").status == "200")
+        #expect(try await curl(https, "/x?n=del2", token: admin, method: "DELETE").status == "200")
 
         // The attacks: 401 with a challenge, and the app never sees them.
         let now = Int(Date().timeIntervalSince1970)
@@ -109,7 +109,7 @@ import Glibc
             ("garbage", "not.a.jwt"),
         ]
         for (name, token) in attacks {
-            let r = try curl(https, "/hello?n=\(name)", token: token)
+            let r = try await curl(https, "/hello?n=\(name)", token: token)
             #expect(r.status == "401", "\(name): \(r.body)")
             #expect(r.challenge?.contains("Bearer realm=\"devmesh\", error=\"invalid_token\"") == true, "\(name): \(r.body)")
         }
@@ -144,14 +144,14 @@ import Glibc
               rules: [{to: [{operation: {paths: ["/hello*"]}}]}]
             """.write(toFile: stack.root + "/policies/deny.yaml", atomically: true, encoding: .utf8)
         #expect(await up.waitFor("reloaded: 2 authorization policies in force (was 1)"))
-        #expect(try curl(https, "/hello?n=after-reload", token: good).status == "403")
-        #expect(try curl(https, "/other?n=still-allowed", token: good).status == "200")
+        #expect(try await curl(https, "/hello?n=after-reload", token: good).status == "403")
+        #expect(try await curl(https, "/other?n=still-allowed", token: good).status == "200")
         // A broken file: reported, and the set in force stays.
         try "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: broken}\nspec: {action: DENY, rules: [{to: [{operation: {pathz: [/x]}}]}]}\n"
             .write(toFile: stack.root + "/policies/broken.yaml", atomically: true, encoding: .utf8)
         #expect(await up.waitFor("not reloaded, the previous policies stay in force: policies/broken.yaml:4"))
-        #expect(try curl(https, "/hello?n=kept", token: good).status == "403")
-        #expect(try curl(https, "/other?n=kept", token: good).status == "200")
+        #expect(try await curl(https, "/hello?n=kept", token: good).status == "403")
+        #expect(try await curl(https, "/other?n=kept", token: good).status == "200")
         // Fixed: the set loads again. Then the issuer's key file is rotated: new tokens verify,
         // tokens of the old key do not.
         try FileManager.default.removeItem(atPath: stack.root + "/policies/broken.yaml")
@@ -159,8 +159,8 @@ import Glibc
         let rotated = try TestIssuer(keyIDPrefix: "2026-")
         try rotated.jwks.write(toFile: stack.root + "/keys/jwks.json", atomically: true, encoding: .utf8)
         #expect(await up.waitFor("reloaded: 2 authorization policies in force (was 2)", count: 2))
-        #expect(try curl(https, "/other?n=rotated", token: try rotated.token(rotated.claims(audience: "shop"))).status == "200")
-        #expect(try curl(https, "/other?n=old-key", token: good).status == "401")
+        #expect(try await curl(https, "/other?n=rotated", token: try rotated.token(rotated.claims(audience: "shop"))).status == "200")
+        #expect(try await curl(https, "/other?n=old-key", token: good).status == "401")
 
         up.signal(SIGTERM)
         #expect(await up.exitCode() == 0)

@@ -142,7 +142,7 @@ import Glibc
                 var args = ["-X", c.method, "-H", "Host: frontend.localhost"]
                 for (k, v) in c.headers { args += ["-H", "\(k): \(v)"] }
                 if let token = c.token { args += ["-H", "Authorization: Bearer \(token)"] }
-                status = Int(try GatewayTests.curl(args + ["--path-as-is", "https://localhost:\(https)\(c.path)\(marker)"]).status) ?? 0
+                status = Int(try await GatewayTests.curl(args + ["--path-as-is", "https://localhost:\(https)\(c.path)\(marker)"]).status) ?? 0
             } else {
                 let port = try #require(c.from.map { state.ports.egress["\($0)->\(c.to)"] } ?? state.ports.services[c.to], "a listener for \(c.name)")
                 var head = "\(c.method) \(c.path)\(marker) HTTP/1.1\r\nHost: \(c.to)\r\nConnection: close\r\n"

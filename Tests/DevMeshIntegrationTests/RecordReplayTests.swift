@@ -84,13 +84,13 @@ import Testing
         let base = "https://localhost:\(https)"
 
         // Traffic with secrets in a header, a query parameter, a JSON body and an echoed answer.
-        let ok = try GatewayTests.curl(["-H", "Authorization: Bearer \(Self.token)", "\(base)/items?api_key=\(Self.password)&page=1"])
+        let ok = try await GatewayTests.curl(["-H", "Authorization: Bearer \(Self.token)", "\(base)/items?api_key=\(Self.password)&page=1"])
         #expect(ok.status == "200", "\(ok.body)")
         #expect(ok.body.contains(Self.token), "the app echoes the token it got")
-        let login = try GatewayTests.curl(["-X", "POST", "-H", "Content-Type: application/json",
+        let login = try await GatewayTests.curl(["-X", "POST", "-H", "Content-Type: application/json",
                                            "-d", "{\"user\":\"ann\",\"password\":\"\(Self.password)\"}", "\(base)/login"])
         #expect(login.status == "201", "\(login.body)")
-        let big = try GatewayTests.curl(["-o", "/dev/null", "\(base)/big"])
+        let big = try await GatewayTests.curl(["-o", "/dev/null", "\(base)/big"])
         #expect(big.status == "200")
 
         let list = try await recordings(stack.root, atLeast: 3)
@@ -192,15 +192,15 @@ import Testing
         // The API: list, detail, and Replay with replay.auth (the `up` process has SHOP_TOKEN).
         let admin = try #require(stack.state?.ports.admin)
         let token = try #require(stack.state?.token)
-        let listed = try GatewayTests.curl(["http://127.0.0.1:\(admin)/api/v1/requests?service=devmesh-gateway&path=/items"])
+        let listed = try await GatewayTests.curl(["http://127.0.0.1:\(admin)/api/v1/requests?service=devmesh-gateway&path=/items"])
         #expect(listed.status == "200" && listed.body.contains("\"requests\""), "\(listed.body.prefix(300))")
-        let replayed = try GatewayTests.curl(["-X", "POST", "-H", "X-Devmesh-Token: \(token)", "-H", "Content-Type: application/json",
+        let replayed = try await GatewayTests.curl(["-X", "POST", "-H", "X-Devmesh-Token: \(token)", "-H", "Content-Type: application/json",
                                               "-d", "{}", "http://127.0.0.1:\(admin)/api/v1/requests/\(items.id)/replay"])
         #expect(replayed.status == "200", "\(replayed.body)")
         #expect(replayed.body.contains("\"path\":\"$.at\""), "only `at` differs: \(replayed.body.prefix(600))")
         #expect(!replayed.body.contains("\"path\":\"$.items"), "\(replayed.body.prefix(600))")
         #expect(!replayed.body.contains(Self.token))
-        let refused = try GatewayTests.curl(["-X", "POST", "-d", "{}", "http://127.0.0.1:\(admin)/api/v1/requests/\(items.id)/replay"])
+        let refused = try await GatewayTests.curl(["-X", "POST", "-d", "{}", "http://127.0.0.1:\(admin)/api/v1/requests/\(items.id)/replay"])
         #expect(refused.status == "403", "Replay changes things: it needs the token")
 
         // Still nothing secret in the database after all the replays.

@@ -74,8 +74,8 @@ import Glibc
         HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
         """
 
-    static func curl(_ args: [String]) throws -> (status: Int, body: String) {
-        let r = try GatewayTests.tool("/usr/bin/curl", ["-sS", "--max-time", "20", "-w", "\n%{http_code}"] + args)
+    static func curl(_ args: [String]) async throws -> (status: Int, body: String) {
+        let r = try await GatewayTests.tool("/usr/bin/curl", ["-sS", "--max-time", "20", "-w", "\n%{http_code}"] + args)
         var lines = r.out.components(separatedBy: "\n")
         let status = Int(lines.removeLast()) ?? 0
         return (status, lines.joined(separator: "\n"))
@@ -101,7 +101,7 @@ import Glibc
         let port = try #require(state.ports.services["app"])
         let traceID = Self.randomHex(16)
         let callerSpan = Self.randomHex(8)
-        let answer = try Self.curl(["-H", "traceparent: 00-\(traceID)-\(callerSpan)-01", "http://127.0.0.1:\(port)/work"])
+        let answer = try await Self.curl(["-H", "traceparent: 00-\(traceID)-\(callerSpan)-01", "http://127.0.0.1:\(port)/work"])
         #expect(answer.status == 200)
 
         // The app's span was committed before it answered; the sidecars' follow within milliseconds.
@@ -163,7 +163,7 @@ import Glibc
              "attributes":[{"key":"http.response.status_code","value":{"intValue":"201"}}],"status":{"code":2,"message":"boom"}}]}]}]}
             """
         try json.write(toFile: scratch + "/ok.json", atomically: true, encoding: .utf8)
-        let ok = try Self.curl(["-H", "Content-Type: application/json", "--data-binary", "@\(scratch)/ok.json", base + "/v1/traces"])
+        let ok = try await Self.curl(["-H", "Content-Type: application/json", "--data-binary", "@\(scratch)/ok.json", base + "/v1/traces"])
         #expect(ok.status == 200)
         #expect(ok.body == "{}")
         // Acknowledged means committed: visible at once to another connection.
@@ -175,23 +175,23 @@ import Glibc
         let before = try database.spanCount()
         // Malformed JSON, a base64 id, protobuf garbage: 400, nothing stored.
         try "{\"resourceSpans\": [".write(toFile: scratch + "/bad.json", atomically: true, encoding: .utf8)
-        let bad = try Self.curl(["-H", "Content-Type: application/json", "--data-binary", "@\(scratch)/bad.json", base + "/v1/traces"])
+        let bad = try await Self.curl(["-H", "Content-Type: application/json", "--data-binary", "@\(scratch)/bad.json", base + "/v1/traces"])
         #expect(bad.status == 400)
         #expect(bad.body.contains("not valid JSON"))
         let base64ID = json.replacingOccurrences(of: traceID, with: "AAECAwQFBgcICQoLDA0ODw==")
         try base64ID.write(toFile: scratch + "/b64.json", atomically: true, encoding: .utf8)
-        let b64 = try Self.curl(["-H", "Content-Type: application/json", "--data-binary", "@\(scratch)/b64.json", base + "/v1/traces"])
+        let b64 = try await Self.curl(["-H", "Content-Type: application/json", "--data-binary", "@\(scratch)/b64.json", base + "/v1/traces"])
         #expect(b64.status == 400)
         #expect(b64.body.contains("hex"))
         try Data((0..<200).map { UInt8(truncatingIfNeeded: $0 &* 37) }).write(to: URL(fileURLWithPath: scratch + "/garbage.bin"))
-        let garbage = try Self.curl(["-H", "Content-Type: application/x-protobuf", "--data-binary", "@\(scratch)/garbage.bin", base + "/v1/traces"])
+        let garbage = try await Self.curl(["-H", "Content-Type: application/x-protobuf", "--data-binary", "@\(scratch)/garbage.bin", base + "/v1/traces"])
         #expect(garbage.status == 400)
 
         // A gzip bomb: 64 MiB of zeros in ~64 KiB; refused past the decompression limit.
         let bomb = GzipInflater.deflate([UInt8](repeating: 0, count: 64 << 20))
         #expect(bomb.count < 1 << 20)
         try Data(bomb).write(to: URL(fileURLWithPath: scratch + "/bomb.gz"))
-        let bombed = try Self.curl(["-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: gzip",
+        let bombed = try await Self.curl(["-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: gzip",
                                     "--data-binary", "@\(scratch)/bomb.gz", base + "/v1/traces"])
         #expect(bombed.status == 400)
         #expect(bombed.body.contains("inflates to more than"))
@@ -199,17 +199,17 @@ import Glibc
         // gzip that is fine.
         let gzipped = GzipInflater.deflate(Array(json.replacingOccurrences(of: traceID, with: Self.randomHex(16)).utf8))
         try Data(gzipped).write(to: URL(fileURLWithPath: scratch + "/ok.json.gz"))
-        let unzipped = try Self.curl(["-H", "Content-Type: application/json", "-H", "Content-Encoding: gzip",
+        let unzipped = try await Self.curl(["-H", "Content-Type: application/json", "-H", "Content-Encoding: gzip",
                                       "--data-binary", "@\(scratch)/ok.json.gz", base + "/v1/traces"])
         #expect(unzipped.status == 200)
 
         // Too large (declared): 413 before reading it; wrong type and path: 415, 404.
         try Data(count: 9 << 20).write(to: URL(fileURLWithPath: scratch + "/huge.bin"))
-        let huge = try Self.curl(["-H", "Content-Type: application/x-protobuf", "--data-binary", "@\(scratch)/huge.bin", base + "/v1/traces"])
+        let huge = try await Self.curl(["-H", "Content-Type: application/x-protobuf", "--data-binary", "@\(scratch)/huge.bin", base + "/v1/traces"])
         #expect(huge.status == 413)
-        let text = try Self.curl(["-H", "Content-Type: text/plain", "--data-binary", "hello", base + "/v1/traces"])
+        let text = try await Self.curl(["-H", "Content-Type: text/plain", "--data-binary", "hello", base + "/v1/traces"])
         #expect(text.status == 415)
-        let path = try Self.curl(["-H", "Content-Type: application/json", "--data-binary", "{}", base + "/v1/metrics"])
+        let path = try await Self.curl(["-H", "Content-Type: application/json", "--data-binary", "{}", base + "/v1/metrics"])
         #expect(path.status == 404)
 
         #expect(try database.spanCount() == before + 1, "only the good gzip request added a span")
@@ -255,7 +255,7 @@ import Glibc
         #expect(await up.waitFor("all 2 services are ready"))
         let port = try #require(stack.state?.ports.services["app"])
         let traceID = Self.randomHex(16)
-        let answer = try Self.curl(["-H", "traceparent: 00-\(traceID)-\(Self.randomHex(8))-01", "http://127.0.0.1:\(port)/exported"])
+        let answer = try await Self.curl(["-H", "traceparent: 00-\(traceID)-\(Self.randomHex(8))-01", "http://127.0.0.1:\(port)/exported"])
         #expect(answer.status == 200)
 
         // Batches leave within a second or so; the first is refused once and sent again.
@@ -299,7 +299,7 @@ import Glibc
         let traffic = Task.detached {
             for _ in 0..<2000 {
                 if Task.isCancelled { return }
-                _ = try? Self.curl(["--max-time", "2", "http://127.0.0.1:\(appPort)/load"])
+                _ = try? await Self.curl(["--max-time", "2", "http://127.0.0.1:\(appPort)/load"])
             }
         }
         let scratch = stack.root + "/batches"
@@ -314,7 +314,7 @@ import Glibc
             let body = "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"loader\"}}]},\"scopeSpans\":[{\"spans\":[\(spans.joined(separator: ","))]}]}]}"
             try body.write(toFile: scratch + "/b.json", atomically: true, encoding: .utf8)
             if batch == 150 { kill(up.pid, SIGKILL) }
-            let r = try Self.curl(["--max-time", "5", "-H", "Content-Type: application/json", "--data-binary", "@\(scratch)/b.json",
+            let r = try await Self.curl(["--max-time", "5", "-H", "Content-Type: application/json", "--data-binary", "@\(scratch)/b.json",
                                    "http://127.0.0.1:\(otlp)/v1/traces"])
             if r.status == 200 {
                 acknowledged.append((traceID, spanIDs))
@@ -359,9 +359,9 @@ import Glibc
         #expect(await up.waitFor("all 2 services are ready"))
         let front = try #require(stack.state?.ports.services["front"])
         let traceID = Self.randomHex(16)
-        let answer = try Self.curl(["-H", "traceparent: 00-\(traceID)-\(Self.randomHex(8))-01", "http://127.0.0.1:\(front)/page"])
+        let answer = try await Self.curl(["-H", "traceparent: 00-\(traceID)-\(Self.randomHex(8))-01", "http://127.0.0.1:\(front)/page"])
         #expect(answer.status == 200)
-        _ = try Self.curl(["http://127.0.0.1:\(front)/missing-upstream-is-fine"])
+        _ = try await Self.curl(["http://127.0.0.1:\(front)/missing-upstream-is-fine"])
 
         func check(live: Bool) async throws {
             // Live, the spans arrive milliseconds after the answer: ask until all four are there.

@@ -203,10 +203,7 @@ public enum ConfigValidation {
                                 hint: "leave it in place; it takes effect once this devmesh version supports it"))
         }
         warn("external", "ambassadors for external services")
-        // Route features of the gateway issue that come later.
         for route in config.gateway.routes {
-            var later: [String] = []
-            if route.cache { later.append("cache") }
             var keyed = false
             if case .apiKeys = route.auth { keyed = true }
             if case .basic = route.auth { keyed = true }
@@ -217,10 +214,6 @@ public enum ConfigValidation {
             if route.rateLimit?.by == .jwtSub, route.auth?.kind != "jwt", config.policies.isEmpty {
                 out.append(.warning(at: route.location, "`rate_limit.by: jwt_sub` without any token check: no token is verified on this route (no `auth: {jwt}`, no `policies:`), so it is limited per client address",
                                     hint: "add `auth: {jwt: ns/name}` to the route to require a token"))
-            }
-            if !later.isEmpty {
-                out.append(.warning(at: route.location, "`\(later.joined(separator: "`, `"))` of this route \(later.count == 1 ? "is" : "are") not implemented yet; the route works without \(later.count == 1 ? "it" : "them")",
-                                    hint: "leave it in place; it takes effect once this devmesh version supports it"))
             }
         }
         for s in config.services where s.record && s.protocol != .http {

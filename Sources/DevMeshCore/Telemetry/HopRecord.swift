@@ -40,12 +40,14 @@ public struct HopRecord: Sendable, Equatable {
     /// Who a gateway route's Basic auth or JWT found the caller to be (`enduser.id`): a user name,
     /// or a token's `iss/sub`.
     public var user: String?
+    /// `devmesh.cache`: what the gateway's cache did (`HIT`, `MISS`, `STALE (upstream-refused)`, …).
+    public var cache: String?
 
     public init(listener: String, service: String, instance: String?, upstreamName: String?, traceID: String,
                 spanID: String, parentSpanID: String?, method: String, target: String, host: String, userAgent: String?,
                 minorVersion: Int, status: Int, error: String?, startNanos: UInt64, durationNanos: UInt64,
                 endpointName: String?, endpointHost: String?, endpointPort: Int?, attempts: Int, bytesIn: UInt64, bytesOut: UInt64,
-                sourcePrincipal: String? = nil, policy: PolicyNote? = nil, apiKey: String? = nil, user: String? = nil) {
+                sourcePrincipal: String? = nil, policy: PolicyNote? = nil, apiKey: String? = nil, cache: String? = nil, user: String? = nil) {
         self.listener = listener
         self.service = service
         self.instance = instance
@@ -72,6 +74,7 @@ public struct HopRecord: Sendable, Equatable {
         self.policy = policy
         self.apiKey = apiKey
         self.user = user
+        self.cache = cache
     }
 
     public var path: String { String(target.prefix { $0 != "?" }) }
@@ -108,6 +111,7 @@ public struct HopRecord: Sendable, Equatable {
         if let policy { attributes.merge(policy.attributes) { a, _ in a } }
         if let apiKey { attributes["devmesh.api_key.name"] = apiKey }
         if let user { attributes["enduser.id"] = user }
+        if let cache { attributes["devmesh.cache"] = cache }
         if let error { attributes["error.type"] = error } else if status >= 500 { attributes["error.type"] = String(status) }
         return SpanRecord(
             traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, service: service, instance: instance,

@@ -1,0 +1,23 @@
+import DevMeshAPI
+import DevMeshCore
+import DevMeshProxy
+import NIOCore
+
+/// The running gateway as the admin API sees it.
+struct GatewayInspector: GatewayInspecting {
+    let config: GatewayConfig
+    let cache: ResponseCache?
+
+    func cacheReport(limit: Int) -> GatewayCacheReport? {
+        guard let cache else { return nil }
+        let routes = config.routes.filter(\.cache).map { route in
+            (route.host ?? "") + (route.path ?? "/") + " → " + route.to
+        }
+        return GatewayCacheReport(stats: cache.stats, entries: cache.listing(limit: limit, now: NIODeadline.now().uptimeNanoseconds),
+                                  routes: routes)
+    }
+
+    func purgeCache(service: String?, prefix: String?) -> Int {
+        cache?.purge(service: service, prefix: prefix) ?? 0
+    }
+}
