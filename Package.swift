@@ -69,6 +69,7 @@ let package = Package(
             name: "DevMeshProxy",
             dependencies: [
                 "DevMeshCore",
+                "CZlib",
                 "DevMeshPolicy",
                 "DevMeshAuth",
                 "DevMeshHTTP1",

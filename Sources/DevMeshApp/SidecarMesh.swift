@@ -103,6 +103,9 @@ final class SidecarMesh: Sendable {
             if !routeAuth.isEmpty { routing.keyFailures = SharedRateLimit(RateLimitConfig(requests: 30, per: .seconds(60))) }
             routing.cache = cache
             routing.cachedRoutes = Set(gateway.config.routes.indices.filter { gateway.config.routes[$0].cache })
+            for (index, config) in gateway.config.routes.enumerated() {
+                if let compress = config.compress { routing.compress[index] = compress }
+            }
             // One limit per route, shared by the HTTPS and HTTP ports.
             for (index, config) in gateway.config.routes.enumerated() {
                 if let limit = config.rateLimit { routing.rateLimits[index] = SharedRateLimit(limit) }

@@ -87,29 +87,51 @@ enum CacheStep {
     }
 
     /// The answer as the cache writes it: the stored fields (with the route's edits), its own
-    /// framing, `Age` and the label.
+    /// framing, `Age` and the label; gzipped when the route compresses and the client accepts it.
     static func write(_ entry: ResponseCache.Entry, label: CacheLabel, now: UInt64, headOnly: Bool, close: Bool, clientMinorVersion: Int,
-                      keepAliveOn10: Bool, addVia: Bool, edits: HeaderEdits?, into out: inout ByteBuffer) {
+                      keepAliveOn10: Bool, addVia: Bool, edits: HeaderEdits?, compression: CompressionConfig? = nil,
+                      acceptEncoding: [String] = [], into out: inout ByteBuffer) {
+        var body = entry.body
+        var gzipped = false
+        var varies = false
+        if let compression {
+            let decision = ResponseCompression.decide(
+                method: headOnly ? "HEAD" : "GET", status: entry.status, acceptEncoding: acceptEncoding,
+                fields: entry.fields.map { (name: $0.name, value: $0.value) }, contentLength: entry.body.count, minSize: compression.minSize)
+            switch decision {
+            case .compress:
+                body = GzipStream.gzip(entry.body)
+                gzipped = true
+                varies = true
+            case .asIs(let v): varies = v
+            }
+        }
         out.writeString("HTTP/1.1 \(entry.status) \(entry.reason)\r\n")
         for field in entry.fields {
             if let edits, edits.drops(field.name) { continue }
             let name = edits?.renamed(field.name) ?? field.name
+            if gzipped, field.name.caseInsensitiveEquals("etag") {
+                out.writeString("\(name): \(ResponseCompression.weakened(etag: field.value))\r\n")
+                continue
+            }
             out.writeString("\(name): \(field.value)\r\n")
         }
         if let edits {
             for (name, value) in edits.add { out.writeString("\(name): \(value)\r\n") }
             for (name, value) in edits.append { out.writeString("\(name): \(value)\r\n") }
         }
+        if gzipped { out.writeString("Content-Encoding: gzip\r\n") }
+        if varies { out.writeString("Vary: Accept-Encoding\r\n") }
         if addVia { out.writeString("Via: 1.1 devmesh\r\n") }
         out.writeString("Age: \(entry.age(now: now))\r\nx-devmesh-cache: \(label.rawValue)\r\n")
         let bodyless = entry.status == 204 || entry.status == 304
-        if !bodyless { out.writeString("Content-Length: \(entry.body.count)\r\n") }
+        if !bodyless { out.writeString("Content-Length: \(body.count)\r\n") }
         if close {
             out.writeString("Connection: close\r\n")
         } else if clientMinorVersion == 0, keepAliveOn10 {
             out.writeString("Connection: keep-alive\r\n")
         }
         out.writeString("\r\n")
-        if !headOnly, !bodyless { out.writeBytes(entry.body) }
+        if !headOnly, !bodyless { out.writeBytes(body) }
     }
 }

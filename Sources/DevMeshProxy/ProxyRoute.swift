@@ -134,6 +134,8 @@ public struct GatewayRouting: Sendable {
     /// The shared response cache, and the routes (by index) with `cache: true`.
     public var cache: ResponseCache?
     public var cachedRoutes: Set<Int> = []
+    /// Each route's `compress` (by index).
+    public var compress: [Int: CompressionConfig] = [:]
     /// Each route's `auth` (by index into `gateway.routes`).
     public var auth: [Int: RouteAuthentication] = [:]
     /// Wrong API keys or passwords per client address (30 a minute), shared by every route with

@@ -229,6 +229,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var corsEdits: HeaderEdits?
         /// The matched route of the gateway (its rate limit applies once the policies allowed the request).
         var matchedRouteIndex: Int?
+        /// The matched route's `compress`.
+        var compression: CompressionConfig?
         /// The matched route's `record` and `redact` (the gateway); an unrouted request is recorded, redacted.
         var recordRoute = (record: true, redact: route.recording?.redact ?? true)
         if let gateway = route.gateway {
@@ -267,6 +269,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     upstreamName = match.service
                     recordRoute = (match.record, match.redact)
                     matchedRouteIndex = match.routeIndex
+                    compression = match.routeIndex.flatMap { gateway.compress[$0] }
                     if let cors = match.cors {
                         // Before the policies, as Envoy's CORS filter runs before jwt_authn: a
                         // preflight carries no credentials, and is answered here, never forwarded.
@@ -480,6 +483,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
             return
         }
         exchange.cachePlan = cachePlan
+        exchange.compression = compression
         if cacheBypassed { exchange.cacheLabel = .bypass }
         if let entry = cacheServe {
             self.exchange = exchange
@@ -698,9 +702,15 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     exchange.capture?.responseBody(slice)
                     if !exchange.answeredFromCache {
                         exchange.cacheFill?.append(slice)
-                        context.write(wrapOutboundOut(slice), promise: nil)
-                        exchange.bytesOut += UInt64(n)
+                        if let gzip = exchange.gzip {
+                            writeCompressed(exchange, gzip, slice, last: t.isDone, context: context)
+                        } else {
+                            context.write(wrapOutboundOut(slice), promise: nil)
+                            exchange.bytesOut += UInt64(n)
+                        }
                     }
+                } else if t.isDone, let gzip = exchange.gzip {
+                    writeCompressed(exchange, gzip, ByteBuffer(), last: true, context: context)
                 }
                 if t.isDone {
                     if let fill = exchange.cacheFill {
@@ -803,6 +813,31 @@ final class ProxyServerHandler: ChannelInboundHandler {
             merged.add.append(("x-devmesh-cache", CacheLabel.miss.rawValue))
             if let detail { merged.add.append(("x-devmesh-cache-detail", "not stored: " + detail)) }
             responseEdits = merged
+        }
+        if let compression = exchange.compression {
+            var length: Int?
+            if case .length(let n) = head.framing { length = Int(clamping: n) }
+            let decision = ResponseCompression.decide(
+                method: exchange.head.method, status: head.status, acceptEncoding: exchange.head.fields.filter { $0.name.caseInsensitiveEquals("accept-encoding") }.map(\.value),
+                fields: head.fields.map { (name: $0.name, value: $0.value) }, contentLength: length, minSize: compression.minSize)
+            var merged = responseEdits ?? HeaderEdits()
+            switch decision {
+            // Streamed as gzip in chunks: only a body of known length (a chunked one is sent as it
+            // comes), and only to HTTP/1.1 clients (HTTP/1.0 has no chunked framing).
+            case .compress where length != nil && exchange.head.minorVersion == 1:
+                if let gzip = GzipStream() {
+                    exchange.gzip = gzip
+                    merged.remove += ["Content-Length", "ETag"]
+                    merged.add += [("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked")]
+                    if let etag = head.fields.first("ETag") { merged.add.append(("ETag", ResponseCompression.weakened(etag: etag))) }
+                }
+                merged.append.append(("Vary", "Accept-Encoding"))
+            case .compress, .asIs(varies: true):
+                merged.append.append(("Vary", "Accept-Encoding"))
+            case .asIs(varies: false):
+                break
+            }
+            responseEdits = merged.isEmpty ? responseEdits : merged
         }
         HeadWriter.response(head, source: headBytes, clientMinorVersion: exchange.head.minorVersion,
                             keepAlive: exchange.keepClientAlive, addVia: route.addVia, edits: responseEdits, into: &out)
@@ -961,6 +996,21 @@ final class ProxyServerHandler: ChannelInboundHandler {
         }
     }
 
+    /// A slice of the answer as gzip in a chunk; the last one ends the gzip stream and the chunks.
+    private func writeCompressed(_ exchange: Exchange, _ gzip: GzipStream, _ slice: ByteBuffer, last: Bool, context: ChannelHandlerContext) {
+        var compressed = context.channel.allocator.buffer(capacity: slice.readableBytes / 2 + 64)
+        gzip.compress(slice, finish: last, into: &compressed)
+        var out = context.channel.allocator.buffer(capacity: compressed.readableBytes + 16)
+        GzipStream.chunk(compressed, into: &out)
+        if last {
+            out.writeString("0\r\n\r\n")
+            exchange.gzip = nil
+        }
+        guard out.readableBytes > 0 else { return }
+        exchange.bytesOut += UInt64(out.readableBytes)
+        context.write(wrapOutboundOut(out), promise: nil)
+    }
+
     /// A stored answer, without the service (fresh, or stale because the service failed).
     private func answerFromCache(_ exchange: Exchange, _ entry: ResponseCache.Entry, label: CacheLabel) {
         guard let context else { return }
@@ -986,7 +1036,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var out = context.channel.allocator.buffer(capacity: entry.body.count + 512)
         CacheStep.write(entry, label: label, now: NIODeadline.now().uptimeNanoseconds, headOnly: exchange.head.method == "HEAD",
                         close: close, clientMinorVersion: exchange.head.minorVersion, keepAliveOn10: exchange.head.keepAlive,
-                        addVia: route.addVia, edits: exchange.responseEdits, into: &out)
+                        addVia: route.addVia, edits: exchange.responseEdits, compression: exchange.compression,
+                        acceptEncoding: exchange.head.fields.filter { $0.name.caseInsensitiveEquals("accept-encoding") }.map(\.value),
+                        into: &out)
         exchange.answeredFromCache = true
         exchange.cacheLabel = label
         exchange.clientStatus = entry.status
@@ -1294,6 +1346,9 @@ final class Exchange {
     var cacheError: String?
     /// The status the client got, when it is not the upstream's (a stored answer after a 304).
     var clientStatus: Int?
+    /// The route's `compress`, and the encoder of an answer being gzipped.
+    var compression: CompressionConfig?
+    var gzip: GzipStream?
 
     /// Whether any body byte was taken from the client (then a retry could not resend it).
     var bodyConsumed: Bool { requestBody.bytesSeen > 0 }

@@ -16,7 +16,8 @@ public enum DevMeshYAML {
     static let healthKeys = ["http", "tcp", "interval", "timeout", "start_period"]
     static let gatewayKeys = ["https_port", "http_port", "hosts", "auto_hosts", "routes", "http_mode"]
     static let routeKeys = ["path", "host", "to", "strip_prefix", "cache", "rate_limit", "cors", "auth", "record",
-                            "redact", "headers", "response_headers", "version", "deprecated", "rewrite"]
+                            "redact", "headers", "response_headers", "version", "deprecated", "rewrite", "compress"]
+    static let compressKeys = ["min_size"]
     static let versionKeys = ["header", "value"]
     static let deprecatedKeys = ["sunset", "link"]
     static let headerEditKeys = ["add", "remove", "rename"]
@@ -396,6 +397,22 @@ public enum DevMeshYAML {
                     } else {
                         route.version = version
                     }
+                }
+            case "compress":
+                if case .scalar = v {
+                    if reader.bool(v, what: field) == true { route.compress = CompressionConfig() }
+                } else if let pairs = reader.mapping(v, what: field, allowed: compressKeys) {
+                    var compress = CompressionConfig()
+                    for (_, _, cv) in pairs {
+                        if let size = reader.byteSize(cv, what: "`compress.min_size`") {
+                            if size > 64 << 20 {
+                                reader.error(cv, "`compress.min_size` must be at most 64MiB, not \(size) bytes", hint: "the default is 1KiB")
+                            } else {
+                                compress.minSize = Int(size)
+                            }
+                        }
+                    }
+                    route.compress = compress
                 }
             case "deprecated":
                 if case .scalar = v {

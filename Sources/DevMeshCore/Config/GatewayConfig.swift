@@ -57,6 +57,8 @@ public struct RouteConfig: Sendable, Equatable {
     public var cache: Bool
     /// `rate_limit`.
     public var rateLimit: RateLimitConfig?
+    /// `compress` — gzip compressible answers for clients that accept it.
+    public var compress: CompressionConfig?
     /// `cors`.
     public var cors: CORSConfig?
     /// `auth`.
@@ -135,6 +137,16 @@ public struct HeaderEdits: Sendable, Equatable {
         a.remove == b.remove && a.add.count == b.add.count && zip(a.add, b.add).allSatisfy { $0.name == $1.name && $0.value == $1.value }
             && a.append.count == b.append.count && zip(a.append, b.append).allSatisfy { $0.name == $1.name && $0.value == $1.value }
             && a.rename.map { $0.from + ":" + $0.to } == b.rename.map { $0.from + ":" + $0.to }
+    }
+}
+
+/// `compress: true` or `{min_size: 1KiB}` — see `ResponseCompression` (docs/gateway.md).
+public struct CompressionConfig: Sendable, Equatable {
+    /// Answers whose length is known and smaller than this are sent as they are.
+    public var minSize: Int = 1024
+
+    public init(minSize: Int = 1024) {
+        self.minSize = minSize
     }
 }
 

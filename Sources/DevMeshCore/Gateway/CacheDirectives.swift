@@ -12,6 +12,7 @@ public struct CacheDirectives: Sendable, Equatable {
     public var mustRevalidate = false
     public var proxyRevalidate = false
     public var onlyIfCached = false
+    public var noTransform = false
     public var maxAge: Int?
     public var sMaxAge: Int?
     /// `max-age` or `s-maxage` was there but not a number.
@@ -40,6 +41,7 @@ public struct CacheDirectives: Sendable, Equatable {
                 case "must-revalidate": mustRevalidate = true
                 case "proxy-revalidate": proxyRevalidate = true
                 case "only-if-cached": onlyIfCached = true
+                case "no-transform": noTransform = true
                 case "max-age":
                     if let n = argument.flatMap(Self.seconds) { maxAge = n } else { malformedAge = true; maxAge = 0 }
                 case "s-maxage":
