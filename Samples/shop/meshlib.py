@@ -33,7 +33,7 @@ def call(base_url, path, incoming_headers, timeout=5):
 
 
 def serve(routes):
-    """Serve `routes` ({prefix: handler(request, rest) -> (status, body)}) on $PORT."""
+    """Serve `routes` ({prefix: handler(request, rest) -> (status, body[, headers])}) on $PORT."""
     name = os.environ.get("DEVMESH_SERVICE", os.path.basename(sys.argv[0]))
 
     class Handler(BaseHTTPRequestHandler):
@@ -44,16 +44,18 @@ def serve(routes):
                 return self.reply(200, {"status": "ok", "service": name})
             for prefix, handler in routes.items():
                 if self.path == prefix or self.path.startswith(prefix.rstrip("/") + "/"):
-                    status, body = handler(self, self.path[len(prefix):].lstrip("/"))
-                    return self.reply(status, body)
+                    answer = handler(self, self.path[len(prefix):].lstrip("/"))
+                    return self.reply(*answer)
             self.reply(404, {"error": "no route for " + self.path, "service": name})
 
-        def reply(self, status, body):
+        def reply(self, status, body, headers=None):
             data = (json.dumps(body) if not isinstance(body, (bytes, str)) else body)
             data = data.encode() if isinstance(data, str) else data
             self.send_response(status)
             self.send_header("Content-Type", "application/json" if not isinstance(body, (bytes, str)) else "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

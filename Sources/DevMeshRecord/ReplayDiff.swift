@@ -27,6 +27,8 @@ public struct DiffOptions: Sendable {
         "date", "server", "content-length", "transfer-encoding", "connection", "keep-alive", "age", "expires",
         "set-cookie", "via", "x-request-id", "request-id", "x-correlation-id", "traceparent", "tracestate",
         "x-envoy-upstream-service-time", "alt-svc", "report-to", "nel", "etag", "last-modified",
+        // The gateway's own, which change with time and load, not with the service's answer.
+        "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after", "x-devmesh-cache", "x-devmesh-cache-detail",
         RecordingFinisher.notStoredHeader.lowercased(),
     ]
 

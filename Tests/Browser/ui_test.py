@@ -4,7 +4,8 @@
 Runs against a running sample stack (Samples/shop):
 
     python3 Tests/Browser/ui_test.py --admin http://127.0.0.1:9901 --gateway https://localhost:8443 \
-        --ca ~/.local/share/devmesh/ca/ca.pem --otlp http://127.0.0.1:4318 --screenshots /tmp/ui-shots
+        --ca ~/.local/share/devmesh/ca/ca.pem --otlp http://127.0.0.1:4318 --screenshots /tmp/ui-shots \
+        --bearer "$(cat Samples/shop/keys/bob.jwt)" --token "$(jq -r .token Samples/shop/.devmesh/state.json)"
 
 Prints `ok: ...` per passing check and `FAIL: what, expected ..., got ...` per failing one;
 exits 0 only when every check passed. Every wait is a WebDriverWait with an explicit deadline.
@@ -142,7 +143,10 @@ class UITest:
             return json.load(r)
 
     def gateway_get(self, ua):
-        req = urllib.request.Request(self.gateway + ROUTE, headers={"User-Agent": ua})
+        headers = {"User-Agent": ua}
+        if self.args.bearer:  # the shop's /api/orders route requires a token
+            headers["Authorization"] = "Bearer " + self.args.bearer
+        req = urllib.request.Request(self.gateway + ROUTE, headers=headers)
         with urllib.request.urlopen(req, context=self.tls, timeout=15) as r:
             body = r.read()
             status = r.status
@@ -624,6 +628,7 @@ def main():
     p.add_argument("--ca", required=True, help="the devmesh CA certificate (devmesh ca path)")
     p.add_argument("--otlp", required=True, help="the OTLP/HTTP ingest URL, e.g. http://127.0.0.1:4318")
     p.add_argument("--screenshots", required=True, help="folder for the PNG screenshots")
+    p.add_argument("--bearer", help="a JWT for routes that require one (the shop's keys/bob.jwt)")
     p.add_argument("--token", required=True, help="the stack's token (.devmesh/state.json), as `devmesh ui` puts it in the URL")
     return UITest(p.parse_args()).run()
 

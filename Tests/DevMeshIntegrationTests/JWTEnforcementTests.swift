@@ -124,14 +124,14 @@ import Glibc
         var refused: [TraceSummary] = []
         let deadline = ContinuousClock.now + .seconds(10)
         repeat {
-            let run = try DevMeshBinary.run(["traces", "--json", "--limit", "100", "--attr", "devmesh.policy.decision=unauthenticated"], in: stack.root)
+            let run = try await DevMeshBinary.runDetached(["traces", "--json", "--limit", "100", "--attr", "devmesh.policy.decision=unauthenticated"], in: stack.root)
             #expect(run.code == 0, "\(run.stderr)")
             refused = try JSONDecoder().decode([TraceSummary].self, from: Data(run.stdout.utf8))
             if refused.count >= attacks.count + 1 { break }
             try await Task.sleep(for: .milliseconds(50))
         } while ContinuousClock.now < deadline
         #expect(refused.count == attacks.count + 1, "the gateway's \(attacks.count) and the sidecar's one")
-        let allowed = try DevMeshBinary.run(["traces", "--json", "--attr", "enduser.id=https://issuer.test/alice"], in: stack.root)
+        let allowed = try await DevMeshBinary.runDetached(["traces", "--json", "--attr", "enduser.id=https://issuer.test/alice"], in: stack.root)
         #expect(allowed.stdout.contains("/hello"), "\(allowed.stdout.prefix(300))")
 
         // Live reload: a DENY added to the folder applies within a second or two, no restart.

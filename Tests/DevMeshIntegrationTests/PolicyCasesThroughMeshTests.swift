@@ -124,7 +124,7 @@ import Glibc
         ])
 
         // 1. The engine.
-        let run = try DevMeshBinary.run(["policy", "test", "cases.yaml", "--json"], in: stack.root)
+        let run = try await DevMeshBinary.runDetached(["policy", "test", "cases.yaml", "--json"], in: stack.root)
         #expect(run.code == 0, "\(run.stdout)\(run.stderr)")
         let engine = try JSONDecoder().decode([Outcome].self, from: Data(run.stdout.utf8))
         #expect(engine.count == cases.count)
@@ -159,7 +159,7 @@ import Glibc
         var dryRuns: [String] = []
         let deadline = ContinuousClock.now + .seconds(10)
         repeat {
-            let r = try DevMeshBinary.run(["traces", "--json", "--attr", "devmesh.policy.decision=allow", "--service", "orders"], in: stack.root)
+            let r = try await DevMeshBinary.runDetached(["traces", "--json", "--attr", "devmesh.policy.decision=allow", "--service", "orders"], in: stack.root)
             dryRuns = [r.stdout]
             if r.stdout.contains("/orders/export") { break }
             try await Task.sleep(for: .milliseconds(50))

@@ -103,7 +103,7 @@ import Glibc
             #expect(!up.output.contains { $0.contains("GOT ") && $0.hasSuffix("?n=\(i)") }, "\(item.path) must not reach the app in \(mode.rawValue)")
         }
         // Normalised before the app: in MERGE modes the app sees `/public` for `//public`-like paths.
-        let lint = try DevMeshBinary.run(["policy", "lint"], in: stack.root)
+        let lint = try await DevMeshBinary.runDetached(["policy", "lint"], in: stack.root)
         #expect(lint.code == 0)
         switch mode {
         case .base:
@@ -127,11 +127,11 @@ import Glibc
             "devmesh.yaml": "policies: [policies/]\n",
             "policies/bad.yaml": "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: bad}\nspec:\n  action: DENY\n  rules:\n    - to:\n        - operation: {pathz: [/admin]}\n",
         ])
-        let check = try DevMeshBinary.run(["check"], in: stack.root)
+        let check = try await DevMeshBinary.runDetached(["check"], in: stack.root)
         #expect(check.code == 1)
         #expect(check.stdout.contains("policies/bad.yaml:8:"), "\(check.stdout)")
         #expect(check.stdout.contains("unknown key `pathz`"))
-        let up = try DevMeshBinary.run(["up"], in: stack.root)
+        let up = try await DevMeshBinary.runDetached(["up"], in: stack.root)
         #expect(up.code != 0)
         #expect((up.stdout + up.stderr).contains("the authorization policies have errors"), "\(up.stdout)\(up.stderr)")
     }
@@ -139,14 +139,14 @@ import Glibc
     @Test func samplePoliciesPassTheirTestsAndAreEnforced() async throws {
         let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Samples/shop").path
-        let result = try DevMeshBinary.run(["policy", "test", "policies.test.yaml"], in: sample)
+        let result = try await DevMeshBinary.runDetached(["policy", "test", "policies.test.yaml"], in: sample)
         #expect(result.code == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("17 passed, 0 failed"))
-        let explain = try DevMeshBinary.run(["policy", "explain", "--to", "users", "--from", "frontend", "--path", "/users/42"], in: sample)
+        #expect(result.stdout.contains("19 passed, 0 failed"))
+        let explain = try await DevMeshBinary.runDetached(["policy", "explain", "--to", "users", "--from", "frontend", "--path", "/users/42"], in: sample)
         #expect(explain.stdout.hasPrefix("DENY  GET /users/42 → users from frontend"), "\(explain.stdout)")
         #expect(explain.stdout.contains("default/users-read — ALLOW: no rule matches"))
         let failing = try TempStack(["cases.yaml": "cases:\n  - {name: wrong, to: users, from: orders, request: {method: DELETE, path: /users/1}, expect: allow}\n"])
-        let fails = try DevMeshBinary.run(["policy", "test", failing.root + "/cases.yaml"], in: sample)
+        let fails = try await DevMeshBinary.runDetached(["policy", "test", failing.root + "/cases.yaml"], in: sample)
         #expect(fails.code == 1)
         #expect(fails.stdout.contains("FAIL  wrong"))
         #expect(fails.stdout.contains("expected allow, got deny"))

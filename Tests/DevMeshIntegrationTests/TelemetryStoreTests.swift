@@ -368,7 +368,7 @@ import Glibc
             var traces: [TraceSummary] = []
             let deadline = ContinuousClock.now + .seconds(10)
             repeat {
-                let run = try DevMeshBinary.run(["traces", "--json", "--service", "back"], in: stack.root)
+                let run = try await DevMeshBinary.runDetached(["traces", "--json", "--service", "back"], in: stack.root)
                 #expect(run.code == 0, "\(run.stderr)")
                 traces = try JSONDecoder().decode([TraceSummary].self, from: Data(run.stdout.utf8))
                 if traces.contains(where: { $0.traceID == traceID && $0.spanCount == 4 }) { break }
@@ -380,38 +380,38 @@ import Glibc
             #expect(summary.path == "/page")
             #expect(summary.services == ["back", "front"])
 
-            let detail = try DevMeshBinary.run(["trace", String(traceID.prefix(12)), "--json"], in: stack.root)
+            let detail = try await DevMeshBinary.runDetached(["trace", String(traceID.prefix(12)), "--json"], in: stack.root)
             #expect(detail.code == 0)
             let decoded = try JSONDecoder().decode(TraceDetail.self, from: Data(detail.stdout.utf8))
             #expect(decoded.spans.count == 4)
             #expect(decoded.logs.contains { $0.service == "back" && $0.body.contains(traceID) }, "back's log line names the trace")
 
-            let waterfall = try DevMeshBinary.run(["trace", traceID], in: stack.root)
+            let waterfall = try await DevMeshBinary.runDetached(["trace", traceID], in: stack.root)
             #expect(waterfall.stdout.contains("trace \(traceID) — 4 spans"))
             #expect(waterfall.stdout.contains("└─ "))
             #expect(waterfall.stdout.contains("back GET /data"))
 
-            let logs = try DevMeshBinary.run(["logs", "back", "--json", "--grep", "GET /data"], in: stack.root)
+            let logs = try await DevMeshBinary.runDetached(["logs", "back", "--json", "--grep", "GET /data"], in: stack.root)
             #expect(logs.code == 0, "\(logs.stderr)")
             let lines = try JSONDecoder().decode([TelemetryLog].self, from: Data(logs.stdout.utf8))
             #expect(!lines.isEmpty)
             #expect(lines.allSatisfy { $0.service == "back" && $0.body.contains("GET /data") })
             #expect(lines.contains { $0.traceID == traceID })
 
-            let byTrace = try DevMeshBinary.run(["logs", "--trace", traceID], in: stack.root)
+            let byTrace = try await DevMeshBinary.runDetached(["logs", "--trace", traceID], in: stack.root)
             #expect(byTrace.stdout.contains("back.1"))
 
-            let bad = try DevMeshBinary.run(["traces", "--status", "teapot"], in: stack.root)
+            let bad = try await DevMeshBinary.runDetached(["traces", "--status", "teapot"], in: stack.root)
             #expect(bad.code != 0)
             #expect(bad.stderr.contains("--status must be `error` or an HTTP status code, not `teapot`"), "\(bad.stderr)")
-            let range = try DevMeshBinary.run(["traces", "--min-duration", "2s", "--max-duration", "1s"], in: stack.root)
+            let range = try await DevMeshBinary.runDetached(["traces", "--min-duration", "2s", "--max-duration", "1s"], in: stack.root)
             #expect(range.code != 0)
             #expect(range.stderr.contains("--min-duration is longer than --max-duration"), "\(range.stderr)")
-            let byAttribute = try DevMeshBinary.run(["traces", "--attr", "http.request.method=GET", "--since", "1h", "--until", "2261-01-01T00:00:00Z", "--json"],
+            let byAttribute = try await DevMeshBinary.runDetached(["traces", "--attr", "http.request.method=GET", "--since", "1h", "--until", "2261-01-01T00:00:00Z", "--json"],
                                                     in: stack.root)
             #expect(byAttribute.code == 0, "\(byAttribute.stderr)")
             #expect(try JSONDecoder().decode([TraceSummary].self, from: Data(byAttribute.stdout.utf8)).contains { $0.traceID == traceID })
-            let unknown = try DevMeshBinary.run(["trace", "ffffffffffffffffffffffffffffffff"], in: stack.root)
+            let unknown = try await DevMeshBinary.runDetached(["trace", "ffffffffffffffffffffffffffffffff"], in: stack.root)
             #expect(unknown.code == 1)
             #expect(unknown.stderr.contains("no trace"))
             _ = live
@@ -420,7 +420,7 @@ import Glibc
         up.signal(SIGTERM)
         #expect(await up.exitCode() == 0)
         try await check(live: false)
-        let follow = try DevMeshBinary.run(["logs", "-f", "--limit", "1"], in: stack.root)
+        let follow = try await DevMeshBinary.runDetached(["logs", "-f", "--limit", "1"], in: stack.root)
         #expect(follow.stderr.contains("not running"))
     }
 }

@@ -62,7 +62,7 @@ import Glibc
         let body = try String(contentsOf: URL(string: "http://127.0.0.1:\(apiPort)/hello")!, encoding: .utf8)
         #expect(body == "api /hello")
 
-        let status = try DevMeshBinary.run(["status", "--json"], in: stack.root)
+        let status = try await DevMeshBinary.runDetached(["status", "--json"], in: stack.root)
         #expect(status.code == 0)
         let decoded = try JSONDecoder().decode(StackStatus.self, from: Data(status.stdout.utf8))
         #expect(decoded.services.map(\.name) == ["api", "caller"])
@@ -72,11 +72,11 @@ import Glibc
         #expect(pids.count == 2)
         #expect(decoded.telemetry?.dropped == 0, "telemetry counters are reported and nothing was dropped")
 
-        let table = try DevMeshBinary.run(["status"], in: stack.root)
+        let table = try await DevMeshBinary.runDetached(["status"], in: stack.root)
         #expect(table.stdout.contains("api.1"))
         #expect(table.stdout.contains("healthy"))
 
-        let down = try DevMeshBinary.run(["down"], in: stack.root)
+        let down = try await DevMeshBinary.runDetached(["down"], in: stack.root)
         #expect(down.code == 0, "\(down.stderr)")
         #expect(await up.exitCode() == 0)
         for pid in pids { #expect(!ProcessControl.isAlive(pid), "pid \(pid) survived `devmesh down`") }
@@ -160,10 +160,10 @@ import Glibc
         let up = try RunningUp(["api"], in: stack.root)
         #expect(await up.waitFor("all 2 services are ready"))
         #expect(!up.output.contains { $0.contains("worker.1") })
-        let restart = try DevMeshBinary.run(["restart", "db"], in: stack.root)
+        let restart = try await DevMeshBinary.runDetached(["restart", "db"], in: stack.root)
         #expect(restart.code == 0)
         #expect(await up.waitFor("db.1 stopped"))
-        let unknown = try DevMeshBinary.run(["restart", "worker"], in: stack.root)
+        let unknown = try await DevMeshBinary.runDetached(["restart", "worker"], in: stack.root)
         #expect(unknown.code == 1)
         #expect(unknown.stderr.contains("no service `worker`"))
         up.signal(SIGTERM)
@@ -179,22 +179,22 @@ import Glibc
         let up = try RunningUp(in: stack.root)
         #expect(await up.exitCode() == 1)
         #expect(up.output.contains { $0.contains("devmesh.yaml:3:13: error: service `web` needs `ghost`") })
-        let check = try DevMeshBinary.run(["check"], in: stack.root)
+        let check = try await DevMeshBinary.runDetached(["check"], in: stack.root)
         #expect(check.code == 1)
         #expect(check.stdout.contains("devmesh.yaml:3:13: error"))
-        let json = try DevMeshBinary.run(["check", "--json"], in: stack.root)
+        let json = try await DevMeshBinary.runDetached(["check", "--json"], in: stack.root)
         #expect(json.code == 1)
         #expect(json.stdout.contains("\"severity\" : \"error\""))
-        let ok = try DevMeshBinary.run(["check", "-f", stack.root + "/Procfile"], in: "/")
+        let ok = try await DevMeshBinary.runDetached(["check", "-f", stack.root + "/Procfile"], in: "/")
         #expect(ok.code == 1)
     }
 
-    @Test func commandsWithoutARunningStackSaySo() throws {
+    @Test func commandsWithoutARunningStackSaySo() async throws {
         let stack = try TempStack(["Procfile": "web: ./web\n"])
-        let status = try DevMeshBinary.run(["status"], in: stack.root)
+        let status = try await DevMeshBinary.runDetached(["status"], in: stack.root)
         #expect(status.code == 1)
         #expect(status.stderr.contains("no devmesh stack is running"))
-        let version = try DevMeshBinary.run(["version"], in: stack.root)
+        let version = try await DevMeshBinary.runDetached(["version"], in: stack.root)
         #expect(version.stdout.hasPrefix("devmesh 0.1.0 (commit "))
     }
 

@@ -16,7 +16,7 @@ import Testing
         let sample = repository.appendingPathComponent("Samples/shop").path
         var files: [String: String] = [:]
         let names = FileManager.default.enumerator(atPath: sample)?.compactMap { $0 as? String } ?? []
-        for name in names where !name.hasPrefix(".") && !name.contains("/.") {
+        for name in names where name == ".env" || (!name.hasPrefix(".") && !name.contains("/.")) {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: sample + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
             var text = try String(contentsOfFile: sample + "/" + name, encoding: .utf8)
@@ -49,7 +49,8 @@ import Testing
         let run = try await GatewayTests.tool(Self.venvPython, [
             Self.repository.appendingPathComponent("Tests/Browser/ui_test.py").path,
             "--admin", state.adminURL, "--gateway", "https://localhost:\(https)",
-            "--ca", TestHome.path + "/ca/ca.pem", "--token", state.token, "--otlp", "http://127.0.0.1:\(otlp)", "--screenshots", screenshots])
+            "--ca", TestHome.path + "/ca/ca.pem", "--token", state.token, "--otlp", "http://127.0.0.1:\(otlp)", "--screenshots", screenshots,
+            "--bearer", try String(contentsOfFile: stack.root + "/keys/bob.jwt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)])
         let text = run.out + run.err
         #expect(run.code == 0, "ui_test.py failed:\n\(text)")
         #expect(!text.contains("FAIL"), "\(text)")
@@ -59,24 +60,24 @@ import Testing
         }
 
         // `devmesh ui` prints the URL (`--no-open`: never a browser from a test).
-        let ui = try DevMeshBinary.run(["ui", "--no-open"], in: stack.root)
+        let ui = try await DevMeshBinary.runDetached(["ui", "--no-open"], in: stack.root)
         #expect(ui.code == 0)
         #expect(ui.stdout == state.adminURL + "/?token=\(state.token)\n")
-        let traces = try DevMeshBinary.run(["ui", "traces", "--no-open"], in: stack.root)
+        let traces = try await DevMeshBinary.runDetached(["ui", "traces", "--no-open"], in: stack.root)
         #expect(traces.stdout == state.adminURL + "/traces?token=\(state.token)\n")
-        let trace = try DevMeshBinary.run(["ui", "ABCDEF0123456789", "--no-open"], in: stack.root)
+        let trace = try await DevMeshBinary.runDetached(["ui", "ABCDEF0123456789", "--no-open"], in: stack.root)
         #expect(trace.stdout == state.adminURL + "/traces/abcdef0123456789?token=\(state.token)\n")
         // The sample's saved replay suite passes against the sample stack (after the browser's traffic).
         let suite = try await DevMeshBinary.runDetached(["replay", "--suite", "replay/smoke.yaml"], in: stack.root)
         #expect(suite.code == 0, "\(suite.stdout)\(suite.stderr)")
-        #expect(suite.stdout.contains("5 replayed: 5 identical, 0 different"), "\(suite.stdout)")
-        let bad = try DevMeshBinary.run(["ui", "nowhere"], in: stack.root)
+        #expect(suite.stdout.contains("6 replayed: 6 identical, 0 different"), "\(suite.stdout)")
+        let bad = try await DevMeshBinary.runDetached(["ui", "nowhere"], in: stack.root)
         #expect(bad.code != 0)
         #expect(bad.stderr.contains("unknown page `nowhere`"))
 
         up.signal(SIGTERM)
         #expect(await up.exitCode() == 0)
-        let none = try DevMeshBinary.run(["ui"], in: stack.root)
+        let none = try await DevMeshBinary.runDetached(["ui"], in: stack.root)
         #expect(none.code == 1)
         #expect(none.stderr.contains("no devmesh stack is running"))
     }
