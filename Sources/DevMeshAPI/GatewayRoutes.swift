@@ -5,6 +5,8 @@ import NIOCore
 
 /// What the API needs from the running gateway.
 public protocol GatewayInspecting: Sendable {
+    /// Nil without a gateway.
+    func usageReport() -> GatewayUsageReport?
     /// Nil when no route has `cache: true`.
     func cacheReport(limit: Int) -> GatewayCacheReport?
     /// Drops stored answers of `service` (nil: every service) whose path starts with `prefix`
@@ -12,13 +14,24 @@ public protocol GatewayInspecting: Sendable {
     func purgeCache(service: String?, prefix: String?) -> Int
 }
 
-/// `/api/v1/gateway/cache`: the response cache's counters and entries; `DELETE` purges.
+/// `/api/v1/gateway/usage`: requests per route and caller; `/api/v1/gateway/cache`: the response
+/// cache's counters and entries (`DELETE` purges).
 enum GatewayRoutes {
     struct Purged: Codable {
         var purged: Int
     }
 
     static func add(to router: Router<BasicRequestContext>, gateway: (any GatewayInspecting)?) {
+        router.get("/api/v1/gateway/usage") { request, _ -> Response in
+            try await TelemetryRoutes.answer {
+                try TelemetryRoutes.requireOnly([], in: TelemetryRoutes.pairs(request))
+                guard let report = gateway?.usageReport() else {
+                    return APIError.response(.notFound, "this stack has no gateway (add `gateway:` to devmesh.yaml)")
+                }
+                return try AdminAPI.json(report)
+            }
+        }
+
         router.get("/api/v1/gateway/cache") { request, _ -> Response in
             try await TelemetryRoutes.answer {
                 let query = TelemetryRoutes.pairs(request)

@@ -7,6 +7,22 @@ import NIOCore
 struct GatewayInspector: GatewayInspecting {
     let config: GatewayConfig
     let cache: ResponseCache?
+    let usage: GatewayUsage?
+    let rateLimits: [Int: SharedRateLimit]
+
+    init(config: GatewayConfig, mesh: SidecarMesh) {
+        self.config = config
+        cache = mesh.cache
+        usage = mesh.usage
+        rateLimits = mesh.rateLimits
+    }
+
+    func usageReport() -> GatewayUsageReport? {
+        guard let usage else { return nil }
+        return usage.report(routes: config.routes.map { route in
+            ((route.host ?? "") + (route.path ?? "/") + " → " + route.to, route.to, route.auth?.kind)
+        }, limits: rateLimits)
+    }
 
     func cacheReport(limit: Int) -> GatewayCacheReport? {
         guard let cache else { return nil }

@@ -1,3 +1,4 @@
+import Foundation
 import DevMeshAuth
 import DevMeshCore
 import DevMeshPolicy
@@ -16,11 +17,21 @@ final class SidecarMesh: Sendable {
     private let redirectPort = HTTPSPort(0)
     /// The gateway's response cache, when a route has `cache: true`.
     let cache: ResponseCache?
+    /// The gateway's usage counts and its routes' rate limits (nil without a gateway).
+    let usage: GatewayUsage?
+    let rateLimits: [Int: SharedRateLimit]
 
     init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: MeshPolicies? = nil,
          recording: MeshRecording = MeshRecording(), routeAuth: [Int: RouteAuthentication] = [:]) {
         let cache = plan.gateway?.config.routes.contains { $0.cache } == true ? ResponseCache() : nil
         self.cache = cache
+        let usage = plan.gateway == nil ? nil : GatewayUsage(since: Date().timeIntervalSince1970)
+        self.usage = usage
+        var limits: [Int: SharedRateLimit] = [:]
+        for (index, config) in (plan.gateway?.config.routes ?? []).enumerated() {
+            if let limit = config.rateLimit { limits[index] = SharedRateLimit(limit) }
+        }
+        rateLimits = limits
         var sources: [String: EndpointSource] = [:]
         for listener in plan.listeners {
             switch listener.target {
@@ -107,9 +118,8 @@ final class SidecarMesh: Sendable {
                 if let compress = config.compress { routing.compress[index] = compress }
             }
             // One limit per route, shared by the HTTPS and HTTP ports.
-            for (index, config) in gateway.config.routes.enumerated() {
-                if let limit = config.rateLimit { routing.rateLimits[index] = SharedRateLimit(limit) }
-            }
+            routing.rateLimits = limits
+            routing.usage = usage
             var https = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
             https.gateway = routing
             https.forwardedProto = "https"

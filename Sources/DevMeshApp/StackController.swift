@@ -10,6 +10,7 @@ final class StackController: StackControl {
     let info: Info
     let telemetry: @Sendable () -> TelemetryCounters?
     let telemetryQueries: (any TelemetryQuerying)?
+    let gateway: @Sendable () -> GatewayUsageReport?
     private let group = NIOLockedValueBox<ServiceGroup?>(nil)
 
     struct Info: Sendable {
@@ -20,7 +21,8 @@ final class StackController: StackControl {
     }
 
     init(supervisor: Supervisor, info: Info, telemetry: @escaping @Sendable () -> TelemetryCounters? = { nil },
-         telemetryQueries: (any TelemetryQuerying)? = nil) {
+         telemetryQueries: (any TelemetryQuerying)? = nil, gateway: @escaping @Sendable () -> GatewayUsageReport? = { nil }) {
+        self.gateway = gateway
         self.supervisor = supervisor
         self.info = info
         self.telemetry = telemetry
@@ -33,7 +35,7 @@ final class StackController: StackControl {
 
     func status() async -> StackStatus {
         StackStatus(pid: info.pid, root: info.root, startedAt: info.startedAt, adminURL: info.adminURL,
-                    services: await supervisor.status(), telemetry: telemetry())
+                    services: await supervisor.status(), telemetry: telemetry(), gateway: gateway())
     }
 
     func perform(_ command: ServiceCommand, service: String) async throws {

@@ -332,6 +332,7 @@ public struct StackRunner: Sendable {
             probeGroup: MultiThreadedEventLoopGroup.singleton, logGroup: logGroup,
             hooks: .init(childrenChanged: { writer.update(children: $0) }, readyChanged: { mesh.readyChanged($0) }),
             startGate: adminListening)
+        let gatewayInspector = GatewayInspector(config: config.gateway, mesh: mesh)
         let controller = StackController(
             supervisor: supervisor,
             info: .init(pid: getpid(), root: config.root, startedAt: startedAt, adminURL: adminURL),
@@ -340,14 +341,15 @@ public struct StackRunner: Sendable {
                 counters.exportDropped = exporter?.droppedCount
                 return counters
             },
-            telemetryQueries: StoreQueries(writer: store))
+            telemetryQueries: StoreQueries(writer: store),
+            gateway: { gatewayInspector.usageReport() })
         let banner = bannerLines(root: config.root, adminURL: adminURL, plan: plan, gateway: gatewayPlan, mtls: security?.mode ?? .off,
                                   otlpPort: ingest.port)
         let admin = AdminAPI.server(control: controller, token: state.token, port: adminPort,
                                     telemetry: StoreQueries(writer: store), policies: policies.map(PolicyInspector.init),
                                     requests: RecordingService(writer: store, config: config, environment: options.environment,
                                                                ports: { writer.ports }),
-                                    gateway: GatewayInspector(config: config.gateway, cache: mesh.cache)) { _ in
+                                    gateway: gatewayInspector) { _ in
             for line in banner { output.announce(line) }
             adminListening.open()
         }

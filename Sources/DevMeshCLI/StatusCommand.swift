@@ -25,6 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
             print(String(decoding: try encoder.encode(status), as: UTF8.self))
         } else {
             print(StatusTable.render(status, now: Date().timeIntervalSince1970))
+            if let usage = status.gateway, let table = GatewayUsageTable.render(usage) { print("\n" + table) }
         }
     }
 }
@@ -63,5 +64,37 @@ enum StatusTable {
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
         return "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m"
+    }
+}
+
+/// The gateway's part of `devmesh status`: each route with traffic, and its busiest callers.
+enum GatewayUsageTable {
+    static func render(_ usage: GatewayUsageReport) -> String? {
+        var rows: [[String]] = [["GATEWAY ROUTE", "REQUESTS", "5XX", "4XX", "401", "429", "CACHED", "P50", "P99"]]
+        func row(_ name: String, _ c: GatewayUsageReport.Counts, extra: String = "") -> [String] {
+            [name, String(c.requests), String(c.errors), String(c.clientErrors), String(c.unauthenticated), String(c.rateLimited),
+             String(c.cacheHits), c.latency.map { ms($0.p50) } ?? "-", (c.latency.map { ms($0.p99) } ?? "-") + extra]
+        }
+        for route in usage.routes where route.counts.requests > 0 {
+            rows.append(row(route.route + (route.auth.map { " (\($0))" } ?? ""), route.counts))
+            for caller in route.callers.prefix(5) where caller.kind != "anonymous" || route.callers.count > 1 {
+                let left = caller.remaining.map { "  (\($0)/\(route.rateLimit?.requests ?? 0) left)" } ?? ""
+                rows.append(row("  " + caller.kind + " " + (caller.name.isEmpty ? "-" : caller.name), caller.counts, extra: left))
+            }
+        }
+        if usage.automaticHosts.requests > 0 { rows.append(row("<service>.localhost", usage.automaticHosts)) }
+        if usage.unrouted.requests > 0 { rows.append(row("(no route)", usage.unrouted)) }
+        guard rows.count > 1 else { return nil }
+        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { c, cell in
+                c == row.count - 1 ? cell : c == 0 ? cell + String(repeating: " ", count: widths[c] - cell.count)
+                    : String(repeating: " ", count: widths[c] - cell.count) + cell
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    static func ms(_ v: Double) -> String {
+        v < 10 ? String(format: "%.1fms", v) : String(format: "%.0fms", v)
     }
 }

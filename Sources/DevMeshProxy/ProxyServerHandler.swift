@@ -231,6 +231,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var matchedRouteIndex: Int?
         /// The matched route's `compress`.
         var compression: CompressionConfig?
+        /// Where the gateway counts this request's usage.
+        var usageTarget: GatewayUsage.Target? = route.gateway == nil ? nil : .unrouted
         /// The matched route's `record` and `redact` (the gateway); an unrouted request is recorded, redacted.
         var recordRoute = (record: true, redact: route.recording?.redact ?? true)
         if let gateway = route.gateway {
@@ -269,6 +271,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     upstreamName = match.service
                     recordRoute = (match.record, match.redact)
                     matchedRouteIndex = match.routeIndex
+                    usageTarget = match.routeIndex.map { .route($0) } ?? .automaticHost
                     compression = match.routeIndex.flatMap { gateway.compress[$0] }
                     if let cors = match.cors {
                         // Before the policies, as Envoy's CORS filter runs before jwt_authn: a
@@ -474,6 +477,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.sourcePrincipal = identity?.principal
         exchange.policyNote = policyNote
         exchange.routeCaller = routeCaller
+        exchange.usageTarget = usageTarget
         if let recording = route.recording, recordRoute.record, route.telemetry.isEnabled {
             exchange.capture = ExchangeCapture(head: head, limit: recording.maxBody, redact: recordRoute.redact)
         }
@@ -1166,6 +1170,18 @@ final class ProxyServerHandler: ChannelInboundHandler {
     // MARK: - Telemetry
 
     private func finishTelemetry(_ exchange: Exchange, status: Int, error: String?) {
+        if let usage = route.gateway?.usage, let target = exchange.usageTarget {
+            exchange.usageTarget = nil  // counted once
+            let end = NIODeadline.now()
+            var caller: (kind: String, name: String)?
+            if let c = exchange.routeCaller {
+                caller = (c.kind == .apiKey ? "key" : c.kind == .basicUser ? "user" : "subject", c.name)
+            } else if let principal = exchange.policyNote?.requestPrincipal {
+                caller = ("subject", principal)
+            }
+            usage.record(target, caller: caller, status: status, error: error, nanos: Self.elapsed(exchange.startUptime, end),
+                         cacheHit: exchange.cacheLabel == .hit || exchange.cacheLabel == .revalidated)
+        }
         guard !exchange.recorded, route.telemetry.isEnabled else { return }
         exchange.recorded = true
         // Overload: the store's queue is full, so these records would be built only to be dropped.
@@ -1346,6 +1362,8 @@ final class Exchange {
     var cacheError: String?
     /// The status the client got, when it is not the upstream's (a stored answer after a 304).
     var clientStatus: Int?
+    /// Where the gateway counts it (nil once counted, and off the gateway).
+    var usageTarget: GatewayUsage.Target?
     /// The route's `compress`, and the encoder of an answer being gzipped.
     var compression: CompressionConfig?
     var gzip: GzipStream?

@@ -10,8 +10,11 @@ public final class SharedRateLimit: Sendable {
     public let periodText: String
     private let state: NIOLockedValueBox<GCRA>
 
+    public let requests: Int
+
     public init(_ config: RateLimitConfig) {
         by = config.by
+        requests = config.requests
         periodText = DurationParser.format(config.per)
         state = NIOLockedValueBox(GCRA(requests: config.requests, period: config.per))
     }
@@ -19,5 +22,22 @@ public final class SharedRateLimit: Sendable {
     public func admit(_ key: String) -> GCRA.Decision {
         let now = NIODeadline.now().uptimeNanoseconds
         return state.withLockedValue { $0.admit(key, now: now) }
+    }
+
+    /// Keys in use now (allowance not whole), the most used first.
+    public func snapshot(limit: Int) -> [GatewayUsageReport.Allowance] {
+        let now = NIODeadline.now().uptimeNanoseconds
+        return state.withLockedValue { $0.inUse(now: now, limit: limit) }.map {
+            GatewayUsageReport.Allowance(key: $0.key, remaining: $0.remaining, resetSeconds: $0.resetSeconds)
+        }
+    }
+
+    /// The key a caller of the route's usage counts under, when this limit counts by caller.
+    func key(forCaller kind: String, name: String) -> String? {
+        switch (by, kind) {
+        case (.key, "key"), (.key, "user"): "key " + name
+        case (.jwtSub, "subject"): name
+        default: nil
+        }
     }
 }

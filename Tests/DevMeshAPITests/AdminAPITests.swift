@@ -346,7 +346,7 @@ import Testing
         let routes = ["/healthz", "/api/v1/status", "/api/v1/services", "/api/v1/services/{name}/{command}", "/api/v1/shutdown",
                       "/api/v1/traces", "/api/v1/traces/{id}", "/api/v1/compare", "/api/v1/graph", "/api/v1/logs",
                       "/api/v1/logs/stream", "/api/v1/policies", "/api/v1/policies/decisions", "/api/v1/policies/explain",
-                      "/api/v1/requests", "/api/v1/requests/{id}", "/api/v1/requests/{id}/replay", "/api/v1/gateway/cache", "/api/openapi.yaml"]
+                      "/api/v1/requests", "/api/v1/requests/{id}", "/api/v1/requests/{id}/replay", "/api/v1/gateway/cache", "/api/v1/gateway/usage", "/api/openapi.yaml"]
         let documented = Set(document.split(separator: "\n").filter { $0.hasPrefix("  /") && $0.hasSuffix(":") }
             .map { String($0.dropFirst(2).dropLast()) })
         #expect(documented == Set(routes))

@@ -56,4 +56,12 @@ public struct GCRA: Sendable {
     }
 
     public var keyCount: Int { arrival.count }
+
+    /// Keys whose allowance is not whole at `now`, the least left first, with what they have left.
+    public func inUse(now: UInt64, limit: Int) -> [(key: String, remaining: Int, resetSeconds: Int)] {
+        arrival.filter { $0.value > now }.sorted { $0.value > $1.value }.prefix(limit).map { key, tat in
+            let used = Int((tat - now + interval - 1) / interval)
+            return (key, max(0, requests - used), Int((tat - now + 999_999_999) / 1_000_000_000))
+        }
+    }
 }

@@ -8,9 +8,12 @@ public struct StackStatus: Sendable, Codable, Equatable {
     public var services: [ServiceStatus]
     /// Spans and access records the sidecars made: written, and dropped under overload.
     public var telemetry: TelemetryCounters?
+    /// The gateway's usage since `up`, per route and caller (nil without a gateway).
+    public var gateway: GatewayUsageReport?
 
     public init(pid: Int32, root: String, startedAt: Double, adminURL: String, services: [ServiceStatus],
-                telemetry: TelemetryCounters? = nil) {
+                telemetry: TelemetryCounters? = nil, gateway: GatewayUsageReport? = nil) {
+        self.gateway = gateway
         self.pid = pid
         self.root = root
         self.startedAt = startedAt
