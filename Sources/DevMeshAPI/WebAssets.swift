@@ -44,7 +44,7 @@ struct WebAsset: Sendable {
 /// shared and reloaded), its files, and the API's OpenAPI document.
 enum UIRoutes {
     /// Paths the UI's router knows; each serves the same document.
-    static let pages = ["/", "/traces", "/traces/:id", "/compare", "/logs", "/map", "/requests", "/requests/:id", "/policies"]
+    static let pages = ["/", "/traces", "/traces/:id", "/compare", "/logs", "/map", "/requests", "/requests/:id", "/policies", "/gateway"]
 
     static func add(to router: Router<BasicRequestContext>) {
         for page in pages {

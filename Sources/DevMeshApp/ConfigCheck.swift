@@ -27,6 +27,9 @@ public enum ConfigCheck {
             let auth = GatewayAuth.load(config, authentications: authentications)
             loaded.diagnostics += auth.diagnostics
             loaded.sources.merge(auth.sources) { a, _ in a }
+            let docs = GatewayDocs.load(config, httpsPort: nil)
+            loaded.diagnostics += docs.diagnostics
+            loaded.sources.merge(docs.sources) { a, _ in a }
         }
         if json {
             struct Report: Encodable {

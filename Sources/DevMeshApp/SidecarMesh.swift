@@ -20,6 +20,8 @@ final class SidecarMesh: Sendable {
     /// The gateway's usage counts and its routes' rate limits (nil without a gateway).
     let usage: GatewayUsage?
     let rateLimits: [Int: SharedRateLimit]
+    /// The gateway's own pages (API docs), set once its ports are known.
+    let docs = StaticPages()
 
     init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: MeshPolicies? = nil,
          recording: MeshRecording = MeshRecording(), routeAuth: [Int: RouteAuthentication] = [:]) {
@@ -120,6 +122,7 @@ final class SidecarMesh: Sendable {
             // One limit per route, shared by the HTTPS and HTTP ports.
             routing.rateLimits = limits
             routing.usage = usage
+            routing.docs = docs
             var https = ProxyRoute(role: .gateway, service: "devmesh-gateway", endpoints: EndpointSource(), telemetry: telemetry)
             https.gateway = routing
             https.forwardedProto = "https"

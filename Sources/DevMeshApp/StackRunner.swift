@@ -322,6 +322,8 @@ public struct StackRunner: Sendable {
             }
             gatewayPlan = gateway
             writer.update(gatewayPorts: ["https": gateway.httpsPort, "http": gateway.httpPort])
+            mesh.docs.set(GatewayDocs.pages(GatewayDocs.load(config, httpsPort: gateway.httpsPort),
+                                            stack: URL(fileURLWithPath: config.root).lastPathComponent))
         }
 
         // Log pipes get their own loop: a slow terminal slows log reading, nothing else.

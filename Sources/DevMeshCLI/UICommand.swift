@@ -8,7 +8,7 @@ struct UICommand: AsyncParsableCommand {
 
     @OptionGroup var stack: StackOptions
 
-    @Argument(help: "A page to open: traces, logs, map, requests, policies, or a trace id.")
+    @Argument(help: "A page to open: traces, logs, map, requests, policies, gateway, or a trace id.")
     var page: String?
 
     @Flag(name: .customLong("no-open"), help: "Only print the URL.")
@@ -22,7 +22,7 @@ struct UICommand: AsyncParsableCommand {
             throw ExitCode(CommandSupport.fail(error))
         }
         guard let path = UIPage.path(page) else {
-            throw ValidationError("unknown page `\(page ?? "")`; use traces, logs, map, requests, policies, or a trace id (8–32 hex digits)")
+            throw ValidationError("unknown page `\(page ?? "")`; use traces, logs, map, requests, policies, gateway, or a trace id (8–32 hex digits)")
         }
         // The token in the address sets the UI's cookie once and leaves the address bar; without
         // it the UI only looks (docs/web-ui.md, "Security").
@@ -46,7 +46,7 @@ enum UIPage {
         guard let page, !page.isEmpty else { return "/" }
         switch page.lowercased() {
         case "overview": return "/"
-        case "traces", "logs", "map", "requests", "policies": return "/" + page.lowercased()
+        case "traces", "logs", "map", "requests", "policies", "gateway": return "/" + page.lowercased()
         default:
             guard (8...32).contains(page.count), page.allSatisfy(\.isHexDigit) else { return nil }
             return "/traces/" + page.lowercased()

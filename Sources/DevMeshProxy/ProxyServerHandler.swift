@@ -211,6 +211,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
     /// What the gateway decided for a request it cannot forward.
     private enum Refusal {
         case answer(status: Int, code: String?, message: String, extraFields: String)
+        /// A page the gateway serves itself (`/_devmesh/docs`).
+        case page(StaticPages.Page)
     }
 
     private func start(_ head: HTTP1RequestHead, headBytes: ByteBuffer, context: ChannelHandlerContext,
@@ -265,6 +267,21 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     }
                 }
                 if refusal == nil { policyTarget = routed }
+                // The gateway's own pages (API docs) come before every route: `/_devmesh/` is reserved.
+                if refusal == nil, routed.hasPrefix(StaticPages.prefix), let pages = gateway.docs {
+                    usageTarget = nil
+                    recordRoute.record = false
+                    let path = String(routed.prefix { $0 != "?" })
+                    if head.method != "GET", head.method != "HEAD" {
+                        refusal = .answer(status: 405, code: "method-not-allowed", message: "the gateway's own pages are read with GET",
+                                          extraFields: "Allow: GET, HEAD\r\n")
+                    } else if let page = pages.page(path) ?? pages.page(path.hasSuffix("/") ? String(path.dropLast()) : path) {
+                        refusal = .page(page)
+                    } else {
+                        refusal = .answer(status: 404, code: "no-page", message: "no page \(path.prefix(200)); the APIs of this stack are listed at /_devmesh/docs",
+                                          extraFields: "")
+                    }
+                }
                 if refusal == nil { switch gateway.table.route(host: head.host, target: routed, field: { head.fields.first($0) }) {
                 case .success(let match):
                     target = match.target
@@ -484,6 +501,11 @@ final class ProxyServerHandler: ChannelInboundHandler {
         if case .answer(let status, let code, let message, let extra) = refusal {
             self.exchange = exchange
             fail(exchange, status: status, code: code, message: message, extraFields: extra, rawBody: rawBody)
+            return
+        }
+        if case .page(let page) = refusal {
+            self.exchange = exchange
+            answerPage(exchange, page)
             return
         }
         exchange.cachePlan = cachePlan
@@ -1013,6 +1035,34 @@ final class ProxyServerHandler: ChannelInboundHandler {
         guard out.readableBytes > 0 else { return }
         exchange.bytesOut += UInt64(out.readableBytes)
         context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    /// One of the gateway's own pages.
+    private func answerPage(_ exchange: Exchange, _ page: StaticPages.Page) {
+        guard let context else { return }
+        exchange.requestDeadline = nil
+        let close = !exchange.head.keepAlive || !exchange.requestBody.isDone
+        var out = context.channel.allocator.buffer(capacity: page.body.count + 400)
+        out.writeString("HTTP/1.1 200 OK\r\nContent-Type: \(page.contentType)\r\nContent-Length: \(page.body.count)\r\n")
+        out.writeString("Content-Security-Policy: \(APIDocsPage.contentSecurityPolicy)\r\nX-Content-Type-Options: nosniff\r\n")
+        out.writeString("Referrer-Policy: no-referrer\r\nCache-Control: no-cache\r\n")
+        if close { out.writeString("Connection: close\r\n") } else if exchange.head.minorVersion == 0 { out.writeString("Connection: keep-alive\r\n") }
+        out.writeString("\r\n")
+        if exchange.head.method != "HEAD" { out.writeBytes(page.body) }
+        exchange.bytesOut += UInt64(out.readableBytes)
+        context.write(wrapOutboundOut(out), promise: nil)
+        finishTelemetry(exchange, status: 200, error: nil)
+        self.exchange = nil
+        if close {
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            context.flush()
+            armIdleTimer()
+            process()
+        }
     }
 
     /// A stored answer, without the service (fresh, or stale because the service failed).

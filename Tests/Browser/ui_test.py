@@ -128,6 +128,18 @@ class UITest:
         self.driver.save_screenshot(path)
         print(f"   screenshot {path}", flush=True)
 
+    def screenshot_whole_page(self, name, most=2400):
+        """A screenshot of the page down to its end (at most `most` pixels): the window grows for it."""
+        size = self.driver.get_window_size()
+        chrome = size["height"] - self.driver.execute_script("return window.innerHeight")
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        try:
+            if height + chrome > size["height"]:
+                self.driver.set_window_size(size["width"], min(most, height + chrome))
+            self.screenshot(name)
+        finally:
+            self.driver.set_window_size(size["width"], size["height"])
+
     def theme(self):
         return self.driver.execute_script("return document.documentElement.dataset.theme || null")
 
@@ -568,6 +580,61 @@ class UITest:
         self.collect_console("/policies")
         self.ok("policies page lists the sample's policies and decisions; what-if answers DENY for frontend and ALLOW for orders")
 
+    def open_gateway_page(self):
+        """The Gateway page, through its link in the nav (the app routes it without a reload)."""
+        self.open("/")
+        self.until("the Gateway link in the nav", "[data-testid=nav-gateway]", lambda d: self.css("[data-testid=nav-gateway]"), 10)[0].click()
+        self.until("the Gateway page", "/gateway with [data-testid=gateway-routes]",
+                   lambda d: d.current_url.split("?")[0].endswith("/gateway") and self.css("[data-testid=gateway-routes]"), 5)
+
+    def check_gateway_usage(self):
+        """The Gateway page counts the requests to /api/orders (made above with bob's token) per caller."""
+        self.gateway_get("ui-test-" + secrets.token_hex(6))  # one at least, whichever checks ran before
+        self.open_gateway_page()
+        route, subject = f"{ROUTE} \u2192 frontend", "https://issuer.shop.test/bob"
+
+        def shown(_):
+            rows = [r for r in self.css("[data-testid=gateway-route]") if r.get_attribute("data-route") == route]
+            if not rows:
+                return False
+            cell = rows[0].find_elements(By.CSS_SELECTOR, "td.c-requests")
+            digits = re.sub(r"\D", "", cell[0].text) if cell else ""
+            callers = [c for c in self.css("[data-testid=gateway-caller]")
+                       if c.get_attribute("data-route") == route and c.get_attribute("data-kind") == "subject" and c.get_attribute("data-name") == subject]
+            if not digits or int(digits) < 1 or not callers or not re.match(r"subject\s+" + re.escape(subject), callers[0].text):
+                return False
+            return int(digits), " ".join(callers[0].text.split())
+        requests, caller = self.until(f"the {route} row with its requests and the caller subject {subject}",
+                                      f"a request count >= 1 in the route row and a caller row 'subject {subject}'", shown, 10)
+        limit = [e.text for e in self.css("[data-testid=gateway-rate-limit]") if e.get_attribute("data-route") == route]
+        if not limit or "60 per 1m by jwt_sub" not in limit[0]:
+            raise CheckFailed(f"the rate limit of {route}", "'60 per 1m by jwt_sub'", repr(limit[:1]))
+        self.collect_console("/gateway")
+        who = " ".join(caller.split()[:4])  # kind, name, allowance left
+        self.ok(f"Gateway page: {route} counts {requests} request(s); caller {who!r}; limit 60 per 1m by jwt_sub")
+
+    def check_gateway_cache(self):
+        """Two requests to the cached /api/catalog route: the Gateway page lists the stored answer; Purge drops it."""
+        for _ in range(2):
+            status = self.gateway_fetch("/api/catalog", "ui-test-" + secrets.token_hex(6))
+            if status != 200:
+                raise CheckFailed(f"GET {self.gateway}/api/catalog", "200", str(status))
+        self.open_gateway_page()
+        sel = '[data-testid=cache-entry][data-path="/api/catalog"]'
+        self.until("the cache entry of /api/catalog on the Gateway page", sel, lambda d: self.css(sel), 8)
+        text = self.css(sel)[0].text
+        if "inventory" not in text or "200" not in text:
+            raise CheckFailed("the /api/catalog cache entry", "its service inventory and status 200", repr(text[:200]))
+        self.set_theme("light")
+        self.screenshot_whole_page("gateway.png")
+        # signed in since "sign-in and restart": Purge (a DELETE with the cookie and Origin) is accepted
+        self.css("[data-testid=cache-purge]")[0].click()
+        self.until("the purge's toast", "'Purged N cached answer(s)'",
+                   lambda d: any(t.text.startswith("Purged ") for t in self.css("#toasts .toast")), 5)
+        self.until("the purged entry to leave the list", f"no {sel}", lambda d: not self.css(sel), 6)
+        self.collect_console("/gateway")
+        self.ok("Gateway page lists the cached answer of /api/catalog (inventory, 200); Purge cache drops it")
+
     def check_console(self):
         self.collect_console("end")
         bad = []
@@ -596,6 +663,8 @@ class UITest:
             ("sign-in and restart", self.check_sign_in_and_restart),
             ("requests replay", self.check_requests_replay),
             ("policies", self.check_policies_page),
+            ("gateway usage", self.check_gateway_usage),
+            ("gateway cache", self.check_gateway_cache),
             ("overview with traffic", self.check_overview_traffic),
             ("console", self.check_console),
         ]

@@ -76,6 +76,8 @@ import Testing
         let r = try await tool("/usr/bin/curl", ["-sS", "--max-time", "10", "--cacert", TestHome.path + "/ca/ca.pem",
                                            "-w", "\n%{http_code} %{http_version}"] + args)
         var lines = r.out.components(separatedBy: "\n")
+        // No answer at all: what curl says goes to the log, for a failure to be explainable.
+        if r.out.hasSuffix("\n000 0") { print("curl \(args.suffix(1)): \(r.err)") }
         let last = lines.removeLast().split(separator: " ")
         return (String(last.first ?? ""), String(last.dropFirst().first ?? ""), lines.joined(separator: "\n"))
     }

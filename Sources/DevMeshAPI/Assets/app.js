@@ -280,6 +280,7 @@
     { name: 'requests', re: /^\/requests\/?$/, page: requestsPage, title: 'Requests' },
     { name: 'request', re: /^\/requests\/([^/]+)\/?$/, page: requestDetailPage, title: 'Request', nav: 'requests' },
     { name: 'policies', re: /^\/policies\/?$/, page: policiesPage, title: 'Policies' },
+    { name: 'gateway', re: /^\/gateway\/?$/, page: gatewayPage, title: 'Gateway' },
   ];
   const isAppPath = (p) => ROUTES.some((r) => r.re.test(p));
   let main = null;
@@ -2079,9 +2080,266 @@
     return { destroy() { p1.stop(); p2.stop(); } };
   }
 
+  // ================================================================ Gateway (usage per route and caller, the response cache)
+  const AUTH_LABELS = { jwt: ['JWT', 'A token of the route\'s RequestAuthentication is required (auth: {jwt: …})'],
+    api_keys: ['API keys', 'An API key is required (auth: {api_keys: …})'], basic: ['Basic', 'A Basic user and password are required (auth: {basic: …})'] };
+  const CALLER_KINDS = { key: 'An API key, by its name', user: 'A Basic user', subject: 'A token\'s issuer and subject (iss/sub)',
+    anonymous: 'Every request without credentials, together', others: 'Every caller past the first 1000, together' };
+  const LIMIT_BY = { ip: 'the client\'s address', key: 'the API key', jwt_sub: 'the token\'s subject' };
+  function authBadge(auth) {
+    if (!auth) return null;
+    const [label, title] = AUTH_LABELS[auth] || [String(auth), 'auth: ' + auth];
+    return badge(label, 'info', title);
+  }
+  const limitText = (rl) => rl.requests + ' per ' + rl.per + ' by ' + rl.by;
+  const fmtSecs = (s) => (s == null || !isFinite(s) ? '—' : fmtUptime(Math.max(0, s)));
+  function sumCounts(list) {
+    const out = { requests: 0, errors: 0, clientErrors: 0, unauthenticated: 0, rateLimited: 0, cacheHits: 0 };
+    for (const c of list) if (c) for (const k of Object.keys(out)) out[k] += Number(c[k]) || 0;
+    return out;
+  }
+
+  function gatewayPage(root) {
+    const collapsed = new Set(); // route indices whose callers the user folded
+    let lastUsage = null, lastCache = null, lastSig = '', loadedOnce = false, purging = false;
+    const updated = h('span', { class: 'muted small' });
+    const sinceText = h('span', { class: 'muted small', data: { testid: 'gateway-since' } });
+    const cards = h('div', { class: 'cards' });
+    const stateBox = h('div');
+    const tbody = h('tbody');
+    const noteBox = h('div');
+    const COLS = [
+      ['Route', null], ['Requests', null], ['5xx', 'Server errors: 5xx answers, and answers devmesh failed itself'],
+      ['4xx', '4xx answers other than 401 and 429'], ['401', 'Refused: missing or wrong credentials'],
+      ['429', 'Refused by the route\'s rate limit'], ['Cache hits', 'Answered from the gateway\'s response cache'],
+      ['p50', 'Median latency'], ['p99', '99th percentile latency'],
+    ];
+    const routesPanel = h('section', { class: 'panel', data: { testid: 'gateway-routes' } },
+      h('div', { class: 'panel-head' }, h('h2', null, 'Routes'),
+        h('span', { class: 'muted small' }, 'Requests through the gateway per route and caller (API key, Basic user, token subject); refreshed every 2 s.')),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'grid gateway-routes', data: { testid: 'gateway-route-table' } },
+        h('thead', null, h('tr', null, COLS.map(([c, title], i) => h('th', { scope: 'col', class: i ? 'num' : null, title }, c)))),
+        tbody)),
+      noteBox);
+    const purgeBtn = h('button', { type: 'button', class: 'btn small danger', data: { testid: 'cache-purge' },
+      title: 'Drop every stored answer (needs the token, like Restart)', onclick: () => purge() }, 'Purge cache');
+    const cacheBox = h('section', { class: 'panel', data: { testid: 'gateway-cache' }, hidden: true });
+    root.append(pageHeader('Gateway', sinceText, updated), stateBox, cards, routesPanel, cacheBox);
+
+    // ---- routes
+    function zeroable(v, cls) {
+      v = Number(v) || 0;
+      return h('td', { class: 'num' + (v ? (cls ? ' ' + cls : '') : ' zero') }, fmtCount(v));
+    }
+    function countCells(c) {
+      c = c || {};
+      const lat = c.latency || null;
+      const latTitle = lat ? 'p50 ' + fmtDur(msToNs(lat.p50)) + ' · p90 ' + fmtDur(msToNs(lat.p90)) + ' · p99 ' + fmtDur(msToNs(lat.p99)) + ' · max ' + fmtDur(msToNs(lat.max)) : null;
+      const hits = Number(c.cacheHits) || 0;
+      return [
+        h('td', { class: 'num c-requests' + (c.requests ? '' : ' zero') }, fmtCount(c.requests || 0)),
+        zeroable(c.errors, 'text-err'), zeroable(c.clientErrors, 'text-warn'), zeroable(c.unauthenticated, 'text-warn'), zeroable(c.rateLimited, 'text-warn'),
+        h('td', { class: 'num' + (hits ? '' : ' zero') }, fmtCount(hits), hits && c.requests ? h('span', { class: 'muted small' }, ' (' + fmtPct(hits / c.requests) + ')') : null),
+        h('td', { class: 'num mono small', title: latTitle }, lat ? fmtDur(msToNs(lat.p50)) : '—'),
+        h('td', { class: 'num mono small', title: latTitle }, lat ? fmtDur(msToNs(lat.p99)) : '—'),
+      ];
+    }
+    function toggle(index) {
+      if (collapsed.has(index)) collapsed.delete(index); else collapsed.add(index);
+      if (lastUsage) renderRoutes(lastUsage);
+    }
+    function routeRows(r) {
+      const c = r.counts || {};
+      const callers = Array.isArray(r.callers) ? r.callers : [];
+      const rl = r.rateLimit || null;
+      const open = !collapsed.has(r.index);
+      const foldable = callers.length > 0 || !!rl;
+      const twisty = foldable ? h('button', { type: 'button', class: 'twisty', 'aria-expanded': String(open),
+        'aria-label': (open ? 'Hide' : 'Show') + ' the callers of ' + r.route, onclick: (e) => { e.stopPropagation(); toggle(r.index); } }, open ? '▾' : '▸') : h('span', { class: 'twisty-space' });
+      const tr = h('tr', { class: 'gw-route' + (c.errors ? ' has-error' : ''), data: { testid: 'gateway-route', route: r.route, index: r.index, service: r.service, requests: c.requests || 0 } },
+        h('th', { scope: 'row' }, h('div', { class: 'gw-name' }, twisty,
+          h('span', { class: 'gw-route-name mono', title: r.route + ' (routes[' + r.index + '] in devmesh.yaml)' }, r.route),
+          authBadge(r.auth),
+          rl ? badge(rl.requests + '/' + rl.per, 'muted', 'Rate limit: ' + limitText(rl) + ' (' + (LIMIT_BY[rl.by] || rl.by) + ')') : null,
+          foldable && !open ? h('span', { class: 'muted small' }, callers.length + ' caller' + (callers.length === 1 ? '' : 's')) : null)),
+        countCells(c));
+      if (foldable) tr._open = () => toggle(r.index);
+      const out = [tr];
+      if (!open) return out;
+      for (const k of callers) {
+        const name = k.name ? String(k.name) : k.kind === 'anonymous' ? 'no credentials' : '';
+        const left = k.remaining != null ? Number(k.remaining) : null;
+        out.push(h('tr', { class: 'gw-caller', data: { testid: 'gateway-caller', route: r.route, kind: k.kind, name: k.name || '', requests: (k.counts && k.counts.requests) || 0 } },
+          h('th', { scope: 'row' }, h('div', { class: 'gw-name gw-caller-name' },
+            h('span', { class: 'badge kind', title: CALLER_KINDS[k.kind] || null }, String(k.kind || '?')),
+            h('span', { class: 'mono' + (k.name ? '' : ' muted'), title: name }, name),
+            left != null ? h('span', { class: 'small gw-remaining ' + (rl && left <= rl.requests / 10 ? 'text-warn' : 'muted'),
+              title: 'Requests this caller may still send now' + (rl ? ' under the limit of ' + limitText(rl) : '') },
+            left + (rl ? '/' + rl.requests : '') + ' left') : null)),
+          countCells(k.counts)));
+      }
+      if (rl) {
+        const active = Array.isArray(rl.active) ? rl.active : [];
+        out.push(h('tr', { class: 'gw-limit', data: { testid: 'gateway-rate-limit', route: r.route } },
+          h('td', { colspan: COLS.length }, h('div', { class: 'gw-limit-cell' },
+            h('span', { class: 'field-label' }, 'Rate limit'),
+            h('span', { class: 'mono', title: rl.requests + ' requests per ' + rl.per + ', counted per ' + (LIMIT_BY[rl.by] || rl.by) + '; past it, 429' }, limitText(rl)),
+            active.length ? h('span', { class: 'muted' }, 'in use:') : null,
+            active.length
+              ? h('ul', { class: 'gw-allowances', 'aria-label': 'Allowances in use' }, active.map((a) => h('li', null,
+                h('span', { class: 'mono' }, String(a.key)), ' ',
+                h('span', { class: Number(a.remaining) <= 0 ? 'text-err' : Number(a.remaining) <= rl.requests / 10 ? 'text-warn' : '' }, a.remaining + '/' + rl.requests + ' left'),
+                h('span', { class: 'muted' }, ', whole again in ' + fmtSecs(a.resetSeconds)))))
+              : h('span', { class: 'muted small' }, 'no allowance in use: every caller may send ' + rl.requests + ' now')))));
+      }
+      return out;
+    }
+    function extraRow(testid, label, hint, counts) {
+      return h('tr', { class: 'gw-extra', data: { testid, requests: counts.requests || 0 } },
+        h('th', { scope: 'row' }, h('div', { class: 'gw-name' }, h('span', { class: 'twisty-space' }), h('span', { class: 'gw-extra-name' }, label), h('span', { class: 'muted small' }, hint))),
+        countCells(counts));
+    }
+    function renderRoutes(u) {
+      const sel = tbody.querySelector('tr.kbd-sel');
+      const selKey = sel ? sel.dataset.testid + '|' + (sel.dataset.index || '') : null;
+      const rows = [];
+      for (const r of u.routes || []) rows.push(...routeRows(r));
+      if (u.automaticHosts && u.automaticHosts.requests) rows.push(extraRow('gateway-automatic-hosts', 'Automatic hosts', '<service>.localhost', u.automaticHosts));
+      if (u.unrouted && u.unrouted.requests) rows.push(extraRow('gateway-unrouted', 'Unrouted', 'no route matched (404, 421)', u.unrouted));
+      if (selKey) for (const tr of rows) if (tr.dataset.testid + '|' + (tr.dataset.index || '') === selKey) tr.classList.add('kbd-sel');
+      fill(tbody, rows);
+      if (!(u.routes || []).length && !rows.length) tbody.appendChild(h('tr', null, h('td', { colspan: COLS.length, class: 'muted' }, 'The gateway has no routes: only the automatic hosts (https://<service>.localhost:8443).')));
+    }
+    function render(u) {
+      lastUsage = u;
+      learnServices((u.routes || []).map((r) => r.service));
+      const routeCounts = (u.routes || []).map((r) => r.counts);
+      const all = sumCounts([...routeCounts, u.unrouted, u.automaticHosts]);
+      const since = Number(u.since) || 0;
+      sinceText.textContent = since ? 'counting since ' + fmtClock(since * 1e9).slice(0, 8) + ' (up ' + fmtUptime(Date.now() / 1000 - since) + ')' : '';
+      sinceText.title = since ? fmtDate(since * 1e9) : '';
+      const card = (label, value, sub, kind) => h('div', { class: 'card ' + (kind || '') }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value), h('div', { class: 'card-sub muted' }, sub));
+      const refused = all.unauthenticated + all.rateLimited;
+      fill(cards,
+        card('Requests', fmtCount(all.requests), (u.routes || []).length + ' route' + ((u.routes || []).length === 1 ? '' : 's') + (all.requests ? ' · ' + fmtCount(all.clientErrors) + ' other 4xx' : '')),
+        card('Server errors', all.requests ? fmtPct(all.errors / all.requests) : '—', fmtCount(all.errors) + ' answered 5xx', all.errors ? 'err' : ''),
+        card('Refused', fmtCount(refused), fmtCount(all.unauthenticated) + ' unauthenticated (401) · ' + fmtCount(all.rateLimited) + ' rate-limited (429)', refused ? 'warn' : ''),
+        card('Cache hits', fmtCount(all.cacheHits), all.requests ? fmtPct(all.cacheHits / all.requests) + ' of the requests' : 'answers from the response cache', all.cacheHits ? 'ok' : ''));
+      const sig = JSON.stringify([u.routes, u.unrouted, u.automaticHosts, [...collapsed]]);
+      if (sig !== lastSig) { lastSig = sig; renderRoutes(u); }
+      fill(noteBox, all.requests ? null : h('div', { data: { testid: 'gateway-no-traffic' } }, emptyState('No traffic yet', null,
+        h('p', null, 'Send a request through https://localhost:8443 (or the HTTPS port devmesh up printed), such as ', h('code', null, 'curl https://localhost:8443/'),
+          ': each route counts its requests here, per caller.'))));
+    }
+
+    // ---- cache
+    function tile(label, value, sub, testid) {
+      return h('div', { class: 'tile', data: { testid: testid || null } }, h('div', { class: 'tile-label' }, label), h('div', { class: 'tile-value' }, value), sub ? h('div', { class: 'tile-sub muted' }, sub) : null);
+    }
+    function renderCache(c) {
+      const st = c.stats || {};
+      const entries = Array.isArray(c.entries) ? c.entries : [];
+      const lookups = (st.hits || 0) + (st.misses || 0);
+      const used = st.maxBytes ? Math.min(1, (st.bytes || 0) / st.maxBytes) : 0;
+      const meter = h('span', { class: 'meter', 'aria-hidden': 'true' }, h('span', { class: 'meter-fill' }));
+      meter.firstChild.style.width = Math.max(used ? 1 : 0, used * 100) + '%';
+      const tiles = h('div', { class: 'tiles', data: { testid: 'cache-stats' } },
+        tile('Entries', fmtCount(st.entries), fmtCount(st.stored) + ' stored since up', 'cache-entries-count'),
+        tile('Memory', fmtBytes(st.bytes), [meter, 'of ' + fmtBytes(st.maxBytes) + ' · ' + fmtBytes(st.maxEntryBytes) + ' max each']),
+        tile('Hits', fmtCount(st.hits), lookups ? fmtPct((st.hits || 0) / lookups) + ' of lookups' : 'no lookups yet'),
+        tile('Misses', fmtCount(st.misses), 'fetched from the service'),
+        tile('Revalidated', fmtCount(st.revalidated), 'stale, confirmed by the service (304)'),
+        tile('Stale', fmtCount(st.stale), 'served stale: the service failed'),
+        tile('Bypassed', fmtCount(st.bypassed), 'not cacheable (method, no-store, …)'),
+        tile('Evicted', fmtCount(st.evicted), fmtCount(st.purged) + ' purged'));
+      const routes = Array.isArray(c.routes) ? c.routes : [];
+      const table = entries.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'grid cache-entries', data: { testid: 'cache-entry-table' } },
+        h('thead', null, h('tr', null, ['Service', 'Path', 'Status', 'Size', 'Age', 'Freshness', 'Vary'].map((x, i) => h('th', { scope: 'col', class: i === 3 || i === 4 ? 'num' : null }, x)))),
+        h('tbody', null, entries.map((e) => {
+          const left = (Number(e.lifetime) || 0) - (Number(e.age) || 0);
+          return h('tr', { data: { testid: 'cache-entry', service: e.service, path: e.path, fresh: String(!!e.fresh) } },
+            h('td', null, svcChip(String(e.service || '?'), { small: true, href: tracesFor(String(e.service || '')) })),
+            h('td', { class: 'mono gw-path', title: e.path }, String(e.path || '')),
+            h('td', null, codeBadge(e.status)),
+            h('td', { class: 'num mono small' }, fmtBytes(e.bytes)),
+            h('td', { class: 'num mono small', title: 'Age: seconds since the service answered' }, fmtSecs(e.age)),
+            h('td', null, e.fresh
+              ? badge('fresh for ' + fmtSecs(left), 'ok', 'Fresh for ' + fmtSecs(e.lifetime) + ' in all')
+              : badge('stale for ' + fmtSecs(-left), 'warn', 'Past its ' + fmtSecs(e.lifetime) + ' lifetime: the next request revalidates or refetches it')),
+            h('td', { class: 'mono small' }, (e.vary || []).length ? (e.vary || []).map((v) => h('span', { class: 'tag' }, String(v))) : h('span', { class: 'muted' }, '—')));
+        })))) : emptyState('Nothing cached yet', 'A cached route stores an answer when the service allows it (Cache-Control: max-age or s-maxage, no private, no Set-Cookie).');
+      fill(cacheBox,
+        h('div', { class: 'panel-head' }, h('h2', null, 'Response cache'),
+          h('span', { class: 'muted small' }, 'Answers of the routes with cache: true, most recently used first.'), h('span', { class: 'spacer' }), purgeBtn),
+        tiles,
+        h('div', { class: 'gw-cached-routes small' }, h('span', { class: 'field-label' }, 'Cached routes'), ' ',
+          routes.length ? routes.map((r) => h('span', { class: 'chip small mono' }, String(r))) : h('span', { class: 'muted' }, 'none')),
+        table,
+        entries.length && st.entries > entries.length ? h('p', { class: 'muted small pad' }, 'The ' + fmtCount(entries.length) + ' most recently used of ' + fmtCount(st.entries) + ' entries.') : null);
+      cacheBox.hidden = false;
+    }
+    function renderNoCache() {
+      fill(cacheBox,
+        h('div', { class: 'panel-head' }, h('h2', null, 'Response cache')),
+        h('div', { data: { testid: 'cache-none' } }, emptyState('No response cache', null,
+          h('p', null, 'No route caches its answers: add ', h('code', null, 'cache: true'), ' to a route in devmesh.yaml, and the gateway keeps the answers its service allows (docs/gateway.md, Caching).'))));
+      cacheBox.hidden = false;
+    }
+    async function purge() {
+      if (purging) return;
+      purging = true;
+      purgeBtn.disabled = true;
+      try {
+        const res = await api('/api/v1/gateway/cache', { method: 'DELETE' });
+        const n = (res && Number(res.purged)) || 0;
+        toast('Purged ' + n + ' cached answer' + (n === 1 ? '' : 's'), 'ok');
+      } catch (e) {
+        toast('Purge cache failed: ' + e.message, 'err');
+      } finally {
+        purging = false;
+        purgeBtn.disabled = false;
+        load().catch(() => {});
+      }
+    }
+
+    // ---- loading
+    function noGateway(e) {
+      cards.hidden = true; routesPanel.hidden = true; cacheBox.hidden = true;
+      fill(stateBox, h('div', { data: { testid: 'gateway-none' }, title: e.message }, emptyState('No gateway', null,
+        h('p', null, 'This stack has no gateway. Add one to devmesh.yaml, such as ', h('code', null, 'gateway: {routes: [{path: /, to: web}]}'),
+          ', and devmesh up serves it at https://localhost:8443 with every route\'s requests counted here.'))));
+    }
+    async function load() {
+      let u;
+      const cacheReq = api('/api/v1/gateway/cache?limit=200').then((c) => ({ c }), (e) => ({ e }));
+      try {
+        u = await api('/api/v1/gateway/usage');
+      } catch (e) {
+        if (e.status === 404) { noGateway(e); loadedOnce = true; return; }
+        if (!loadedOnce) fill(stateBox, errorState(e, () => load()));
+        root.classList.add('stale');
+        throw e;
+      }
+      const cr = await cacheReq;
+      loadedOnce = true;
+      root.classList.remove('stale');
+      fill(stateBox);
+      cards.hidden = false; routesPanel.hidden = false;
+      render(u);
+      if (cr.c) { lastCache = cr.c; renderCache(cr.c); } else if (cr.e && cr.e.status === 404) { lastCache = null; renderNoCache(); } else if (!lastCache) cacheBox.hidden = true;
+      updated.textContent = 'updated ' + fmtClock(Date.now() * 1e6).slice(0, 8);
+    }
+    fill(stateBox, h('p', { class: 'loading' }, 'Loading the gateway…'));
+    const poller = poll(load, 2000);
+    return {
+      destroy() { poller.stop(); },
+      items: () => [...tbody.querySelectorAll('tr.gw-route, tr.gw-extra')],
+    };
+  }
+
   // ================================================================ keyboard
   const SHORTCUTS = [
-    ['g o', 'Overview'], ['g t', 'Traces'], ['g l', 'Logs'], ['g m', 'Service map'], ['g r', 'Requests'], ['g p', 'Policies'],
+    ['g o', 'Overview'], ['g t', 'Traces'], ['g l', 'Logs'], ['g m', 'Service map'], ['g r', 'Requests'], ['g p', 'Policies'], ['g g', 'Gateway'],
     ['/', 'Focus the page\'s filter'], ['j / k', 'Move the selection down / up'], ['Enter', 'Open the selected item'],
     ['Esc', 'Close the side panel or this help; leave a field'], ['?', 'Show or hide these shortcuts'],
   ];
@@ -2137,7 +2395,7 @@
     if (isTyping(t) || e.defaultPrevented) return;
     if (gAt && Date.now() - gAt < 1500) {
       gAt = 0;
-      const dest = { o: '/', t: '/traces', l: '/logs', m: '/map', r: '/requests', p: '/policies' }[e.key];
+      const dest = { o: '/', t: '/traces', l: '/logs', m: '/map', r: '/requests', p: '/policies', g: '/gateway' }[e.key];
       if (dest) { e.preventDefault(); navigate(dest); }
       return;
     }

@@ -204,6 +204,10 @@ public enum ConfigValidation {
         }
         warn("external", "ambassadors for external services")
         for route in config.gateway.routes {
+            if let path = route.path, path == "/_devmesh" || path.hasPrefix("/_devmesh/") {
+                out.append(.error(at: route.location, "`/_devmesh/` is the gateway's own (its API docs are at /_devmesh/docs): a route there would never be reached",
+                                  hint: "pick another path"))
+            }
             var keyed = false
             if case .apiKeys = route.auth { keyed = true }
             if case .basic = route.auth { keyed = true }

@@ -10,6 +10,7 @@ public enum DevMeshYAML {
     static let serviceKeys = [
         "run", "port", "replicas", "env", "env_file", "health", "needs", "restart", "labels",
         "namespace", "upstreams", "protocol", "egress_proxy", "balancer", "timeouts", "retries", "record", "redact",
+        "openapi",
     ]
     static let timeoutKeys = ["connect", "request", "idle"]
     static let retryKeys = ["attempts", "budget"]
@@ -232,6 +233,16 @@ public enum DevMeshYAML {
                     service.origin.egressProxy = reader.location(of: kn)
                 case "record": service.record = reader.bool(v, what: field) ?? false
                 case "redact": service.redact = reader.bool(v, what: field) ?? true
+                case "openapi":
+                    if let file = reader.string(v, what: field) {
+                        if file.isEmpty || file.contains("://") {
+                            reader.error(v, "`openapi` is the path of an OpenAPI file (YAML or JSON), relative to the stack's folder, not `\(file)`",
+                                         hint: "e.g. `openapi: api/users.yaml`; the gateway serves it at /_devmesh/docs/\(service.name)")
+                        } else {
+                            service.openapi = file
+                            service.origin.openapi = reader.location(of: v)
+                        }
+                    }
                 case "balancer":
                     service.balancer = reader.enumValue(v, what: field, as: BalancerChoice.self) ?? .p2cEWMA
                 case "timeouts":

@@ -40,6 +40,9 @@ public struct ServiceConfig: Sendable, Equatable {
     public var record: Bool = false
     /// `redact:` — redact what is recorded here (default on; off only for local-only data).
     public var redact: Bool = true
+    /// `openapi:` — the service's OpenAPI file (relative to the stack's root), served rendered by
+    /// the gateway at `/_devmesh/docs/<service>`.
+    public var openapi: String?
     /// Where each part was written, for diagnostics.
     public var origin: ServiceOrigin
 
@@ -170,6 +173,7 @@ public struct ServiceOrigin: Sendable, Equatable {
     public var egressProxy: SourceLocation?
     public var replicas: SourceLocation?
     public var `protocol`: SourceLocation?
+    public var openapi: SourceLocation?
 
     public init() {}
 
