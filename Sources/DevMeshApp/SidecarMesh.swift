@@ -118,6 +118,7 @@ final class SidecarMesh: Sendable {
             routing.cachedRoutes = Set(gateway.config.routes.indices.filter { gateway.config.routes[$0].cache })
             for (index, config) in gateway.config.routes.enumerated() {
                 if let compress = config.compress { routing.compress[index] = compress }
+                if config.aggregate != nil { routing.aggregates[index] = AggregateRoute(route: config) }
             }
             // One limit per route, shared by the HTTPS and HTTP ports.
             routing.rateLimits = limits

@@ -131,6 +131,8 @@ public struct GatewayRouting: Sendable {
     public var upstreamTLS: [String: UpstreamTLS]
     /// Each limited route's limit (by index into `gateway.routes`), shared by every connection.
     public var rateLimits: [Int: SharedRateLimit] = [:]
+    /// Aggregate routes (by index).
+    public var aggregates: [Int: AggregateRoute] = [:]
     /// The gateway's own pages under `/_devmesh/` (API docs).
     public var docs: StaticPages?
     /// Usage per route and caller, for `status`, the API and the UI.

@@ -233,6 +233,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var matchedRouteIndex: Int?
         /// The matched route's `compress`.
         var compression: CompressionConfig?
+        /// An aggregate route's calls and the captures of its path.
+        var aggregatePlan: (AggregateRoute, [String: String])?
         /// Where the gateway counts this request's usage.
         var usageTarget: GatewayUsage.Target? = route.gateway == nil ? nil : .unrouted
         /// The matched route's `record` and `redact` (the gateway); an unrouted request is recorded, redacted.
@@ -317,7 +319,14 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     if !match.requestHeaders.isEmpty { edits = match.requestHeaders }
                     if !match.responseHeaders.isEmpty { responseEdits = match.responseHeaders }
                     if let corsEdits { responseEdits = corsEdits }
-                    if let source = gateway.services[match.service] {
+                    if let index = match.routeIndex, let aggregate = gateway.aggregates[index] {
+                        let path = String(routed.prefix { $0 != "?" })
+                        aggregatePlan = (aggregate, aggregate.pattern.match(path)?.captures ?? [:])
+                        if head.method != "GET", head.method != "HEAD", refusal == nil {
+                            refusal = .answer(status: 405, code: "method-not-allowed", message: "an aggregate route answers GET",
+                                              extraFields: "Allow: GET, HEAD\r\n")
+                        }
+                    } else if let source = gateway.services[match.service] {
                         endpoints = source
                     } else {
                         refusal = .answer(status: 503, code: "service-not-running",
@@ -506,6 +515,11 @@ final class ProxyServerHandler: ChannelInboundHandler {
         if case .page(let page) = refusal {
             self.exchange = exchange
             answerPage(exchange, page)
+            return
+        }
+        if let (aggregate, captures) = aggregatePlan {
+            self.exchange = exchange
+            runAggregate(exchange, aggregate, captures: captures, context: context)
             return
         }
         exchange.cachePlan = cachePlan
@@ -1035,6 +1049,82 @@ final class ProxyServerHandler: ChannelInboundHandler {
         guard out.readableBytes > 0 else { return }
         exchange.bytesOut += UInt64(out.readableBytes)
         context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    /// An aggregate route: every call at once (each on its own connection, mTLS to the sidecar,
+    /// its own timeout and client span), then the JSON answers merged under their names.
+    private func runAggregate(_ exchange: Exchange, _ aggregate: AggregateRoute, captures: [String: String], context: ChannelHandlerContext) {
+        guard let gateway = route.gateway else { return }
+        let eventLoop = context.eventLoop
+        exchange.requestDeadline = nil
+        var futures: [EventLoopFuture<(Int, AggregateRoute.Outcome)>] = []
+        for (i, call) in aggregate.calls.enumerated() {
+            let path = PathPattern.fill(call.path, captures)
+            let spanID = TraceIDGenerator().spanID(using: &rng)
+            let startNanos = Self.wallNanos()
+            let started = NIODeadline.now()
+            let record: (Int, String?, Endpoint?) -> Void = { [route] status, error, endpoint in
+                guard route.telemetry.isEnabled else { return }
+                let end = Self.wallNanos()
+                route.telemetry.record(hop: HopRecord(
+                    listener: "egress", service: route.service, instance: nil, upstreamName: call.service,
+                    traceID: exchange.trace.traceID, spanID: spanID, parentSpanID: exchange.spanID, method: "GET", target: path,
+                    host: call.service, userAgent: nil, minorVersion: 1, status: status, error: error, startNanos: startNanos,
+                    durationNanos: end > startNanos ? end - startNanos : 0, endpointName: endpoint?.name, endpointHost: endpoint?.host,
+                    endpointPort: endpoint?.port, attempts: 1, bytesIn: 0, bytesOut: 0))
+            }
+            guard let endpoint = loop.balancer.pick(from: gateway.services[call.service]?.endpoints ?? [], excluding: nil, now: started) else {
+                record(503, "no-healthy-upstream", nil)
+                futures.append(eventLoop.makeSucceededFuture((i, .failed(status: 503, why: "no healthy replica of \(call.service)"))))
+                continue
+            }
+            var request = ByteBuffer()
+            request.writeString("GET \(path) HTTP/1.1\r\nHost: \(call.service)\r\nAccept: application/json\r\nUser-Agent: devmesh-gateway\r\n")
+            request.writeString("traceparent: \(exchange.trace.header(spanID: spanID))\r\nConnection: close\r\n\r\n")
+            let future = Subrequest.send(request, to: endpoint, tls: gateway.upstreamTLS[call.service], timeout: call.timeout, on: eventLoop)
+                .map { answer -> (Int, AggregateRoute.Outcome) in
+                    record(answer.status, nil, endpoint)
+                    return (i, .answered(status: answer.status, body: answer.body))
+                }
+                .flatMapError { error -> EventLoopFuture<(Int, AggregateRoute.Outcome)> in
+                    let timedOut: Bool
+                    if case Subrequest.Failure.timedOut = error { timedOut = true } else { timedOut = false }
+                    record(timedOut ? 504 : 502, timedOut ? "upstream-timeout" : "upstream-failed", endpoint)
+                    return eventLoop.makeSucceededFuture((i, .failed(status: timedOut ? 504 : 502, why: "\(error)")))
+                }
+            futures.append(future)
+        }
+        EventLoopFuture.whenAllSucceed(futures, on: eventLoop).assumeIsolated().whenComplete { [self] result in
+            guard self.exchange === exchange, let context = self.context, case .success(let outcomes) = result else { return }
+            let sorted = outcomes.sorted { $0.0 < $1.0 }.map { (name: aggregate.calls[$0.0].name, outcome: $0.1) }
+            let merged = AggregateRoute.merge(sorted)
+            let close = !exchange.head.keepAlive || !exchange.requestBody.isDone
+            var out = context.channel.allocator.buffer(capacity: merged.body.count + 400)
+            out.writeString("HTTP/1.1 \(merged.status) \(merged.status == 200 ? "OK" : "Bad Gateway")\r\nContent-Type: application/json\r\n")
+            out.writeString("Content-Length: \(merged.body.count)\r\nCache-Control: no-store\r\n")
+            if !merged.partial.isEmpty { out.writeString("x-devmesh-partial: \(merged.partial.joined(separator: ", "))\r\n") }
+            if let edits = exchange.responseEdits {
+                for (name, value) in edits.add + edits.append { out.writeString("\(name): \(value)\r\n") }
+            }
+            if close { out.writeString("Connection: close\r\n") } else if exchange.head.minorVersion == 0 { out.writeString("Connection: keep-alive\r\n") }
+            out.writeString("\r\n")
+            if exchange.head.method != "HEAD" { out.writeBytes(merged.body) }
+            exchange.bytesOut += UInt64(out.readableBytes)
+            exchange.capture?.ownAnswer(out, limits: route.limits)
+            context.write(wrapOutboundOut(out), promise: nil)
+            finishTelemetry(exchange, status: merged.status, error: merged.status == 502 ? "aggregate-failed" : nil)
+            self.exchange = nil
+            if close {
+                closing = true
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+                    context.close(promise: nil)
+                }
+            } else {
+                context.flush()
+                armIdleTimer()
+                process()
+            }
+        }
     }
 
     /// One of the gateway's own pages.

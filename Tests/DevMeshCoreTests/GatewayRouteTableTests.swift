@@ -235,3 +235,26 @@ import Testing
         #expect(edits.renamed("X-Users") == nil)
     }
 }
+
+struct AggregateRouteConfigTests {
+    @Test func aggregateRoutesAreCheckedCallByCall() {
+        let loaded = ConfigLoader(files: InMemoryFiles(["/s/devmesh.yaml": """
+            services:
+              users: {run: ./u}
+              db: {run: ./d, protocol: tcp}
+            gateway:
+              routes:
+                - {path: "/a/{id}", aggregate: {u: {to: users, path: "/users/{uid}"}, d: {to: db, path: /x}, n: {to: nobody, path: /y}}}
+                - {path: /b, to: users, aggregate: {u: {to: users, path: /u}}, cache: true}
+                - {path: /c, aggregate: {u: {path: /u}, "x.y": {to: users, path: /z}}}
+            """]), environment: [:], purpose: .check, workingDirectory: "/s").load()
+        let messages = loaded.diagnostics.filter { $0.severity == .error }.map(\.message)
+        #expect(messages.contains { $0.contains("`aggregate.u.path` uses `{uid}`, which the route's path does not capture") }, "\(messages)")
+        #expect(messages.contains { $0.contains("goes to `db`, which is not an http service") }, "\(messages)")
+        #expect(messages.contains { $0.contains("aggregate call `n` goes `to: nobody`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("has both `to` and `aggregate`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("`cache` has no meaning on an aggregate route") }, "\(messages)")
+        #expect(messages.contains { $0.contains("`aggregate.u` has no `to`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("a key of the merged JSON") }, "\(messages)")
+    }
+}

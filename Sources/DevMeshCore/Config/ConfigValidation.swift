@@ -87,6 +87,19 @@ public enum ConfigValidation {
                     hint: Suggestion.closest(to: route.to, in: known).map { "did you mean `\($0)`?" } ?? "name a service of this stack"))
             }
         }
+        for route in config.gateway.routes {
+            for call in route.aggregate ?? [] {
+                guard let service = services[call.to] else {
+                    out.append(.error(at: call.location ?? route.location, "aggregate call `\(call.name)` goes `to: \(call.to)`, which is not a service of this stack",
+                                      hint: Suggestion.closest(to: call.to, in: known).map { "did you mean `\($0)`?" } ?? "name an http service"))
+                    continue
+                }
+                if service.protocol != .http {
+                    out.append(.error(at: call.location ?? route.location, "aggregate call `\(call.name)` goes to `\(call.to)`, which is not an http service",
+                                      hint: "aggregate routes merge JSON answers of http services"))
+                }
+            }
+        }
         return out
     }
 

@@ -17,7 +17,8 @@ public enum DevMeshYAML {
     static let healthKeys = ["http", "tcp", "interval", "timeout", "start_period"]
     static let gatewayKeys = ["https_port", "http_port", "hosts", "auto_hosts", "routes", "http_mode"]
     static let routeKeys = ["path", "host", "to", "strip_prefix", "cache", "rate_limit", "cors", "auth", "record",
-                            "redact", "headers", "response_headers", "version", "deprecated", "rewrite", "compress"]
+                            "redact", "headers", "response_headers", "version", "deprecated", "rewrite", "compress", "aggregate"]
+    static let aggregateCallKeys = ["to", "path", "timeout"]
     static let compressKeys = ["min_size"]
     static let versionKeys = ["header", "value"]
     static let deprecatedKeys = ["sunset", "link"]
@@ -361,6 +362,7 @@ public enum DevMeshYAML {
         var route = RouteConfig(location: reader.location(of: node), to: "")
         var hasTo = false
         var rewriteNode: Node?
+        var aggregateNode: Node?
         for (key, _, v) in fields {
             let field = "`\(key)` of \(what)"
             switch key {
@@ -409,6 +411,36 @@ public enum DevMeshYAML {
                         route.version = version
                     }
                 }
+            case "aggregate":
+                aggregateNode = v
+                guard let calls = reader.mapping(v, what: field, allowed: nil) else { break }
+                var parsed: [AggregateCall] = []
+                for (name, nameNode, callNode) in calls {
+                    let callWhat = "`aggregate.\(name)`"
+                    guard name.count <= 64, name.utf8.allSatisfy({ HeaderEdits.isFieldName(String(UnicodeScalar($0))) && $0 != UInt8(ascii: ".") }) else {
+                        reader.error(nameNode, "\(callWhat): a key of the merged JSON is letters, digits, `-` and `_`", hint: "e.g. `user:`")
+                        continue
+                    }
+                    guard let pairs = reader.mapping(callNode, what: callWhat, allowed: aggregateCallKeys) else { continue }
+                    var call = AggregateCall(name: name, to: "", path: "/", location: reader.location(of: nameNode))
+                    var hasCallTo = false
+                    for (ck, _, cv) in pairs {
+                        switch ck {
+                        case "to": if let t = reader.string(cv, what: "`\(name).to`") { call.to = t; hasCallTo = true }
+                        case "path":
+                            if let p = reader.string(cv, what: "`\(name).path`") {
+                                if p.hasPrefix("/"), !p.contains("#"), p.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) { call.path = p } else {
+                                    reader.error(cv, "`\(name).path` must be a path starting with `/`, not `\(p)`", hint: "e.g. `path: /users/{id}`")
+                                }
+                            }
+                        default:
+                            if let d = reader.duration(cv, what: "`\(name).timeout`") { call.timeout = d }
+                        }
+                    }
+                    if !hasCallTo { reader.error(callNode, "\(callWhat) has no `to`", hint: "name the service to ask, e.g. `to: users`") } else { parsed.append(call) }
+                }
+                if parsed.count > 16 { reader.error(v, "an aggregate route asks at most 16 services at once, not \(parsed.count)", hint: "split it") }
+                route.aggregate = parsed
             case "compress":
                 if case .scalar = v {
                     if reader.bool(v, what: field) == true { route.compress = CompressionConfig() }
@@ -524,12 +556,26 @@ public enum DevMeshYAML {
             default: break
             }
         }
-        if !hasTo {
-            reader.error(node, "\(what) has no `to`", hint: "name the service that serves it, e.g. `to: users`")
+        if let aggregateNode {
+            if hasTo {
+                reader.error(aggregateNode, "\(what) has both `to` and `aggregate`", hint: "an aggregate route asks the services its calls name: drop `to`")
+            }
+            for (key, bad) in [("rewrite", route.rewrite != nil), ("strip_prefix", route.stripPrefix), ("cache", route.cache), ("version", route.version != nil)] where bad {
+                reader.error(aggregateNode, "`\(key)` has no meaning on an aggregate route (it answers itself)", hint: "remove `\(key)`")
+            }
+            if route.aggregate?.isEmpty ?? true { reader.error(aggregateNode, "`aggregate` names no call", hint: "e.g. `aggregate: {user: {to: users, path: /users/{id}}}`") }
+        } else if !hasTo {
+            reader.error(node, "\(what) has no `to`", hint: "name the service that serves it, e.g. `to: users` (or fan out with `aggregate:`)")
             return nil
         }
-        // `{name}` segments of `path` are what `rewrite` may use.
+        // `{name}` segments of `path` are what `rewrite` and aggregate calls may use.
         let captures = PathPattern(route.path ?? "/")
+        for call in route.aggregate ?? [] {
+            for name in PathPattern.placeholders(in: call.path) where !captures.names.contains(name) {
+                reader.error(aggregateNode ?? node, "`aggregate.\(call.name).path` uses `{\(name)}`, which the route's path does not capture",
+                             hint: "capture it in `path`, e.g. `path: /api/summary/{\(name)}`")
+            }
+        }
         if let problem = captures.problem {
             reader.error(node, "the route path `\(route.path ?? "/")`: \(problem)", hint: "a capture is a whole segment, e.g. `path: /api/v1/users/{id}`")
         } else if let rewrite = route.rewrite, let rewriteNode {

@@ -57,6 +57,8 @@ public struct RouteConfig: Sendable, Equatable {
     public var cache: Bool
     /// `rate_limit`.
     public var rateLimit: RateLimitConfig?
+    /// `aggregate` — instead of `to`: several services asked at once, their JSON merged by name.
+    public var aggregate: [AggregateCall]?
     /// `compress` — gzip compressible answers for clients that accept it.
     public var compress: CompressionConfig?
     /// `cors`.
@@ -137,6 +139,24 @@ public struct HeaderEdits: Sendable, Equatable {
         a.remove == b.remove && a.add.count == b.add.count && zip(a.add, b.add).allSatisfy { $0.name == $1.name && $0.value == $1.value }
             && a.append.count == b.append.count && zip(a.append, b.append).allSatisfy { $0.name == $1.name && $0.value == $1.value }
             && a.rename.map { $0.from + ":" + $0.to } == b.rename.map { $0.from + ":" + $0.to }
+    }
+}
+
+/// One call of an aggregate route: `name: {to: service, path: /users/{id}, timeout: 2s}`.
+public struct AggregateCall: Sendable, Equatable {
+    public var name: String
+    public var to: String
+    /// The path asked, with `{captures}` of the route's path put in; the client's query is not passed.
+    public var path: String
+    public var timeout: Duration = .seconds(5)
+    public var location: SourceLocation?
+
+    public init(name: String, to: String, path: String, timeout: Duration = .seconds(5), location: SourceLocation? = nil) {
+        self.name = name
+        self.to = to
+        self.path = path
+        self.timeout = timeout
+        self.location = location
     }
 }
 
