@@ -507,7 +507,15 @@ final class ProxyServerHandler: ChannelInboundHandler {
         if let recording = route.recording, recordRoute.record, route.telemetry.isEnabled {
             exchange.capture = ExchangeCapture(head: head, limit: recording.maxBody, redact: recordRoute.redact)
         }
-        if case .answer(let status, let code, let message, let extra) = refusal {
+        if case .answer(let status, let code, let message, var extra) = refusal {
+            // The route's CORS fields (for an allowed origin) go on devmesh's own answers too: a
+            // browser app must be able to read its 401 or 429, not just see a CORS error.
+            if let cors = corsEdits {
+                let present = extra.lowercased()
+                for (name, value) in cors.add + cors.append where !present.contains(name.lowercased() + ":") {
+                    extra += "\(name): \(value)\r\n"
+                }
+            }
             self.exchange = exchange
             fail(exchange, status: status, code: code, message: message, extraFields: extra, rawBody: rawBody)
             return

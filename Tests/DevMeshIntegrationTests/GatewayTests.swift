@@ -264,6 +264,7 @@ import Testing
                     - path: /api
                       to: api
                       cors: {origins: ["http://localhost:3000"], headers: [content-type], credentials: true, max_age: 5m, expose_headers: [X-Total]}
+                    - {path: /limited, to: api, cors: {origins: ["http://localhost:3000"]}, rate_limit: {requests: 1, per: 1m}}
                     - {path: /, to: api}
 
                 """,
@@ -296,6 +297,13 @@ import Testing
         #expect(other.status == "200")
         #expect(!other.fields.contains { $0.hasPrefix("access-control-allow-origin: https://evil") })
         #expect(!other.fields.contains { $0.hasPrefix("access-control-allow-origin") }, "not even the upstream's own `*`: \(other.fields)")
+        // On a limited route the RateLimit fields are exposed, and devmesh's own 429 carries the CORS fields.
+        let first = try await call(["-H", "Origin: http://localhost:3000"], "/limited?n=1")
+        #expect(first.status == "200" && first.fields.contains {
+            $0.hasPrefix("access-control-expose-headers:") && $0.contains("ratelimit-remaining") && $0.contains("retry-after")
+        }, "\(first.fields)")
+        let limited = try await call(["-H", "Origin: http://localhost:3000"], "/limited?n=2")
+        #expect(limited.status == "429" && limited.fields.contains("access-control-allow-origin: http://localhost:3000"), "\(limited.fields)")
         // A route without `cors` passes the upstream's own fields through untouched.
         let plain = try await call(["-H", "Origin: https://evil.example"], "/other?n=plain")
         #expect(plain.fields.contains("access-control-allow-origin: *"))

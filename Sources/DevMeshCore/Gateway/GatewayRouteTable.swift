@@ -60,6 +60,14 @@ public struct GatewayRouteTable: Sendable {
             entry.segments = pattern.segmentCount
             entry.literals = pattern.segmentCount - pattern.names.count
             entry.cors = route.cors?.policy
+            // A browser app on a limited route may read how much of its limit is left.
+            if route.rateLimit != nil, var cors = entry.cors {
+                for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]
+                where !cors.exposeHeaders.contains(where: { $0.caseInsensitiveEqualsASCII(name) }) {
+                    cors.exposeHeaders.append(name)
+                }
+                entry.cors = cors
+            }
             if let host = route.host {
                 hostRoutes[Self.normalizeHost(host), default: []].append(entry)
             } else {
