@@ -20,6 +20,24 @@ public final class BasicCredentials: Sendable {
     /// the same time as a wrong password and names cannot be found by timing.
     private let decoy: String
 
+    /// bcrypt runs at most this many at once (all routes): past it, 503 — a flood of new
+    /// passwords must not queue minutes of work in front of everyone's logins.
+    public static let maxConcurrentChecks = 8
+    private static let checksInFlight = NIOLockedValueBox(0)
+
+    /// Takes a slot for one bcrypt run; false when all are busy.
+    public static func beginCheck() -> Bool {
+        checksInFlight.withLockedValue { n in
+            guard n < maxConcurrentChecks else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    public static func endCheck() {
+        checksInFlight.withLockedValue { $0 = max(0, $0 - 1) }
+    }
+
     /// How long a verified pair is taken without bcrypt again (a changed file starts afresh).
     public static let rememberFor: TimeInterval = 300
     static let cacheLimit = 1024

@@ -24,6 +24,8 @@ struct CachePlan {
     let credentials: Bool
     /// The stored answer being revalidated (or served stale if the service cannot answer).
     let candidate: ResponseCache.Entry?
+    /// The request's fields as the service gets them (for `Vary`).
+    let forwarded: [(name: String, value: String)]
 }
 
 /// The body of an answer being stored, gathered as it streams to the client.
@@ -59,23 +61,27 @@ struct CacheFill {
 }
 
 enum CacheStep {
-    static func decide(_ cache: ResponseCache, route: Int, service: String, head: HTTP1RequestHead, target: String,
-                       now: UInt64) -> CacheDecision {
+    /// `authenticated`: the route's `auth` or a token identified the caller (credentials that may
+    /// not be in a header the rules know, e.g. `?api_key=` or a token in a cookie).
+    static func decide(_ cache: ResponseCache, route: Int, scheme: String, service: String, head: HTTP1RequestHead, target: String,
+                       edits: HeaderEdits?, authenticated: Bool, now: UInt64) -> CacheDecision {
         let pairs = head.fields.map { (name: $0.name, value: $0.value) }
         let use = CacheRules.request(method: head.method, hasBody: head.framing != .none, fields: pairs)
         guard case .lookup(let revalidate, let maxAge, let onlyIfCached) = use else {
             if case .bypass(let why) = use { return .bypass(why) }
             return .bypass("")
         }
-        let key = ResponseCache.key(route: route, host: head.host, target: target)
-        let credentials = CacheRules.carriesCredentials(pairs)
-        var stored = cache.lookup(key, request: head.fields)
+        let key = ResponseCache.key(route: route, scheme: scheme, host: head.host, target: target)
+        let credentials = authenticated || CacheRules.carriesCredentials(pairs)
+        let forwarded = CacheRules.forwardedFields(pairs, edits: edits)
+        var stored = cache.lookup(key, request: forwarded)
         // Stored for a caller without credentials, asked by one with: only what says it is shared.
         if credentials, let e = stored, !e.rules.neverStale, !(e.fields.contains { $0.name.caseInsensitiveEquals("cache-control") && $0.value.lowercased().contains("public") }) {
             stored = nil
         }
         let path = String(head.target.prefix { $0 != "?" })
-        let plan = CachePlan(cache: cache, key: key, service: service, path: path, credentials: credentials, candidate: stored)
+        let plan = CachePlan(cache: cache, key: key, service: service, path: path, credentials: credentials, candidate: stored,
+                             forwarded: forwarded)
         if let e = stored, !revalidate, e.isFresh(now: now, clientMaxAge: maxAge) { return .serve(e) }
         if onlyIfCached { return stored.map { .serve($0) } ?? .unsatisfiable }
         var conditional: [(name: String, value: String)] = []

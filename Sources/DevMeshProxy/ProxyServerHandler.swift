@@ -389,10 +389,20 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     refusal = .answer(status: status, code: code, message: message, extraFields: "WWW-Authenticate: \(challenge)\r\n")
                 }
             case .verifyPassword(let credentials, let user, let password):
-                resumeAfter(head: head, headBytes: headBytes, context: context) {
-                    try await NIOThreadPool.singleton.runIfActive { .password(user: user, valid: credentials.verify(user: user, password: password)) }
+                if let failures = route.gateway?.keyFailures, failures.isExhausted(clientAddress ?? "-") {
+                    // Over its guessing budget: refused before any bcrypt work is spent on it.
+                    refusal = .answer(status: 429, code: "credential-guessing", message: "too many wrong credentials from this client; wait a minute",
+                                      extraFields: "Retry-After: 60\r\n")
+                } else if !BasicCredentials.beginCheck() {
+                    refusal = .answer(status: 503, code: "auth-busy", message: "too many passwords are being checked right now; retry in a second",
+                                      extraFields: "Retry-After: 1\r\n")
+                } else {
+                    resumeAfter(head: head, headBytes: headBytes, context: context) {
+                        defer { BasicCredentials.endCheck() }
+                        return try await NIOThreadPool.singleton.runIfActive { .password(user: user, valid: credentials.verify(user: user, password: password)) }
+                    }
+                    return
                 }
-                return
             case .verifyToken(let authenticator, let found):
                 resumeAfter(head: head, headBytes: headBytes, context: context) { .token(await authenticator.verify(found)) }
                 return
@@ -460,9 +470,12 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var cacheServe: ResponseCache.Entry?
         var cachePlan: CachePlan?
         var cacheBypassed = false
+        /// An unsafe request on a cached route: its URL's stored answers go once it succeeds.
+        var cacheInvalidates: ResponseCache.Key?
         if refusal == nil, let index = matchedRouteIndex, let gateway = route.gateway, let cache = gateway.cache,
            gateway.cachedRoutes.contains(index) {
-            switch CacheStep.decide(cache, route: index, service: upstreamName ?? "", head: head, target: target,
+            switch CacheStep.decide(cache, route: index, scheme: route.forwardedProto, service: upstreamName ?? "", head: head, target: target,
+                                    edits: edits, authenticated: routeCaller != nil || policyNote?.requestPrincipal != nil,
                                     now: NIODeadline.now().uptimeNanoseconds) {
             case .serve(let entry):
                 cacheServe = entry
@@ -476,6 +489,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
             case .bypass(let why):
                 cache.count(.bypass)
                 cacheBypassed = true
+                if !["GET", "HEAD", "OPTIONS", "TRACE"].contains(head.method) {
+                    cacheInvalidates = ResponseCache.key(route: index, scheme: route.forwardedProto, host: head.host, target: target)
+                }
                 var merged = responseEdits ?? HeaderEdits()
                 merged.add += [("x-devmesh-cache", CacheLabel.bypass.rawValue), ("x-devmesh-cache-detail", why)]
                 responseEdits = merged
@@ -531,6 +547,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
             return
         }
         exchange.cachePlan = cachePlan
+        exchange.cacheInvalidates = cacheInvalidates
         exchange.compression = compression
         if cacheBypassed { exchange.cacheLabel = .bypass }
         if let entry = cacheServe {
@@ -761,10 +778,6 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     writeCompressed(exchange, gzip, ByteBuffer(), last: true, context: context)
                 }
                 if t.isDone {
-                    if let fill = exchange.cacheFill {
-                        exchange.cacheFill = nil
-                        fill.finish(now: NIODeadline.now().uptimeNanoseconds)
-                    }
                     if bytes.readableBytes > 0 { conn.broken = true }  // bytes beyond the response: never reuse
                     completeExchange(exchange)
                     return
@@ -830,6 +843,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.keepClientAlive = exchange.head.keepAlive && head.framing != .untilClose
             && !(exchange.head.minorVersion == 0 && head.framing == .chunked)
         var responseEdits = exchange.responseEdits
+        if let key = exchange.cacheInvalidates, head.status < 400, let cache = route.gateway?.cache {
+            cache.invalidate(key)
+        }
         if let plan = exchange.cachePlan {
             if head.status == 304, let candidate = plan.candidate {
                 // The stored answer is still good: the client gets it, not the 304.
@@ -847,10 +863,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
             switch CacheRules.response(status: head.status, fields: pairs, requestHadCredentials: plan.credentials,
                                        now: Int64(Self.wallNanos() / 1_000_000_000)) {
             case .success(let rules) where exchange.head.method == "GET" && head.framing != .untilClose:
-                let requestPairs = exchange.head.fields.map { (name: $0.name, value: $0.value) }
                 exchange.cacheFill = CacheFill(
                     plan: plan, status: head.status, reason: head.reason, fields: head.fields.filter { !ResponseCache.isUnstored($0.name) },
-                    rules: rules, varyValues: rules.vary.map { CacheRules.varyValue(requestPairs, $0) }, chunked: head.framing == .chunked)
+                    rules: rules, varyValues: rules.vary.map { CacheRules.varyValue(plan.forwarded, $0) }, chunked: head.framing == .chunked)
             case .success:
                 detail = exchange.head.method == "GET" ? "a body delimited by closing the connection is not stored" : "only answers to GET are stored"
             case .failure(let why):
@@ -958,6 +973,11 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.requestDeadline = nil
         let now = NIODeadline.now()
         let status = exchange.responseHead?.status ?? 0
+        // The answer arrived whole (an empty one too): store it.
+        if let fill = exchange.cacheFill {
+            exchange.cacheFill = nil
+            fill.finish(now: now.uptimeNanoseconds)
+        }
         if let endpoint = exchange.endpoint {
             loop.balancer.finished(endpoint, latencyNanos: Self.elapsed(exchange.attemptStart, now), failed: status >= 500, now: now)
         }
@@ -1503,6 +1523,8 @@ final class Exchange {
     var cachePlan: CachePlan?
     /// The answer being stored as it streams.
     var cacheFill: CacheFill?
+    /// An unsafe request's URL, whose stored answers go when it succeeds.
+    var cacheInvalidates: ResponseCache.Key?
     /// The client got a stored answer (the upstream's answer, a 304, is not relayed).
     var answeredFromCache = false
     var cacheLabel: CacheLabel?

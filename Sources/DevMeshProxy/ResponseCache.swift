@@ -50,9 +50,14 @@ public final class ResponseCache: Sendable {
 
     struct Key: Hashable {
         var route: Int
+        /// `https` or `http`: the two ports' answers may differ (redirects, `X-Forwarded-Proto`).
+        var scheme: String
         var host: String
         var target: String
     }
+
+    /// Variants kept per URL (`Vary: User-Agent` would otherwise make one per client).
+    static let maxVariants = 16
 
     public typealias Stats = GatewayCacheReport.Stats
 
@@ -70,15 +75,23 @@ public final class ResponseCache: Sendable {
         self.limits = limits
     }
 
-    static func key(route: Int, host: String, target: String) -> Key {
-        Key(route: route, host: host.lowercased(), target: target)
+    static func key(route: Int, scheme: String = "https", host: String, target: String) -> Key {
+        Key(route: route, scheme: scheme, host: host.lowercased(), target: target)
+    }
+
+    /// A request that changes the resource (RFC 9111 §4.4): its stored answers go.
+    func invalidate(_ key: Key) {
+        state.withLockedValue { s in
+            guard let variants = s.entries.removeValue(forKey: key) else { return }
+            for v in variants { s.bytes -= v.size }
+            s.stats.purged += variants.count
+        }
     }
 
     /// The variant of this request, if stored (fresh or not: the caller decides).
-    func lookup(_ key: Key, request fields: [HTTPField]) -> Entry? {
+    func lookup(_ key: Key, request pairs: [(name: String, value: String)]) -> Entry? {
         state.withLockedValue { s in
             guard var variants = s.entries[key] else { return nil }
-            let pairs = fields.map { (name: $0.name, value: $0.value) }
             guard let i = variants.firstIndex(where: { e in
                 zip(e.rules.vary, e.varyValues).allSatisfy { CacheRules.varyValue(pairs, $0) == $1 }
             }) else { return nil }
@@ -105,6 +118,11 @@ public final class ResponseCache: Sendable {
                 guard old.rules.vary != entry.rules.vary else { return false }
                 s.bytes -= old.size
                 return true
+            }
+            if variants.count >= Self.maxVariants, let oldest = variants.indices.min(by: { variants[$0].lastUsed < variants[$1].lastUsed }) {
+                s.bytes -= variants[oldest].size
+                variants.remove(at: oldest)
+                s.stats.evicted += 1
             }
             variants.append(entry)
             s.entries[key] = variants

@@ -24,6 +24,12 @@ public final class SharedRateLimit: Sendable {
         return state.withLockedValue { $0.admit(key, now: now) }
     }
 
+    /// Whether `key` is over the limit now (nothing is counted).
+    public func isExhausted(_ key: String) -> Bool {
+        let now = NIODeadline.now().uptimeNanoseconds
+        return state.withLockedValue { $0.wouldRefuse(key, now: now) }
+    }
+
     /// Keys in use now (allowance not whole), the most used first.
     public func snapshot(limit: Int) -> [GatewayUsageReport.Allowance] {
         let now = NIODeadline.now().uptimeNanoseconds

@@ -27,7 +27,8 @@ enum Subrequest {
         }
     }
 
-    static let maxAnswer = 8 << 20
+    /// Per call: the merged answer of up to 16 calls is built in memory.
+    static let maxAnswer = 2 << 20
 
     static func send(_ request: ByteBuffer, to endpoint: Endpoint, tls: UpstreamTLS?, timeout: Duration, on loop: any EventLoop) -> EventLoopFuture<Answer> {
         let promise = loop.makePromise(of: Answer.self)
@@ -48,11 +49,13 @@ enum Subrequest {
         return promise.futureResult
     }
 
-    /// Gathers the answer (the request said `Connection: close`) and parses it once it is whole.
+    /// Gathers the answer (the request said `Connection: close`): the head is parsed once, then
+    /// a body of known length ends at its length; any other ends when the connection closes.
     final class Collector: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         let promise: EventLoopPromise<Answer>
         var bytes: [UInt8] = []
+        var head: HTTP1ResponseHead?
 
         init(promise: EventLoopPromise<Answer>) {
             self.promise = promise
@@ -66,43 +69,59 @@ enum Subrequest {
                 return
             }
             bytes.append(contentsOf: buffer.readableBytesView)
-            if let answer = parse(complete: false) {
-                promise.succeed(answer)
-                context.close(promise: nil)
+            while head == nil {
+                let parsed = bytes.withUnsafeBytes { HTTP1ResponseParser().parse($0, requestMethod: "GET") }
+                switch parsed {
+                case .incomplete: return
+                case .invalid(let violation):
+                    promise.fail(Failure.badAnswer(violation.detail))
+                    context.close(promise: nil)
+                    return
+                case .complete(let h):
+                    if h.isInterim { bytes.removeFirst(h.headLength); continue }
+                    head = h
+                    bytes.removeFirst(h.headLength)
+                }
+            }
+            guard let head else { return }
+            switch head.framing {
+            case .none:
+                finish(Answer(status: head.status, fields: head.fields, body: []), context)
+            case .length(let n) where bytes.count >= Int(clamping: n):
+                finish(Answer(status: head.status, fields: head.fields, body: Array(bytes.prefix(Int(clamping: n)))), context)
+            default:
+                break
             }
         }
 
+        private func finish(_ answer: Answer, _ context: ChannelHandlerContext) {
+            promise.succeed(answer)
+            context.close(promise: nil)
+        }
+
         func channelInactive(context: ChannelHandlerContext) {
-            if let answer = parse(complete: true) {
-                promise.succeed(answer)
-            } else {
-                promise.fail(Failure.badAnswer(bytes.isEmpty ? "the connection closed without an answer" : "it ended early"))
+            guard let head else {
+                promise.fail(Failure.badAnswer(bytes.isEmpty ? "the connection closed without an answer" : "the head was cut short"))
+                return
+            }
+            switch head.framing {
+            case .chunked:
+                // The answer ended with the connection; a chunked body must have ended first.
+                guard bytes.count >= 5, bytes.suffix(5).elementsEqual("0\r\n\r\n".utf8) else {
+                    promise.fail(Failure.badAnswer("the chunked body was cut short"))
+                    return
+                }
+                promise.succeed(Answer(status: head.status, fields: head.fields, body: ChunkedDecoding.decode(bytes)))
+            case .untilClose:
+                promise.succeed(Answer(status: head.status, fields: head.fields, body: bytes))
+            default:
+                promise.fail(Failure.badAnswer("the body was cut short"))
             }
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
             promise.fail(Failure.connect("\(error)"))
             context.close(promise: nil)
-        }
-
-        /// The answer once its body is whole (`complete`: the connection ended, which ends a
-        /// close-delimited body).
-        func parse(complete: Bool) -> Answer? {
-            let parsed = bytes.withUnsafeBytes { HTTP1ResponseParser().parse($0, requestMethod: "GET") }
-            guard case .complete(let head) = parsed else { return nil }
-            if head.isInterim { bytes.removeFirst(head.headLength); return parse(complete: complete) }
-            let rest = Array(bytes[head.headLength...])
-            switch head.framing {
-            case .none: return Answer(status: head.status, fields: head.fields, body: [])
-            case .length(let n):
-                guard rest.count >= Int(clamping: n) else { return nil }
-                return Answer(status: head.status, fields: head.fields, body: Array(rest.prefix(Int(clamping: n))))
-            case .chunked:
-                guard rest.count >= 5, rest.suffix(5) == Array("0\r\n\r\n".utf8) || complete else { return nil }
-                return Answer(status: head.status, fields: head.fields, body: ChunkedDecoding.decode(rest))
-            default:
-                return complete ? Answer(status: head.status, fields: head.fields, body: rest) : nil
-            }
         }
     }
 }

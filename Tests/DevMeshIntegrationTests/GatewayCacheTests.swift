@@ -32,6 +32,9 @@ import Testing
                 for k, v in HEADERS.get(path, []): self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
             do_HEAD = do_GET
+            def do_PUT(self):
+                n = int(self.headers.get("content-length", "0")); self.rfile.read(n)
+                self.send_response(204); self.end_headers()
             def log_message(self, *a): pass
         ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
         """
@@ -114,14 +117,18 @@ import Testing
         #expect(auth.field("x-devmesh-cache") == "miss" && auth.field("x-devmesh-cache-detail")?.contains("credentials") == true,
                 "a response to a request with credentials is stored only when public: \(auth)")
 
+        // A successful change of the resource takes its stored answers out (RFC 9111 §4.4).
+        #expect(try await Self.call(base, "/vary", ["-X", "PUT", "-d", "x"]).status == "204")
+        #expect(try await Self.call(base, "/vary", ["-H", "Accept-Language: en"]).field("x-devmesh-cache") == "miss", "invalidated by the PUT")
+
         let purged = try await DevMeshBinary.runDetached(["cache", "purge", "/catalog"], in: stack.root)
         #expect(purged.code == 0 && purged.stdout.contains("purged 1 stored answer"), "\(purged)")
         #expect(try await Self.call(base, "/catalog").field("x-devmesh-cache") == "miss", "purged")
         let shown = try await DevMeshBinary.runDetached(["cache", "--json"], in: stack.root)
         let report = try JSONDecoder().decode(GatewayCacheReport.self, from: Data(shown.stdout.utf8))
-        #expect(report.stats.hits == 4 && report.stats.revalidated == 1 && report.stats.bypassed == 1 && report.stats.purged == 1,
+        #expect(report.stats.hits == 4 && report.stats.revalidated == 1 && report.stats.bypassed == 2 && report.stats.purged == 3,
                 "\(report.stats)")
-        #expect(report.entries.contains { $0.path == "/vary" && $0.vary == ["accept-language=fr"] }, "\(report.entries)")
+        #expect(report.entries.contains { $0.path == "/vary" && $0.vary == ["accept-language=en"] }, "\(report.entries)")
 
         // The service goes away: a stored answer that must be revalidated is served stale instead of a 502.
         let stopped = try await DevMeshBinary.runDetached(["stop", "api"], in: stack.root)

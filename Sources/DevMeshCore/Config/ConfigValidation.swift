@@ -216,6 +216,18 @@ public enum ConfigValidation {
                                 hint: "leave it in place; it takes effect once this devmesh version supports it"))
         }
         warn("external", "ambassadors for external services")
+        // Two routes with the same host, path and version: the second is never reached.
+        var seen: [String: SourceLocation?] = [:]
+        for route in config.gateway.routes {
+            let key = [route.host ?? "", route.path ?? "/", route.version.map { $0.header.lowercased() + "=" + $0.value } ?? ""].joined(separator: "\u{0}")
+            if let first = seen[key] {
+                let at = first.map { " (line \($0.line))" } ?? ""
+                out.append(.error(at: route.location, "this route matches exactly what an earlier one\(at) matches: it is never reached",
+                                  hint: "remove one, or tell them apart by `host`, `path` or `version`"))
+            } else {
+                seen[key] = route.location
+            }
+        }
         for route in config.gateway.routes {
             if let path = route.path, path == "/_devmesh" || path.hasPrefix("/_devmesh/") {
                 out.append(.error(at: route.location, "`/_devmesh/` is the gateway's own (its API docs are at /_devmesh/docs): a route there would never be reached",

@@ -43,7 +43,7 @@ public enum CacheRules {
         public var initialAge: Int
         /// `no-cache`: every use is revalidated first.
         public var alwaysRevalidate: Bool
-        /// `must-revalidate`/`proxy-revalidate`/`s-maxage`: never served stale, even when the service is down.
+        /// `must-revalidate`/`proxy-revalidate`/`s-maxage`/`no-cache`: never served stale, even when the service is down.
         public var neverStale: Bool
         public var etag: String?
         public var lastModified: String?
@@ -106,7 +106,7 @@ public enum CacheRules {
         }
         let age = values(fields, "age").first.flatMap { CacheDirectives.seconds(Substring($0.trimmingCharacters())) } ?? 0
         return .success(Storable(lifetime: lifetime ?? 0, initialAge: age, alwaysRevalidate: cc.noCache,
-                                 neverStale: cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge != nil,
+                                 neverStale: cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge != nil || cc.noCache,
                                  etag: etag, lastModified: lastModified, vary: vary))
     }
 
@@ -117,6 +117,17 @@ public enum CacheRules {
 
     static func values(_ fields: [(name: String, value: String)], _ name: String) -> [String] {
         fields.filter { $0.name.caseInsensitiveEqualsASCII(name) }.map(\.value)
+    }
+
+    /// The request's fields as the service gets them: the client's, with the route's (and the
+    /// gateway's) edits applied — what `Vary` is about (`Vary: X-Auth-User` must tell users apart).
+    public static func forwardedFields(_ fields: [(name: String, value: String)], edits: HeaderEdits?) -> [(name: String, value: String)] {
+        guard let edits else { return fields }
+        var out = fields.filter { f in
+            !edits.remove.contains { $0.caseInsensitiveEqualsASCII(f.name) } && !edits.add.contains { $0.name.caseInsensitiveEqualsASCII(f.name) }
+        }
+        out += edits.add.map { (name: $0.name, value: $0.value) }
+        return out
     }
 
     /// The value a request has for a `Vary` field: all its fields of that name, joined, with

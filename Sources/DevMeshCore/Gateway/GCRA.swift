@@ -45,6 +45,12 @@ public struct GCRA: Sendable {
         return Decision(allowed: true, limit: requests, remaining: max(0, requests - Int(used)), resetSeconds: seconds(next - now), retryAfterSeconds: 0)
     }
 
+    /// Whether a request of `key` at `now` would be refused (nothing is counted).
+    public func wouldRefuse(_ key: String, now: UInt64) -> Bool {
+        guard let tat = arrival[key], tat > now else { return false }
+        return tat - now > periodNanos - interval
+    }
+
     /// Forgets keys whose allowance is whole again; if none are, the oldest half.
     mutating func forget(now: UInt64) {
         arrival = arrival.filter { $0.value > now }
