@@ -28,9 +28,9 @@ cleanup() {
 trap cleanup EXIT
 export DEVMESH_HOME="$work/home"
 
-# The backend's answers may be kept 60 s (only routes with `cache: true` keep them).
+# The backend's answers may be kept 60 s, also for callers with credentials (`public`; only routes with `cache: true` keep them).
 write_backend_conf
-sed -i 's|location / { return 200|location / { add_header Cache-Control "max-age=60"; return 200|' "$work/backend.conf.in"
+sed -i 's|location / { return 200|location / { add_header Cache-Control "public, max-age=60"; return 200|' "$work/backend.conf.in"
 mkdir -p "$work/stack"
 cat > "$work/stack/Procfile" <<PROC
 backend: sed "s/PORT/\$PORT/g" $work/backend.conf.in > $work/backend.conf && exec nginx -c $work/backend.conf
