@@ -1050,18 +1050,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.bytesOut += UInt64(out.readableBytes)
         exchange.capture?.ownAnswer(out, limits: route.limits)
         context.write(wrapOutboundOut(out), promise: nil)
-        finishTelemetry(exchange, status: status, error: code)
-        self.exchange = nil
-        if close {
-            closing = true
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
-        } else {
-            context.flush()
-            armIdleTimer()
-            process()
-        }
+        endOwnAnswer(exchange, status: status, error: code, close: close, context: context)
     }
 
     /// A slice of the answer as gzip in a chunk; the last one ends the gzip stream and the chunks.
@@ -1134,24 +1123,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
             if let edits = exchange.responseEdits {
                 for (name, value) in edits.add + edits.append { out.writeString("\(name): \(value)\r\n") }
             }
-            if close { out.writeString("Connection: close\r\n") } else if exchange.head.minorVersion == 0 { out.writeString("Connection: keep-alive\r\n") }
+            Self.writeConnectionField(close: close, exchange, into: &out)
             out.writeString("\r\n")
             if exchange.head.method != "HEAD" { out.writeBytes(merged.body) }
             exchange.bytesOut += UInt64(out.readableBytes)
             exchange.capture?.ownAnswer(out, limits: route.limits)
             context.write(wrapOutboundOut(out), promise: nil)
-            finishTelemetry(exchange, status: merged.status, error: merged.status == 502 ? "aggregate-failed" : nil)
-            self.exchange = nil
-            if close {
-                closing = true
-                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-                    context.close(promise: nil)
-                }
-            } else {
-                context.flush()
-                armIdleTimer()
-                process()
-            }
+            endOwnAnswer(exchange, status: merged.status, error: merged.status == 502 ? "aggregate-failed" : nil, close: close, context: context)
         }
     }
 
@@ -1164,23 +1142,12 @@ final class ProxyServerHandler: ChannelInboundHandler {
         out.writeString("HTTP/1.1 200 OK\r\nContent-Type: \(page.contentType)\r\nContent-Length: \(page.body.count)\r\n")
         out.writeString("Content-Security-Policy: \(APIDocsPage.contentSecurityPolicy)\r\nX-Content-Type-Options: nosniff\r\n")
         out.writeString("Referrer-Policy: no-referrer\r\nCache-Control: no-cache\r\n")
-        if close { out.writeString("Connection: close\r\n") } else if exchange.head.minorVersion == 0 { out.writeString("Connection: keep-alive\r\n") }
+        Self.writeConnectionField(close: close, exchange, into: &out)
         out.writeString("\r\n")
         if exchange.head.method != "HEAD" { out.writeBytes(page.body) }
         exchange.bytesOut += UInt64(out.readableBytes)
         context.write(wrapOutboundOut(out), promise: nil)
-        finishTelemetry(exchange, status: 200, error: nil)
-        self.exchange = nil
-        if close {
-            closing = true
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
-        } else {
-            context.flush()
-            armIdleTimer()
-            process()
-        }
+        endOwnAnswer(exchange, status: 200, error: nil, close: close, context: context)
     }
 
     /// A stored answer, without the service (fresh, or stale because the service failed).
@@ -1189,18 +1156,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.requestDeadline = nil
         let close = !exchange.head.keepAlive || !exchange.requestBody.isDone
         writeCached(exchange, entry, label: label, close: close, context: context)
-        finishTelemetry(exchange, status: entry.status, error: nil)
-        self.exchange = nil
-        if close {
-            closing = true
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
-        } else {
-            context.flush()
-            armIdleTimer()
-            process()
-        }
+        endOwnAnswer(exchange, status: entry.status, error: nil, close: close, context: context)
     }
 
     private func writeCached(_ exchange: Exchange, _ entry: ResponseCache.Entry, label: CacheLabel, close: Bool,
@@ -1217,6 +1173,33 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.bytesOut += UInt64(out.readableBytes)
         exchange.capture?.ownAnswer(out, limits: route.limits)
         context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    /// The end of an answer devmesh wrote itself (an error, a stored answer, a page, a merged
+    /// aggregate): telemetry, then the connection closed or ready for the next request.
+    private func endOwnAnswer(_ exchange: Exchange, status: Int, error: String?, close: Bool, context: ChannelHandlerContext) {
+        finishTelemetry(exchange, status: status, error: error)
+        self.exchange = nil
+        if close {
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            context.flush()
+            armIdleTimer()
+            process()
+        }
+    }
+
+    /// `Connection` of an answer devmesh writes itself: `close`, or `keep-alive` for an HTTP/1.0
+    /// client that asked to keep it (HTTP/1.1 keeps it by default).
+    static func writeConnectionField(close: Bool, _ exchange: Exchange, into out: inout ByteBuffer) {
+        if close {
+            out.writeString("Connection: close\r\n")
+        } else if exchange.head.minorVersion == 0 {
+            out.writeString("Connection: keep-alive\r\n")
+        }
     }
 
     /// The response was already under way when it broke: the client can only learn by the close.
