@@ -56,13 +56,7 @@ struct CacheShowCommand: AsyncParsableCommand {
             rows.append([e.service, e.path, String(e.status), bytes(e.bytes), "\(e.age)s",
                          e.fresh ? "\(e.lifetime - e.age)s" : "stale", e.vary.joined(separator: " ")])
         }
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        for row in rows {
-            out += row.enumerated().map { c, cell in
-                c == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[c] - cell.count)
-            }.joined(separator: "  ") + "\n"
-        }
-        return String(out.dropLast())
+        return out + TextColumns.lines(rows).joined(separator: "\n")
     }
 
     static func bytes(_ n: Int) -> String {

@@ -108,12 +108,7 @@ struct RequestsCommand: AsyncParsableCommand {
     }
 
     static func printTable(_ rows: [[String]]) {
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        for row in rows {
-            print(row.enumerated().map { c, cell in
-                c == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[c] - cell.count)
-            }.joined(separator: "  "))
-        }
+        for line in TextColumns.lines(rows) { print(line) }
     }
 }
 

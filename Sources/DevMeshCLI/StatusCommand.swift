@@ -43,7 +43,6 @@ enum StatusTable {
                 ])
             }
         }
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
         var out = "stack \(status.root) — pid \(status.pid), up \(duration(now - status.startedAt)), admin \(status.adminURL)\n"
         if let t = status.telemetry {
             out += "telemetry: \(t.spans ?? t.recorded) spans and \(t.logs ?? 0) log lines stored, \(t.dropped) dropped under overload"
@@ -51,12 +50,7 @@ enum StatusTable {
             if let lost = t.exportDropped, lost > 0 { out += ", \(lost) not exported" }
             out += "\n"
         }
-        for row in rows {
-            out += row.enumerated().map { c, cell in
-                c == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[c] - cell.count)
-            }.joined(separator: "  ") + "\n"
-        }
-        return String(out.dropLast())
+        return out + TextColumns.lines(rows).joined(separator: "\n")
     }
 
     static func duration(_ seconds: Double) -> String {
@@ -85,13 +79,8 @@ enum GatewayUsageTable {
         if usage.automaticHosts.requests > 0 { rows.append(row("<service>.localhost", usage.automaticHosts)) }
         if usage.unrouted.requests > 0 { rows.append(row("(no route)", usage.unrouted)) }
         guard rows.count > 1 else { return nil }
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { c, cell in
-                c == row.count - 1 ? cell : c == 0 ? cell + String(repeating: " ", count: widths[c] - cell.count)
-                    : String(repeating: " ", count: widths[c] - cell.count) + cell
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        // Numbers right-aligned; the last column also carries the allowance left, so it stays left-aligned.
+        return TextColumns.lines(rows, rightAligned: Set(1..<(rows[0].count - 1))).joined(separator: "\n")
     }
 
     static func ms(_ v: Double) -> String {

@@ -90,11 +90,7 @@ struct TracesCommand: AsyncParsableCommand {
             rows.append([String(t.traceID.prefix(12)), TelemetryCLI.clock(t.startNanos), "\(t.rootService) \(t.rootName)", status,
                          TraceWaterfall.duration(t.durationNanos), String(t.spanCount), t.services.joined(separator: ",")])
         }
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        for (i, row) in rows.enumerated() {
-            let line = row.enumerated().map { c, cell in
-                c == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[c] - cell.count)
-            }.joined(separator: "  ")
+        for (i, line) in TextColumns.lines(rows).enumerated() {
             if color, i > 0, traces[i - 1].errorCount > 0 {
                 print("\u{1B}[31m\(line)\u{1B}[0m")
             } else {
