@@ -10,7 +10,7 @@ import ServiceLifecycle
 public enum AdminAPI {
     public static func router(control: any StackControl, token: String, telemetry: (any TelemetryQuerying)? = nil,
                               policies: (any PolicyInspecting)? = nil, requests: (any RequestReplaying)? = nil,
-                              gateway: (any GatewayInspecting)? = nil) -> Router<BasicRequestContext> {
+                              gateway: (any GatewayInspecting)? = nil, externals: (any ExternalsInspecting)? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: SecurityHeaders())
         router.add(middleware: AdminGuard(token: token))
@@ -59,6 +59,7 @@ public enum AdminAPI {
         PolicyRoutes.add(to: router, policies: policies, telemetry: telemetry)
         if let requests { RequestRoutes.add(to: router, requests: requests) }
         GatewayRoutes.add(to: router, gateway: gateway)
+        ExternalRoutes.add(to: router, externals: externals)
         return router
     }
 
@@ -66,11 +67,13 @@ public enum AdminAPI {
     /// `onListening` receives the port actually bound.
     public static func server(control: any StackControl, token: String, port: Int, telemetry: (any TelemetryQuerying)? = nil,
                               policies: (any PolicyInspecting)? = nil, requests: (any RequestReplaying)? = nil,
-                              gateway: (any GatewayInspecting)? = nil, onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+                              gateway: (any GatewayInspecting)? = nil, externals: (any ExternalsInspecting)? = nil,
+                              onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
         var logger = Logger(label: "devmesh.admin")
         logger.logLevel = .error
         return Application(
-            router: router(control: control, token: token, telemetry: telemetry, policies: policies, requests: requests, gateway: gateway),
+            router: router(control: control, token: token, telemetry: telemetry, policies: policies, requests: requests, gateway: gateway,
+                           externals: externals),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "devmesh"),
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? port)

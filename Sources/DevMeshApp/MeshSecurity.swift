@@ -16,9 +16,14 @@ struct MeshSecurity: Sendable {
     let identities: [String: SPIFFEID]
     let edge: NIOSSLContext?
 
-    static func make(services: [ServiceConfig], gateway: MeshPlan.Gateway?, mode: MTLSMode, store: CertificateStore) async throws -> MeshSecurity {
-        let identities = Dictionary(services.map { ($0.name, SPIFFEID(namespace: $0.namespace, serviceAccount: $0.name)) },
+    /// `externals`: each ambassador is the workload `external-<name>` of the root namespace (PRODUCT.md).
+    static func make(services: [ServiceConfig], externals: [ExternalConfig] = [], gateway: MeshPlan.Gateway?, mode: MTLSMode,
+                     store: CertificateStore) async throws -> MeshSecurity {
+        var identities = Dictionary(services.map { ($0.name, SPIFFEID(namespace: $0.namespace, serviceAccount: $0.name)) },
                                     uniquingKeysWith: { a, _ in a })
+        for external in externals {
+            identities[external.workload] = SPIFFEID(namespace: "istio-system", serviceAccount: external.workload)
+        }
         var edge: NIOSSLContext?
         if let gateway {
             edge = try await TLSConfigurations.edgeServer(store: store, defaultHosts: gateway.config.hosts)

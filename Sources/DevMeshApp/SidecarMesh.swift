@@ -13,6 +13,8 @@ final class SidecarMesh: Sendable {
     /// Ready inbound sidecars per service.
     private let sources: [String: EndpointSource]
     private let inboundPorts: [String: Int]
+    /// The ambassadors' workloads (`external-<name>`): their endpoints never follow the supervisor.
+    private let externalWorkloads: Set<String>
     /// Where the gateway's plain-HTTP port redirects (`http_mode: redirect`): the HTTPS port as bound.
     private let redirectPort = HTTPSPort(0)
     /// The gateway's response cache, when a route has `cache: true`.
@@ -48,6 +50,16 @@ final class SidecarMesh: Sendable {
         if let gateway = plan.gateway {
             for service in gateway.services where sources[service] == nil { sources[service] = EndpointSource() }
         }
+        // Ambassadors are always ready: their inbound sidecars are the endpoints, set once.
+        var byName: [String: String] = [:]
+        for external in plan.externals {
+            let source = sources[external.workload] ?? EndpointSource()
+            source.set([Endpoint(port: external.inboundPort, name: external.workload)])
+            sources[external.workload] = source
+            byName[external.name] = external.workload
+            if let host = external.host { byName[host] = external.workload }
+        }
+        externalWorkloads = Set(plan.externals.map(\.workload))
         self.sources = sources
         inboundPorts = plan.inboundPorts
         var listeners = plan.listeners.map { spec in
@@ -60,7 +72,9 @@ final class SidecarMesh: Sendable {
                 endpoints = sources[service]!
             case .byName(let services):
                 endpoints = EndpointSource()
-                forward = ForwardTargets(services: Dictionary(services.map { ($0, sources[$0]!) }, uniquingKeysWith: { a, _ in a }))
+                forward = ForwardTargets(services: Dictionary(services.compactMap { name in
+                    (sources[byName[name] ?? name]).map { (name, $0) }
+                }, uniquingKeysWith: { a, _ in a }))
             }
             let role: ProxyRoute.Role
             switch spec.role {
@@ -89,7 +103,7 @@ final class SidecarMesh: Sendable {
                     if role == .egress { route.upstreamTLS = security.upstream(from: spec.service, to: callee) }
                 case .byName(let services):
                     route.forward?.upstreamTLS = Dictionary(services.compactMap { callee in
-                        security.upstream(from: spec.service, to: callee).map { (callee, $0) }
+                        security.upstream(from: spec.service, to: byName[callee] ?? callee).map { (callee, $0) }
                     }, uniquingKeysWith: { a, _ in a })
                 }
             }
@@ -178,7 +192,7 @@ final class SidecarMesh: Sendable {
             guard let port = inboundPorts[instance], let dot = instance.lastIndex(of: ".") else { continue }
             byService[String(instance[..<dot]), default: []].append(Endpoint(port: port, name: instance))
         }
-        for (service, source) in sources {
+        for (service, source) in sources where !externalWorkloads.contains(service) {
             source.set(byService[service] ?? [])
         }
     }

@@ -140,12 +140,32 @@ public struct StackPlanner: Sendable {
                 if s.protocol == .tcp { plan.servicePorts[s.name] = s.port ?? apps[0] }
             }
         }
+        // Each external: an ambassador on a private port behind an inbound sidecar of its own
+        // (workload `external-<name>`), so callers reach it over mTLS and policies select it.
+        var externals: [String: (config: ExternalConfig, hop: ServiceConfig)] = [:]
+        for e in config.externals {
+            let ports = try take(2)
+            plan.externals.append(.init(name: e.name, workload: e.workload, ambassadorPort: ports[0], inboundPort: ports[1], host: e.base?.host))
+            plan.inboundPorts[e.workload] = ports[1]
+            let hop = Self.hop(for: e)
+            externals[e.name] = (e, hop)
+            plan.listeners.append(.init(role: .inbound, port: ports[1], service: e.workload, instance: e.workload,
+                                        target: .app(instance: e.workload, port: ports[0]), callee: hop))
+        }
         let selected = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         // Each caller reaches each upstream through an egress listener of its own.
         var urls: [String: [String: String]] = [:]
         for s in services {
             for upstream in s.upstreams {
-                guard let target = selected[upstream] else { continue }  // externals come later
+                if let external = externals[upstream] {
+                    let port = try take(1)[0]
+                    plan.egressPorts["\(s.name)->\(upstream)"] = port
+                    plan.listeners.append(.init(role: .egress, port: port, service: s.name, upstream: upstream,
+                                                target: .sidecarsOf(external.config.workload), callee: external.hop))
+                    urls[s.name, default: [:]][upstream] = "http://127.0.0.1:\(port)"
+                    continue
+                }
+                guard let target = selected[upstream] else { continue }
                 switch target.protocol {
                 case .http, .tcp:
                     let port = try take(1)[0]
@@ -160,7 +180,9 @@ public struct StackPlanner: Sendable {
         }
         // `egress_proxy: true`: HTTP_PROXY-style egress that reaches every http service by name.
         var proxyEnv: [String: [String: String]] = [:]
+        // By name: every http service, and every external by its name or its `url`'s host.
         let byName = services.filter { $0.protocol == .http }.map(\.name)
+            + plan.externals.flatMap { [$0.name] + ($0.host.map { [$0] } ?? []) }
         for s in services where s.egressProxy {
             let port = try take(1)[0]
             plan.egressPorts["\(s.name)->*"] = port
@@ -192,6 +214,20 @@ public struct StackPlanner: Sendable {
         }
         plan.supervision = SupervisionPlan(root: config.root, services: services, servicePorts: plan.servicePorts, replicas: replicas)
         return plan
+    }
+}
+
+extension StackPlanner {
+    /// The sidecar hops towards an ambassador: no retries of their own (the ambassador retries
+    /// the external, `retries`), and a request timeout that outlasts every attempt it may make.
+    static func hop(for external: ExternalConfig) -> ServiceConfig {
+        var hop = ServiceConfig(name: external.workload, run: "")
+        hop.retries.attempts = 0
+        hop.balancer = .roundRobin
+        let attempts = Int64(external.retries + 1)
+        let backoff = Int64(100 * ((1 << min(external.retries, 6)) - 1))
+        hop.timeouts.request = external.timeout * attempts + .milliseconds(backoff) + .seconds(2)
+        return hop
     }
 }
 
@@ -229,7 +265,18 @@ public struct MeshPlan: Sendable {
         }
     }
 
+    /// One declared external's ambassador: its private port and its inbound sidecar's.
+    public struct External: Sendable, Equatable {
+        public var name: String
+        public var workload: String
+        public var ambassadorPort: Int
+        public var inboundPort: Int
+        /// The host of its `url`: with `egress_proxy`, `http://<host>/…` reaches it too.
+        public var host: String?
+    }
+
     public var supervision = SupervisionPlan(root: "", services: [], servicePorts: [:], replicas: [])
+    public var externals: [External] = []
     public var listeners: [Listener] = []
     public var servicePorts: [String: Int] = [:]
     public var inboundPorts: [String: Int] = [:]

@@ -164,7 +164,7 @@ public struct StackRunner: Sendable {
         var security: MeshSecurity?
         if plan.gateway != nil || config.mtls != .off {
             do {
-                security = try await MeshSecurity.make(services: services, gateway: plan.gateway, mode: config.mtls,
+                security = try await MeshSecurity.make(services: services, externals: config.externals, gateway: plan.gateway, mode: config.mtls,
                                                        store: CertificateStore(authority: authority))
             } catch {
                 throw Refusal(message: "could not issue the stack's certificates: \(error)",
@@ -199,7 +199,7 @@ public struct StackRunner: Sendable {
         // nothing has started yet (the supervisor waits for the admin listener) and we try again.
         for attempt in 1...3 {
             switch try await runStack(config: config, plan: plan, directory: directory, output: output, adminPort: adminPort,
-                                      security: security, policies: policies, store: store) {
+                                      security: security, policies: policies, store: store, stackEnvFile: loaded.stackEnvFile) {
             case .finished(let code):
                 return code
             case .adminPortTaken where explicitAdmin == nil && attempt < 3:
@@ -254,7 +254,7 @@ public struct StackRunner: Sendable {
 
     private func runStack(config: StackConfig, plan meshPlan: MeshPlan, directory: StateDirectory,
                           output: LogOutput, adminPort: Int, security: MeshSecurity?, policies: MeshPolicies?,
-                          store: TelemetryWriter) async throws -> Outcome {
+                          store: TelemetryWriter, stackEnvFile: [EnvVar]) async throws -> Outcome {
         var planned = meshPlan
         // OTLP ingest listens before any app starts (apps get its URL). A default port taken since
         // planning moves to a free one, and the apps' environment follows.
@@ -302,9 +302,25 @@ public struct StackRunner: Sendable {
         }
         let mesh = SidecarMesh(plan: planned, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security,
                                policies: policies, recording: MeshRecording(config: config), routeAuth: gatewayAuth.routing(policies: policies))
+        // Ambassadors of externals (docs/externals.md): behind their inbound sidecars, like apps.
+        let externals: ExternalMesh
+        do {
+            let environment = options.environment, envFile = stackEnvFile
+            let finisher = RecordingFinisher(redactor: try MeshRecording.redactor(config: config, environment: environment),
+                                             maxBody: config.recording.maxBody)
+            externals = try ExternalMesh.make(
+                config: config, plan: planned, secrets: { name in environment[name] ?? envFile.last(where: { $0.name == name })?.value },
+                telemetry: sink, database: options.telemetry ? store.database : nil, finisher: finisher)
+            try await externals.start(group: MultiThreadedEventLoopGroup.singleton)
+        } catch {
+            await ingest.stop()
+            await exporter?.finish()
+            throw error
+        }
         do {
             try await mesh.start()
         } catch {
+            await externals.stop()
             await ingest.stop()
             await exporter?.finish()
             throw error
@@ -351,7 +367,7 @@ public struct StackRunner: Sendable {
                                     telemetry: StoreQueries(writer: store), policies: policies.map(PolicyInspector.init),
                                     requests: RecordingService(writer: store, config: config, environment: options.environment,
                                                                ports: { writer.ports }),
-                                    gateway: gatewayInspector) { _ in
+                                    gateway: gatewayInspector, externals: ExternalsInspector(mesh: externals, config: config)) { _ in
             for line in banner { output.announce(line) }
             adminListening.open()
         }
@@ -382,6 +398,7 @@ public struct StackRunner: Sendable {
             }
         }
         await mesh.stop()
+        await externals.stop()
         await ingest.stop()
         try? await logGroup.shutdownGracefully()
         await exporter?.finish()

@@ -347,15 +347,18 @@ final class ProxyServerHandler: ChannelInboundHandler {
             let name = Self.hostName(head.host)
             if head.method == "CONNECT" {
                 guard forward.connectAllowed.contains(name) else {
-                    answerDirectly(status: 403, code: "connect-denied",
-                                   message: "CONNECT is only allowed to declared externals, and `\(name)` is not one")
+                    // A tunnel hides the call: no credentials injected, no span, no recording.
+                    let message = forward.services[name] != nil
+                        ? "CONNECT to `\(name)` would hide the call in a TLS tunnel the ambassador cannot add credentials to, trace or record; send plain `http://\(name)/…` through this proxy instead (the ambassador speaks TLS to the external)"
+                        : "CONNECT is only allowed to declared externals, and `\(name)` is not one (declare it under `external:` in devmesh.yaml)"
+                    answerDirectly(status: 403, code: "connect-denied", message: message)
                     return
                 }
             }
             guard let source = forward.services[name] else {
                 let known = forward.services.keys.sorted().joined(separator: ", ")
-                answerDirectly(status: 502, code: "unknown-service",
-                               message: "no service `\(name)` in this stack; by name this proxy reaches: \(known)")
+                answerDirectly(status: 403, code: "undeclared-external",
+                               message: "`\(name)` is neither a service of this stack nor a declared external, so the mesh does not reach it; declare it under `external:` in devmesh.yaml (docs/externals.md). By name this proxy reaches: \(known)")
                 return
             }
             endpoints = source

@@ -26,6 +26,7 @@ public struct RecordingFinisher: ExchangeFinishing {
         var response = message(c.response, redacting: c.redact)
         if c.redact {
             var secrets = SecretValues()
+            secrets.add(c.knownSecrets)
             if let q = target.firstIndex(of: "?") {
                 let query = String(target[target.index(after: q)...])
                 var found: [String] = []

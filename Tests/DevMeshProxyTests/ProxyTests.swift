@@ -379,8 +379,8 @@ import Testing
         #expect(span.kind == .client)
 
         let unknown = try await RawHTTPClient.exchange(port: f.port, "GET http://nobody/x HTTP/1.1\r\nHost: nobody\r\n\r\n")
-        #expect(unknown.statuses == [502])
-        #expect(unknown.header("x-devmesh-error") == "unknown-service")
+        #expect(unknown.statuses == [403])
+        #expect(unknown.header("x-devmesh-error") == "undeclared-external")
         #expect(unknown.body.contains("users"))
 
         let connect = try await RawHTTPClient.exchange(port: f.port, "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n")

@@ -14,7 +14,7 @@ public struct ValidationContext: Sendable {
 public enum ConfigValidation {
     public typealias Pass = @Sendable (StackConfig, ValidationContext) -> [Diagnostic]
 
-    public static let passes: [Pass] = [names, references, dependencyCycles, ports, environment, secrets, notImplemented]
+    public static let passes: [Pass] = [names, references, dependencyCycles, ports, environment, secrets, externals, notImplemented]
 
     /// Variables devmesh sets itself; a service may not set them.
     static let reservedEnv: Set<String> = ["PORT", "DEVMESH_SERVICE", "DEVMESH_REPLICA"]
@@ -205,6 +205,41 @@ public enum ConfigValidation {
         return out
     }
 
+    // MARK: - externals
+
+    /// Fields the ambassador owns (framing, the connection, the external's host).
+    static let ambassadorFields: Set<String> = ["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+                                                "trailer", "proxy-connection", "proxy-authorization"]
+
+    static let externals: Pass = { config, _ in
+        var out: [Diagnostic] = []
+        let serviceNames = Set(config.services.map(\.name))
+        for e in config.externals {
+            if serviceNames.contains(e.workload) {
+                out.append(.error(at: e.location, "the ambassador of external `\(e.name)` is the workload `\(e.workload)`, which is also a service",
+                                  hint: "rename the service or the external"))
+            }
+            for h in e.headers {
+                if !HeaderEdits.isFieldName(h.name) {
+                    out.append(.error(at: h.location, "`\(h.name)` in `headers` of external `\(e.name)` is not a header name",
+                                      hint: "e.g. `headers: {Authorization: \"Bearer ${TOKEN}\"}`"))
+                } else if ambassadorFields.contains(h.name.lowercased()) {
+                    out.append(.error(at: h.location, "`\(h.name)` in `headers` of external `\(e.name)` is set by the ambassador itself",
+                                      hint: "remove it; the ambassador writes framing, connection and Host fields from `url`"))
+                }
+            }
+            for name in e.match.headers where !HeaderEdits.isFieldName(name) {
+                out.append(.error(at: e.location, "`\(name)` in `match.headers` of external `\(e.name)` is not a header name",
+                                  hint: "e.g. `match: {headers: [Idempotency-Key]}`"))
+            }
+            for field in e.match.body where field.isEmpty || field.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+                out.append(.error(at: e.location, "`\(field)` in `match.body` of external `\(e.name)` is not a field path",
+                                  hint: "name a JSON field, or a dotted path such as `order.id`"))
+            }
+        }
+        return out
+    }
+
     // MARK: - not implemented yet
 
     /// Sections whose feature is not built yet are checked but warned about, never silently accepted.
@@ -215,7 +250,10 @@ public enum ConfigValidation {
             out.append(.warning(at: at, "`\(section)` is not implemented yet: \(feature); it is checked but has no effect",
                                 hint: "leave it in place; it takes effect once this devmesh version supports it"))
         }
-        warn("external", "ambassadors for external services")
+        for route in config.gateway.routes where config.externals.contains(where: { $0.name == route.to }) {
+            out.append(.warning(at: route.location, "a gateway route `to:` an external is not implemented yet; it answers 503",
+                                hint: "call the external from a service through its `<NAME>_URL` (docs/externals.md)"))
+        }
         // Two routes with the same host, path and version: the second is never reached.
         var seen: [String: SourceLocation?] = [:]
         for route in config.gateway.routes {

@@ -26,7 +26,9 @@ public enum DevMeshYAML {
     static let rateLimitKeys = ["requests", "per", "by"]
     static let corsKeys = ["origins", "methods", "headers", "expose_headers", "credentials", "max_age"]
     static let authKeys = ["api_keys", "jwt", "basic"]
-    static let externalKeys = ["url", "headers", "mode"]
+    static let externalKeys = ["url", "ca", "headers", "timeout", "retries", "mode", "match", "circuit_breaker"]
+    static let externalMatchKeys = ["headers", "body"]
+    static let breakerKeys = ["failures", "open_for"]
     static let adminKeys = ["port"]
     static let telemetryKeys = ["otlp_port", "otlp_export", "retention"]
     static let retentionKeys = ["max_age", "max_size"]
@@ -652,15 +654,37 @@ public enum DevMeshYAML {
                 switch key {
                 case "url":
                     if let url = reader.string(fv, what: "`url` of \(what)") {
-                        if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                        ext.urlLocation = reader.location(of: fv)
+                        if ExternalURL(url) != nil {
                             ext.url = url
                             hasURL = true
+                        } else if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                            reader.error(fv, "`url` of \(what) is not a usable base URL: `\(url)`",
+                                         hint: "scheme, host, optional port and path, without query, fragment or user, e.g. `https://api.example.com/v1`")
                         } else {
                             reader.error(fv, "`url` of \(what) must start with http:// or https://, not `\(url)`",
                                          hint: "e.g. `url: https://api.example.com`")
                         }
                     }
+                case "ca":
+                    ext.ca = reader.string(fv, what: "`ca` of \(what)", hint: "a PEM file of the roots to trust, e.g. `ca: certs/staging-ca.pem`")
+                    ext.caLocation = reader.location(of: fv)
                 case "headers": ext.headers = reader.stringMap(fv, what: "`headers` of \(what)") ?? []
+                case "timeout": ext.timeout = reader.duration(fv, what: "`timeout` of \(what)") ?? ext.timeout
+                case "retries": ext.retries = reader.int(fv, what: "`retries` of \(what)", range: 0...10) ?? ext.retries
+                case "match":
+                    for (mk, _, mv) in reader.mapping(fv, what: "`match` of \(what)", allowed: externalMatchKeys) ?? [] {
+                        let names = (reader.stringList(mv, what: "`match.\(mk)` of \(what)") ?? []).map(\.0)
+                        if mk == "headers" { ext.match.headers = names } else { ext.match.body = names }
+                    }
+                case "circuit_breaker":
+                    for (bk, _, bv) in reader.mapping(fv, what: "`circuit_breaker` of \(what)", allowed: breakerKeys) ?? [] {
+                        if bk == "failures" {
+                            ext.breaker.failures = reader.int(bv, what: "`circuit_breaker.failures` of \(what)", range: 1...1000) ?? ext.breaker.failures
+                        } else {
+                            ext.breaker.openFor = reader.duration(bv, what: "`circuit_breaker.open_for` of \(what)") ?? ext.breaker.openFor
+                        }
+                    }
                 default: ext.mode = reader.enumValue(fv, what: "`mode` of \(what)", as: ExternalConfig.Mode.self) ?? .live
                 }
             }

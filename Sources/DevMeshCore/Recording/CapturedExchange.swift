@@ -37,6 +37,9 @@ public struct CapturedExchange: Sendable {
     public var durationNanos: UInt64
     /// `redact: false` on the route or service (local-only data): stored as captured.
     public var redact: Bool
+    /// Values known to be secret that the capture does not show as such — an ambassador's
+    /// injected credentials, which an external may echo: replaced by markers wherever they occur.
+    public var knownSecrets: [String] = []
 
     public init(timeNanos: UInt64, traceID: String, spanID: String, service: String, listener: String, source: String?,
                 method: String, target: String, request: Side, status: Int?, response: Side, durationNanos: UInt64, redact: Bool) {
