@@ -241,7 +241,8 @@ let package = Package(
         .testTarget(name: "DevMeshSupervisorTests", dependencies: ["DevMeshSupervisor", "DevMeshCore", "DevMeshTesting"]),
         .testTarget(
             name: "DevMeshIntegrationTests",
-            dependencies: ["devmesh", "DevMeshCore", "DevMeshSupervisor", "DevMeshTesting", "DevMeshStore", "DevMeshOTLP"]
+            dependencies: ["devmesh", "DevMeshCore", "DevMeshSupervisor", "DevMeshTesting", "DevMeshStore", "DevMeshOTLP", "DevMeshTLS",
+                           .product(name: "X509", package: "swift-certificates")]
         ),
     ]
 )

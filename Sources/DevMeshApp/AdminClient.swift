@@ -69,9 +69,13 @@ public struct AdminClient: Sendable {
         }
     }
 
-    func send(_ method: HTTPMethod, _ path: String, timeout: TimeAmount? = nil) async throws -> Data {
+    func send(_ method: HTTPMethod, _ path: String, json: Data? = nil, timeout: TimeAmount? = nil) async throws -> Data {
         var request = HTTPClientRequest(url: state.adminURL + path)
         request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: json))
+        }
         request.headers.add(name: "X-Devmesh-Token", value: state.token)
         let response: HTTPClientResponse
         do {

@@ -191,7 +191,8 @@ public struct StackPlanner: Sendable {
             proxyEnv[s.name] = ["HTTP_PROXY": url, "http_proxy": url, "HTTPS_PROXY": url, "https_proxy": url,
                                 "NO_PROXY": "127.0.0.1,localhost,::1", "no_proxy": "127.0.0.1,localhost,::1"]
         }
-        let builder = ProcessEnvironment(inherited: environment, stackEnvFile: loaded.stackEnvFile, serviceEnvFiles: loaded.serviceEnvFiles)
+        let builder = ProcessEnvironment(inherited: environment, stackEnvFile: loaded.stackEnvFile, serviceEnvFiles: loaded.serviceEnvFiles,
+                                         withheld: ProcessEnvironment.externalSecrets(config.externals))
         var replicas: [SupervisionPlan.Replica] = []
         for s in services {
             for (i, port) in (appPorts[s.name] ?? []).enumerated() {

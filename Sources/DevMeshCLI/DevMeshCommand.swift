@@ -10,7 +10,7 @@ public struct DevMeshCommand: AsyncParsableCommand {
         subcommands: [
             UpCommand.self, DownCommand.self, StatusCommand.self, RestartCommand.self, StopCommand.self,
             StartCommand.self, CheckCommand.self, LogsCommand.self, TracesCommand.self, TraceCommand.self, RequestsCommand.self, ReplayCommand.self,
-            PolicyCommand.self, CacheCommand.self, UICommand.self, CACommand.self, VersionCommand.self,
+            PolicyCommand.self, CacheCommand.self, ExternalCommand.self, UICommand.self, CACommand.self, VersionCommand.self,
         ])
 
     public init() {}

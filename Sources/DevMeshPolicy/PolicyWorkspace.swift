@@ -36,7 +36,10 @@ public struct PolicyWorkspace: Sendable {
         workloads[Self.gateway] = PolicyWorkload(name: Self.gateway, namespace: rootNamespace,
                                                  labels: ["app": Self.gateway, "istio": "ingressgateway"])
         for external in config.externals {
-            workloads["external-" + external.name] = PolicyWorkload(name: "external-" + external.name, namespace: rootNamespace)
+            // Labelled like an Istio egress gateway, so a selector can pick one ambassador.
+            workloads["external-" + external.name] = PolicyWorkload(
+                name: "external-" + external.name, namespace: rootNamespace,
+                labels: ["app": "external-" + external.name, "istio": "egressgateway", "devmesh.io/external": external.name])
         }
         self.workloads = workloads
         self.ports = ports

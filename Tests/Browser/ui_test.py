@@ -635,6 +635,71 @@ class UITest:
         self.collect_console("/gateway")
         self.ok("Gateway page lists the cached answer of /api/catalog (inventory, 200); Purge cache drops it")
 
+    def external(self, name):
+        """The external's object in GET /api/v1/externals, or None."""
+        return next((x for x in self.api("/api/v1/externals") if x.get("name") == name), None)
+
+    def put_external_mode(self, name, mode):
+        """PUT /api/v1/externals/NAME/mode as the CLI does (X-Devmesh-Token): puts things back after a failure."""
+        req = urllib.request.Request(f"{self.admin}/api/v1/externals/{urllib.parse.quote(name)}/mode", method="PUT",
+                                     data=json.dumps({"mode": mode}).encode(),
+                                     headers={"Content-Type": "application/json", "X-Devmesh-Token": self.args.token})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)
+
+    def check_externals(self):
+        """The overview's Externals section lists the shop's payments (called by orders, replay-or-live); its mode
+        select switches the ambassador (a PUT, signed in since "sign-in and restart") and back."""
+        from selenium.webdriver.support.ui import Select
+        name, configured = "payments", "replay-or-live"
+        before = self.external(name)
+        if not before:
+            raise CheckFailed(f"{name} in GET /api/v1/externals", f"an external {name} (Samples/shop declares it)", "none")
+        if before.get("mode") != configured:
+            raise CheckFailed(f"{name}'s mode before the check", configured, repr(before.get("mode")))
+        self.open("/")
+        section = "[data-testid=externals]"
+        row = f'{section} [data-testid=external-row][data-external="{name}"]'
+        select = f"{section} [data-testid=external-mode-{name}]"
+        self.until("the Externals section on the overview", f"a visible {section}",
+                   lambda d: [e for e in self.css(section) if e.is_displayed()], 10)
+        self.until(f"the {name} row's mode select", f"{select} showing {configured}",
+                   lambda d: [e for e in self.css(select) if e.get_attribute("value") == configured], 10)
+        text = self.css(row)[0].get_attribute("textContent")  # the URL cell may wrap
+        for want in ("orders", before["url"]):
+            if want not in text:
+                raise CheckFailed(f"the {name} row", f"text containing {want!r}", repr(text[:300]))
+
+        def switch(want):
+            self.until(f"the {name} mode select to be enabled", "an enabled select",
+                       lambda d: [e for e in self.css(select) if e.is_enabled()], 5)
+            Select(self.css(select)[0]).select_by_value(want)
+            try:
+                self.until(f"GET /api/v1/externals to say {name} is in mode {want}", f'"mode":"{want}"',
+                           lambda d: (self.external(name) or {}).get("mode") == want, 5)
+            except CheckFailed:
+                toasts = [t.text for t in self.css("#toasts .toast")]
+                raise CheckFailed(f"{name}'s mode in GET /api/v1/externals after selecting {want}", f'"mode":"{want}"',
+                                  f"{(self.external(name) or {}).get('mode')!r}; toasts {toasts!r}") from None
+            self.until(f"the {name} row to show the answer", f"{select} showing {want}, enabled again",
+                       lambda d: [e for e in self.css(select) if e.get_attribute("value") == want and e.is_enabled()], 5)
+
+        try:
+            switch("replay")
+            note = f"[data-testid=external-configured-{name}]"
+            self.until(f"the note of {name}'s configured mode", f"'(devmesh.yaml: {configured})'",
+                       lambda d: [e for e in self.css(note) if f"(devmesh.yaml: {configured})" in e.text], 5)
+            self.set_theme("light")
+            self.screenshot("externals.png")
+            switch(configured)
+            self.until(f"the note of {name}'s configured mode to go", "no '(devmesh.yaml: ...)' note",
+                       lambda d: not [e for e in self.css(f"[data-testid=external-configured-{name}]") if e.text.strip()], 5)
+        finally:
+            if (self.external(name) or {}).get("mode") != configured:
+                self.put_external_mode(name, configured)  # the later checks send orders' calls to payments
+        self.collect_console("/ externals")
+        self.ok(f"overview lists external {name} (called by orders); its mode select switched it to replay and back to {configured} (GET /api/v1/externals agreed)")
+
     def check_console(self):
         self.collect_console("end")
         bad = []
@@ -665,6 +730,7 @@ class UITest:
             ("policies", self.check_policies_page),
             ("gateway usage", self.check_gateway_usage),
             ("gateway cache", self.check_gateway_cache),
+            ("externals", self.check_externals),
             ("overview with traffic", self.check_overview_traffic),
             ("console", self.check_console),
         ]

@@ -54,7 +54,7 @@ import Testing
         let text = run.out + run.err
         #expect(run.code == 0, "ui_test.py failed:\n\(text)")
         #expect(!text.contains("FAIL"), "\(text)")
-        #expect(text.contains("18 passed, 0 failed"), "every check ran:\n\(text)")
+        #expect(text.contains("19 passed, 0 failed"), "every check ran:\n\(text)")
         for page in ["overview", "traces", "trace-detail", "compare", "logs", "service-map", "requests", "request-detail", "replay-diff", "gateway"] {
             #expect(FileManager.default.fileExists(atPath: "\(screenshots)/\(page).png"), "no screenshot of \(page)")
         }

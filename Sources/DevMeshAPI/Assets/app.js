@@ -370,6 +370,29 @@
       h('table', { class: 'grid' },
         h('thead', null, h('tr', null, ['Source', 'Requests', 'RPS', 'Errors', 'p50', 'p99'].map((c, i) => h('th', { class: i ? 'num' : null, scope: 'col' }, c)))),
         othersBody));
+    // Externals (docs/externals.md): the ambassadors before services outside the stack, with their mode.
+    const extRows = new Map();
+    const extPending = new Set();
+    let extEpoch = 0; // bumped by each mode change: a poll that started before it does not overwrite its answer
+    const extBody = h('tbody');
+    const EXT_MODES = [
+      ['live', 'Every call goes to the real service'],
+      ['record', 'Every call goes to the real service and is recorded'],
+      ['replay', 'Answered from recordings only; a call no recording matches gets 502'],
+      ['replay-or-live', 'Answered from a recording when one matches, else by the real service (and recorded)'],
+    ];
+    const externalsSection = h('section', { class: 'panel', hidden: true, data: { testid: 'externals' } },
+      h('div', { class: 'panel-head' }, h('h2', null, 'Externals'),
+        h('span', { class: 'muted small' }, 'Ambassadors before services outside the stack; calls counted since devmesh up. A mode switched here lasts until the stack stops (needs the token, like Restart).')),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'grid externals' },
+        h('thead', null, h('tr', null,
+          h('th', { scope: 'col' }, 'External'), h('th', { scope: 'col' }, 'URL'), h('th', { scope: 'col' }, 'Callers'),
+          h('th', { scope: 'col' }, 'Mode'), h('th', { scope: 'col' }, 'Breaker'),
+          [['Calls', 'Calls through the ambassador'], ['Live', 'Answered by the real service'], ['Replayed', 'Answered from a recording'],
+            ['Recorded', 'Answers recorded'], ['Misses', 'replay calls no recording answered (502)'],
+            ['Failures', 'Calls that failed: 5xx from the external, errors, an open breaker']]
+            .map(([c, title]) => h('th', { scope: 'col', class: 'num', title }, c)))),
+        extBody)));
     root.append(
       pageHeader('Overview', updated),
       cards,
@@ -383,6 +406,7 @@
             h('th', { scope: 'col', class: 'num' }, 'p99'), h('th', { scope: 'col', class: 'actions-col' }, 'Actions'))),
           tbody)),
         state),
+      externalsSection,
       othersSection);
 
     function makeRow(name) {
@@ -505,8 +529,111 @@
       updated.textContent = 'updated ' + fmtClock(Date.now() * 1e6).slice(0, 8);
       root.classList.remove('stale');
     }
+
+    // ---- externals
+    function makeExtRow(name) {
+      const r = { name, mode: null };
+      r.select = h('select', { name: 'mode', 'aria-label': 'Mode of ' + name, data: { testid: 'external-mode-' + name },
+        onchange: () => setExtMode(name) },
+      EXT_MODES.map(([m, title]) => h('option', { value: m, title }, m)));
+      r.configured = h('span', { class: 'muted small ext-configured', data: { testid: 'external-configured-' + name } });
+      r.title = h('th', { scope: 'row' });
+      r.url = h('td', { class: 'mono small ext-url' });
+      r.callers = h('td', { class: 'ext-callers' });
+      r.breaker = h('td', { class: 'ext-breaker' });
+      r.counts = ['calls', 'live', 'replayed', 'recorded', 'misses', 'failures'].map(() => h('td', { class: 'num' }));
+      r.el = h('tr', { class: 'ext-row', data: { testid: 'external-row', external: name } },
+        r.title, r.url, r.callers, h('td', { class: 'ext-mode' }, r.select, r.configured), r.breaker, r.counts);
+      return r;
+    }
+    function countCell(td, v, cls) {
+      v = Number(v) || 0;
+      td.className = 'num' + (v ? (cls ? ' ' + cls : '') : ' zero');
+      td.textContent = fmtCount(v);
+    }
+    function renderExternal(x, r) {
+      r.mode = String(x.mode || '');
+      r.el.dataset.mode = r.mode;
+      r.el.dataset.breaker = String(x.breaker || '');
+      const workload = String(x.workload || '');
+      fill(r.title, h('div', { class: 'ext-name' }, h('span', { class: 'ext-title' }, String(x.name)),
+        workload ? svcChip(workload, { small: true, href: tracesFor(workload), title: 'Traces of ' + workload }) : null));
+      r.el._open = workload ? () => navigate(tracesFor(workload)) : null;
+      r.url.textContent = String(x.url || '');
+      r.url.title = String(x.url || '');
+      const callers = Array.isArray(x.callers) ? x.callers : [];
+      fill(r.callers, callers.length ? callers.map((c) => svcChip(String(c), { small: true, href: tracesFor(String(c)), title: 'Traces of ' + c }))
+        : h('span', { class: 'muted' }, 'none'));
+      // not while a change is on its way: the select shows what the user picked until the answer
+      if (!extPending.has(x.name) && r.select.value !== r.mode) setSelect(r.select, r.mode);
+      const configured = String(x.configuredMode || '');
+      r.configured.textContent = configured && configured !== r.mode ? '(devmesh.yaml: ' + configured + ')' : '';
+      r.configured.title = configured && configured !== r.mode ? 'devmesh.yaml sets ' + configured + '; the switch lasts until the stack stops' : '';
+      const b = String(x.breaker || 'closed');
+      const fails = Number(x.consecutiveFailures) || 0, openings = Number(x.breakerOpenings) || 0;
+      const why = fails + ' consecutive failure' + (fails === 1 ? '' : 's') + ' · opened ' + openings + ' time' + (openings === 1 ? '' : 's') + ' since up';
+      fill(r.breaker, badge(b, b === 'open' ? 'err' : b === 'half-open' ? 'warn' : 'ok',
+        (b === 'open' ? 'Open: calls fail at once without reaching the external' : b === 'half-open' ? 'Half-open: a trial call decides whether it closes' : 'Closed: calls go through') + ' (' + why + ')'),
+      openings ? h('span', { class: 'muted small' }, ' opened ' + openings + '×') : null);
+      r.el.classList.toggle('row-bad', b === 'open');
+      r.el.classList.toggle('row-warn', b === 'half-open');
+      countCell(r.counts[0], x.calls);
+      countCell(r.counts[1], x.live);
+      countCell(r.counts[2], x.replayed);
+      countCell(r.counts[3], x.recorded);
+      countCell(r.counts[4], x.misses, 'text-warn');
+      countCell(r.counts[5], x.failures, 'text-err');
+      r.select.disabled = extPending.has(x.name);
+      r.el.classList.toggle('pending', extPending.has(x.name));
+    }
+    function renderExternals(list) {
+      list = Array.isArray(list) ? list : [];
+      const seen = new Set();
+      for (const x of list) {
+        if (!x || x.name == null) continue;
+        const name = String(x.name);
+        seen.add(name);
+        let r = extRows.get(name);
+        if (!r) { r = makeExtRow(name); extRows.set(name, r); }
+        renderExternal(x, r);
+        extBody.appendChild(r.el); // keeps order, moves existing rows
+      }
+      for (const [name, r] of extRows) if (!seen.has(name)) { r.el.remove(); extRows.delete(name); }
+      externalsSection.hidden = extRows.size === 0;
+    }
+    async function setExtMode(name) {
+      const r = extRows.get(name);
+      if (!r || extPending.has(name)) return;
+      const want = r.select.value, before = r.mode;
+      if (want === before) return;
+      extPending.add(name);
+      extEpoch++;
+      r.select.disabled = true;
+      r.el.classList.add('pending');
+      try {
+        const res = await api('/api/v1/externals/' + enc(name) + '/mode', {
+          method: 'PUT', headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify({ mode: want }),
+        });
+        extPending.delete(name);
+        if (res && res.name != null && extRows.get(name) === r) renderExternal(res, r);
+        toast('External ' + name + ': mode ' + ((res && res.mode) || want), 'ok');
+      } catch (e) {
+        extPending.delete(name);
+        setSelect(r.select, before);
+        toast('Mode of ' + name + ' failed: ' + e.message, 'err');
+      } finally {
+        extPending.delete(name);
+        extEpoch++;
+        r.select.disabled = false;
+        r.el.classList.remove('pending');
+      }
+    }
+
     let loadedOnce = false;
     async function load() {
+      const epoch = extEpoch;
+      // beside the services, never in their way: an older devmesh without the API (404) shows none
+      const extReq = api('/api/v1/externals').then((x) => ({ x }), (e) => ({ e }));
       let data;
       try {
         data = await api('/api/v1/services?window=1m');
@@ -522,12 +649,17 @@
       }
       loadedOnce = true;
       render(data);
+      const er = await extReq;
+      if (epoch === extEpoch) {
+        if (er.x) renderExternals(er.x);
+        else if (er.e && er.e.status === 404) renderExternals([]);
+      }
     }
     if (lastStatus) render({ windowSeconds: 60, services: lastStatus.services || [], others: [] });
     const poller = poll(load, 2000);
     return {
       destroy() { poller.stop(); },
-      items: () => [...root.querySelectorAll('[data-testid=service-row], tr.other-row')],
+      items: () => [...root.querySelectorAll('[data-testid=service-row], tr.ext-row, tr.other-row')],
     };
   }
 

@@ -7,10 +7,21 @@ public struct ProcessEnvironment: Sendable {
     /// Each service's `env_file` variables.
     public var serviceEnvFiles: [String: [EnvVar]]
 
-    public init(inherited: [String: String], stackEnvFile: [EnvVar], serviceEnvFiles: [String: [EnvVar]]) {
+    /// Variables only devmesh may hold: those `external.*.headers` use. They are not inherited by
+    /// apps (the ambassador injects the credential; the app never sees it) — unless a service's
+    /// `env:` names one explicitly.
+    public var withheld: Set<String> = []
+
+    public init(inherited: [String: String], stackEnvFile: [EnvVar], serviceEnvFiles: [String: [EnvVar]], withheld: Set<String> = []) {
         self.inherited = inherited
         self.stackEnvFile = stackEnvFile
         self.serviceEnvFiles = serviceEnvFiles
+        self.withheld = withheld
+    }
+
+    /// The names `${…}` in external headers refer to.
+    public static func externalSecrets(_ externals: [ExternalConfig]) -> Set<String> {
+        Set(externals.flatMap { $0.headers.flatMap { SecretExpansion.references(in: $0.value) } })
     }
 
     /// Layers, later wins: inherited, the service's env_file, `OTEL_*` identity defaults, `env:`
@@ -20,7 +31,7 @@ public struct ProcessEnvironment: Sendable {
     /// and logs there (they join the sidecars' traces).
     public func build(service: ServiceConfig, replica: Int, port: Int, upstreamURLs: [String: String],
                       otlpEndpoint: String? = nil) throws -> [String: String] {
-        var env = inherited
+        var env = inherited.filter { !withheld.contains($0.key) }
         for v in serviceEnvFiles[service.name] ?? [] { env[v.name] = v.value }
         env["OTEL_SERVICE_NAME"] = service.name
         env["OTEL_RESOURCE_ATTRIBUTES"] = "service.instance.id=\(service.name).\(replica)"
