@@ -1,4 +1,5 @@
-"""orders: joins a user and an item; calls users and inventory through their *_URL variables."""
+"""orders: joins a user and an item; calls users and inventory through their *_URL variables, and
+the external payments API through PAYMENTS_URL (its ambassador adds the API key and TLS)."""
 import os
 
 from meshlib import call, serve
@@ -17,4 +18,11 @@ def get_order(request, rest):
     return 200, {"id": int(rest), "user": user, "item": item}
 
 
-serve({"/orders": get_order})
+def get_payment(request, rest):
+    status, charge = call(os.environ["PAYMENTS_URL"], "/charges/" + rest, request.headers)
+    if status != 200:
+        return 502, {"error": "payments answered %d" % status, "payments": charge}
+    return 200, {"order": int(rest) if rest.isdigit() else rest, "charge": charge}
+
+
+serve({"/orders": get_order, "/payments": get_payment})
