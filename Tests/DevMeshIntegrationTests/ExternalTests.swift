@@ -3,6 +3,7 @@ import DevMeshSupervisor
 import DevMeshTesting
 import DevMeshTLS
 import Foundation
+import Glibc
 import Testing
 import X509
 
@@ -99,7 +100,7 @@ import X509
             return try? JSONDecoder().decode([String: Int].self, from: Data(r.out.utf8))
         }
 
-        /// Stops it (SIGTERM) and waits until it is gone (polling: `waitUntilExit` spins a run
+        /// Stops it and waits until it is gone (polling: `waitUntilExit` spins a run
         /// loop, which must not happen on the cooperative pool).
         func stop() async {
             kill()
@@ -107,8 +108,10 @@ import X509
             while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         }
 
+        /// SIGKILL: Foundation's `Process` starts children with the spawning thread's signal
+        /// mask, in which SIGTERM is blocked on the test runner's threads.
         func kill() {
-            if process.isRunning { process.terminate() }
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
         }
     }
 

@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3))) struct GatewayDocsTests {
     @Test func theIndexListsTheSampleAPIsWithTheirWaysIn() async throws {
         let stack = try WebUITests.shop()
-        let (up, https) = try await GatewayTests.up(stack, services: 4)
+        let (up, https) = try await GatewayTests.up(stack, services: 5)
         let base = "https://localhost:\(https)"
 
         let index = try await GatewayCacheTests.call(base, "/_devmesh/docs")

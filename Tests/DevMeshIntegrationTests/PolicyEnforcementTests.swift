@@ -141,7 +141,7 @@ import Glibc
             .appendingPathComponent("Samples/shop").path
         let result = try await DevMeshBinary.runDetached(["policy", "test", "policies.test.yaml"], in: sample)
         #expect(result.code == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("19 passed, 0 failed"))
+        #expect(result.stdout.contains("21 passed, 0 failed"))
         let explain = try await DevMeshBinary.runDetached(["policy", "explain", "--to", "users", "--from", "frontend", "--path", "/users/42"], in: sample)
         #expect(explain.stdout.hasPrefix("DENY  GET /users/42 → users from frontend"), "\(explain.stdout)")
         #expect(explain.stdout.contains("default/users-read — ALLOW: no rule matches"))

@@ -35,7 +35,7 @@ import Testing
         }
         let stack = try Self.shop()
         let up = try RunningUp(in: stack.root)
-        #expect(await up.waitFor("all 4 services are ready", timeout: .seconds(60)))
+        #expect(await up.waitFor("all 5 services are ready", timeout: .seconds(60)))
         let state = try #require(await stack.state { $0.ports.gateway?["https"] != nil && $0.ports.otlp != nil })
         let https = try #require(state.ports.gateway?["https"]), otlp = try #require(state.ports.otlp)
 
