@@ -242,7 +242,10 @@ let package = Package(
         .testTarget(
             name: "DevMeshIntegrationTests",
             dependencies: ["devmesh", "DevMeshCore", "DevMeshSupervisor", "DevMeshTesting", "DevMeshStore", "DevMeshOTLP", "DevMeshTLS",
-                           .product(name: "X509", package: "swift-certificates")]
+                           .product(name: "X509", package: "swift-certificates"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
     ]
 )

@@ -76,7 +76,7 @@ public struct StackRunner: Sendable {
             let directory = StateDirectory(root: root)
             let lockFD = try acquireLock(directory)
             defer { close(lockFD) }
-            let store = try openStore(directory: directory, config: config)
+            let store = try openStore(directory: directory, config: config, stackEnvFile: loaded.stackEnvFile)
             let output = LogOutput(formatter: LogFormatter(
                 instances: services.flatMap(\.instanceIDs), services: services.map(\.name),
                 useColor: options.color ?? Terminal.wantsColor(fd: 1),
@@ -116,7 +116,7 @@ public struct StackRunner: Sendable {
     }
 
     /// `.devmesh/devmesh.db` and its writer: every log line, span and OTLP request of this run.
-    private func openStore(directory: StateDirectory, config: StackConfig) throws -> TelemetryWriter {
+    private func openStore(directory: StateDirectory, config: StackConfig, stackEnvFile: [EnvVar]) throws -> TelemetryWriter {
         let path = directory.path + "/devmesh.db"
         // Before the store opens: without the key nothing could be recorded safely.
         let redactor = try MeshRecording.redactor(config: config, environment: options.environment)
@@ -124,7 +124,12 @@ public struct StackRunner: Sendable {
             let database = try TelemetryDatabase.open(path: path)
             var writerOptions = TelemetryWriter.Options()
             writerOptions.retention = TelemetryRetention(config.telemetry)
-            writerOptions.finisher = RecordingFinisher(redactor: redactor, maxBody: config.recording.maxBody)
+            // Every recording, wherever it is made, hides the credentials the ambassadors inject.
+            let environment = options.environment
+            let injected = ExternalMesh.injectedValues(config.externals) { name in
+                environment[name] ?? stackEnvFile.last(where: { $0.name == name })?.value
+            }
+            writerOptions.finisher = RecordingFinisher(redactor: redactor, maxBody: config.recording.maxBody, knownSecrets: injected)
             // Room for a few captures of the largest size waiting for the writer, at least 32 MiB.
             writerOptions.captureCapacity = max(32 << 20, 4 * 2 * config.recording.maxBody)
             writerOptions.version = BuildInfo.version

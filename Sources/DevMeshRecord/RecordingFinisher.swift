@@ -8,10 +8,14 @@ import Foundation
 public struct RecordingFinisher: ExchangeFinishing {
     public let redactor: Redactor
     public let maxBody: Int
+    /// Secret values of the stack, whatever field they turn up in: the credentials ambassadors
+    /// inject (an external may echo one, and a service may pass that answer on to the gateway).
+    public var knownSecrets: [String] = []
 
-    public init(redactor: Redactor, maxBody: Int = RecordingConfig.defaultMaxBody) {
+    public init(redactor: Redactor, maxBody: Int = RecordingConfig.defaultMaxBody, knownSecrets: [String] = []) {
         self.redactor = redactor
         self.maxBody = maxBody
+        self.knownSecrets = knownSecrets
     }
 
     public func redact(target: String) -> String {
@@ -26,7 +30,7 @@ public struct RecordingFinisher: ExchangeFinishing {
         var response = message(c.response, redacting: c.redact)
         if c.redact {
             var secrets = SecretValues()
-            secrets.add(c.knownSecrets)
+            secrets.add(c.knownSecrets + knownSecrets)
             if let q = target.firstIndex(of: "?") {
                 let query = String(target[target.index(after: q)...])
                 var found: [String] = []

@@ -316,3 +316,44 @@ import X509
         #expect(await up.exitCode() == 0)
     }
 }
+
+extension ExternalTests {
+    /// HTTP/2 when the external offers it by ALPN, over one pooled connection; the span says so.
+    @Test func speaksHTTP2ByALPNOverOnePooledConnection() async throws {
+        let stack = try TempStack(["app.py": Self.app, "Procfile": "app: python3 -u app.py\n"])
+        let ca = try CertificateAuthority.loadOrCreate(directory: stack.root + "/standin-ca")
+        try ca.certificatePEM.write(toFile: stack.root + "/standin-ca.pem", atomically: true, encoding: .utf8)
+        let standIn = try await HTTP2StandIn(certificate: try ca.issueServer(hosts: ["localhost"]))
+        try """
+            services:
+              app: {health: {tcp: true}, upstreams: [fast]}
+            external:
+              fast: {url: "https://localhost:\(standIn.port)/api", ca: standin-ca.pem, headers: {Authorization: "Key ${FAST_KEY}"}}
+
+            """.write(toFile: stack.root + "/devmesh.yaml", atomically: true, encoding: .utf8)
+        let up = try RunningUp(in: stack.root, environment: ["FAST_KEY": "k-123456"])
+        #expect(await up.waitFor("all 1 service is ready"))
+        let egress = try #require(stack.state?.ports.egress["app->fast"])
+        for i in 1...5 {
+            let answer = try await Self.call("http://127.0.0.1:\(egress)/items/\(i)")
+            #expect(answer.status == "200", "\(answer)")
+            let body = Self.json(answer.body)
+            #expect(body["protocol"] as? String == "2", "\(answer.body)")
+            #expect(body["auth"] as? String == "Key k-123456" && body["path"] as? String == "/api/items/\(i)", "\(answer.body)")
+        }
+        #expect(standIn.requests == 5)
+        #expect(standIn.connections == 1, "five calls, one pooled HTTP/2 connection: \(standIn.connections)")
+        // Spans land on the writer thread just after the answers: asked until there.
+        var found = ""
+        let until = ContinuousClock.now + .seconds(10)
+        repeat {
+            found = try await devmesh(["traces", "--attr", "network.protocol.version=2", "--json"], in: stack.root).out
+            if found.contains("external-fast") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < until
+        #expect(found.contains("external-fast"), "\(found.prefix(800))")
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
+        await standIn.stop()
+    }
+}

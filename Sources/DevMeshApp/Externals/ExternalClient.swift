@@ -60,10 +60,12 @@ final class ExternalClient: Sendable {
     /// The injected values, and their credentials without a scheme (`Bearer x` → `x`): what
     /// recordings must never hold, even when the external echoes them.
     var secretValues: [String] {
-        injected.flatMap { header -> [String] in
-            let parts = header.value.split(separator: " ", maxSplits: 1)
-            return parts.count == 2 ? [header.value, String(parts[1])] : [header.value]
-        }
+        injected.flatMap { Self.credentialForms(of: $0.value) }
+    }
+
+    static func credentialForms(of value: String) -> [String] {
+        let parts = value.split(separator: " ", maxSplits: 1)
+        return parts.count == 2 ? [value, String(parts[1])] : [value]
     }
 
     func shutdown() async {

@@ -62,6 +62,15 @@ final class ExternalMesh: Sendable {
         return ExternalMesh(ambassadors: made)
     }
 
+    /// The values every external's headers expand to (unset variables skipped; `make` reports
+    /// them), and their credentials without a scheme (`Bearer x` → `x`).
+    static func injectedValues(_ externals: [ExternalConfig], secrets: (String) -> String?) -> [String] {
+        externals.flatMap { $0.headers }.flatMap { header -> [String] in
+            guard case .success(let value) = SecretExpansion.expand(header.value, lookup: secrets) else { return [] }
+            return ExternalClient.credentialForms(of: value)
+        }
+    }
+
     func start(group: any EventLoopGroup) async throws {
         for ambassador in ambassadors {
             do {
