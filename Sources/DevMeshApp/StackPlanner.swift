@@ -226,7 +226,8 @@ extension StackPlanner {
         hop.retries.attempts = 0
         hop.balancer = .roundRobin
         let attempts = Int64(external.retries + 1)
-        let backoff = Int64(100 * ((1 << min(external.retries, 6)) - 1))
+        // The ambassador's back-off: 100 ms, 200 ms, … doubling up to 3.2 s (ExternalClient.call).
+        let backoff = (0..<external.retries).reduce(Int64(0)) { $0 + Int64(100 << min($1, 5)) }
         hop.timeouts.request = external.timeout * attempts + .milliseconds(backoff) + .seconds(2)
         return hop
     }

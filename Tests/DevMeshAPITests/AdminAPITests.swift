@@ -2,6 +2,8 @@ import DevMeshCore
 import DevMeshTesting
 import Foundation
 import HTTPTypes
+import NIOConcurrencyHelpers
+import NIOCore
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -346,7 +348,8 @@ import Testing
         let routes = ["/healthz", "/api/v1/status", "/api/v1/services", "/api/v1/services/{name}/{command}", "/api/v1/shutdown",
                       "/api/v1/traces", "/api/v1/traces/{id}", "/api/v1/compare", "/api/v1/graph", "/api/v1/logs",
                       "/api/v1/logs/stream", "/api/v1/policies", "/api/v1/policies/decisions", "/api/v1/policies/explain",
-                      "/api/v1/requests", "/api/v1/requests/{id}", "/api/v1/requests/{id}/replay", "/api/v1/gateway/cache", "/api/v1/gateway/usage", "/api/openapi.yaml"]
+                      "/api/v1/requests", "/api/v1/requests/{id}", "/api/v1/requests/{id}/replay", "/api/v1/gateway/cache", "/api/v1/gateway/usage",
+                      "/api/v1/externals", "/api/v1/externals/{name}/mode", "/api/openapi.yaml"]
         let documented = Set(document.split(separator: "\n").filter { $0.hasPrefix("  /") && $0.hasSuffix(":") }
             .map { String($0.dropFirst(2).dropLast()) })
         #expect(documented == Set(routes))
@@ -354,5 +357,59 @@ import Testing
         let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("docs/openapi.yaml")
         #expect(try String(contentsOf: docs, encoding: .utf8) == document)
+    }
+
+    // MARK: Externals
+
+    @Test func externalModesSwitchWithTheTokenAndRefuseWhatIsWrong() async throws {
+        let externals = FakeExternals()
+        let app = Application(router: AdminAPI.router(control: stack, token: Self.token, telemetry: telemetry, externals: externals))
+        let token: HTTPFields = [.init("x-devmesh-token")!: Self.token, .contentType: "application/json"]
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/v1/externals", method: .get) { response in
+                #expect(response.status == .ok)
+                let reports = try json([ExternalReport].self, response)
+                #expect(reports.map(\.mode) == [.live])
+            }
+            let url = "/api/v1/externals/payments/mode"
+            try await client.execute(uri: url, method: .put, body: ByteBuffer(string: #"{"mode": "replay"}"#)) {
+                #expect($0.status == .forbidden, "switching needs the token")
+            }
+            try await client.execute(uri: url, method: .put, headers: token, body: ByteBuffer(string: #"{"mode": "offline"}"#)) { response in
+                #expect(response.status == .badRequest)
+                #expect(error(response).contains("live, record, replay, replay-or-live"))
+            }
+            try await client.execute(uri: url, method: .put, headers: token, body: ByteBuffer(string: "mode=replay")) {
+                #expect($0.status == .badRequest)
+            }
+            try await client.execute(uri: "/api/v1/externals/maps/mode", method: .put, headers: token,
+                                     body: ByteBuffer(string: #"{"mode": "replay"}"#)) { response in
+                #expect(response.status == .notFound)
+                #expect(error(response).contains("externals: payments"))
+            }
+            try await client.execute(uri: url, method: .put, headers: token, body: ByteBuffer(string: #"{"mode": "replay"}"#)) { response in
+                #expect(response.status == .ok)
+                let report = try json(ExternalReport.self, response)
+                #expect(report.mode == .replay)
+            }
+            #expect(externals.externals().first?.mode == .replay)
+        }
+    }
+}
+
+/// One external, `payments`, whose mode the API switches.
+final class FakeExternals: ExternalsInspecting, Sendable {
+    private let mode = NIOLockedValueBox(ExternalConfig.Mode.live)
+
+    func externals() -> [ExternalReport] {
+        [ExternalReport(name: "payments", workload: "external-payments", url: "https://api.example", mode: mode.withLockedValue { $0 },
+                        configuredMode: .live, callers: ["orders"], breaker: .closed, consecutiveFailures: 0, breakerOpenings: 0,
+                        calls: 0, live: 0, replayed: 0, recorded: 0, misses: 0, failures: 0)]
+    }
+
+    func setMode(_ mode: ExternalConfig.Mode, of name: String) -> ExternalReport? {
+        guard name == "payments" else { return nil }
+        self.mode.withLockedValue { $0 = mode }
+        return externals().first
     }
 }

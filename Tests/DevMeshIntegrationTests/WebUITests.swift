@@ -37,6 +37,23 @@ import Testing
         let up = try RunningUp(in: stack.root)
         #expect(await up.waitFor("all 5 services are ready", timeout: .seconds(60)))
         let state = try #require(await stack.state { $0.ports.gateway?["https"] != nil && $0.ports.otlp != nil })
+        // The shop's external: orders reaches the payments stand-in through its ambassador
+        // (replay-or-live): the first call goes out and is recorded, the same call later replays.
+        let orders = try #require(state.ports.services["orders"])
+        func pay() async throws {
+            let paid = try await GatewayTests.tool("/usr/bin/curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(orders)/payments/1"])
+            #expect(paid.out.contains(#""status": "paid""#), "\(paid.out)\(paid.err)")
+        }
+        try await pay()
+        // The recording lands on the writer thread just after the answer: asked until there.
+        let until = ContinuousClock.now + .seconds(10)
+        while try await !DevMeshBinary.runDetached(["requests", "--json", "--service", "external-payments"], in: stack.root).stdout
+            .contains("/charges/1"), ContinuousClock.now < until {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await pay()
+        let counts = try await DevMeshBinary.runDetached(["external", "--json"], in: stack.root).stdout
+        #expect(counts.contains(#""live" : 1"#) && counts.contains(#""replayed" : 1"#) && counts.contains(#""recorded" : 1"#), "\(counts)")
         let https = try #require(state.ports.gateway?["https"]), otlp = try #require(state.ports.otlp)
 
         let screenshots = ProcessInfo.processInfo.environment["DEVMESH_SCREENSHOTS"].map {

@@ -28,6 +28,8 @@ final class ExternalAmbassador: Sendable {
         var status: Int
         var headers: [(name: String, value: String)]
         var body: ByteBuffer
+        /// A HEAD answer's `Content-Length` as the external gave it (the body is empty).
+        var headLength: String?
     }
 
     let config: ExternalConfig
@@ -110,7 +112,7 @@ final class ExternalAmbassador: Sendable {
                                    message: "calls to external `\(config.name)` carry at most \(Self.maxRequest >> 20) MiB; the ambassador holds each call whole")
                         : await answer(request, body: body)
                     var headers = HTTPHeaders(reply.headers)
-                    headers.replaceOrAdd(name: "content-length", value: String(reply.body.readableBytes))
+                    headers.replaceOrAdd(name: "content-length", value: request.method == .HEAD ? reply.headLength ?? "0" : String(reply.body.readableBytes))
                     if tooBig { headers.replaceOrAdd(name: "connection", value: "close") }
                     let status = HTTPResponseStatus(statusCode: reply.status)
                     try await outbound.write(.head(HTTPResponseHead(version: request.version, status: status, headers: headers)))
@@ -129,7 +131,8 @@ final class ExternalAmbassador: Sendable {
     /// Fields of the app's request kept in recordings and compared by `match.headers`: the mesh's
     /// own (forwarding, identity, trace) are not the app's.
     static func appHeaders(_ headers: HTTPHeaders) -> [(name: String, value: String)] {
-        headers.filter { !ExternalClient.dropped.contains($0.name.lowercased()) }.map { ($0.name, $0.value) }
+        let listed = Set(headers[canonicalForm: "connection"].map { $0.lowercased() })
+        return headers.filter { !ExternalClient.isDropped($0.name, connectionListed: listed) }.map { ($0.name, $0.value) }
     }
 
     func answer(_ head: HTTPRequestHead, body: ByteBuffer) async -> Reply {
@@ -184,6 +187,7 @@ final class ExternalAmbassador: Sendable {
             reply = Self.own(502, code: "no recording matches", message: "the recordings of external `\(config.name)` cannot be read: \(why)")
         default:
             // live, record, or a replay-or-live miss: the real external answers (and is recorded).
+            // A failure fetched in replay-or-live is not kept: it would be replayed for good.
             if mode == .replayOrLive { record = true }
             counters.withLockedValue { $0.live += 1 }
             attributes["devmesh.external.answer"] = "live"
@@ -196,6 +200,10 @@ final class ExternalAmbassador: Sendable {
                 reply = Reply(status: answer.status, headers: answer.headers.filter { !Self.hopByHop.contains($0.name.lowercased()) },
                               body: answer.body)
                 if answer.status >= 500 { counters.withLockedValue { $0.failures += 1 } }
+                if mode == .replayOrLive, answer.status >= 500 || answer.status == 429 { record = false }
+                if method == "HEAD", let length = answer.headers.first(where: { $0.name.lowercased() == "content-length" })?.value {
+                    reply.headLength = length
+                }
             case .failure(let failure):
                 attempts = failure.attempts
                 error = failure.code

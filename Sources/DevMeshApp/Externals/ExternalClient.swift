@@ -83,26 +83,40 @@ final class ExternalClient: Sendable {
     /// Dropped from the app's request: hop-by-hop fields, the mesh's own, and what `url` decides.
     static let dropped: Set<String> = ["host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
                                        "upgrade", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-                                       "x-forwarded-client-cert", "traceparent", "tracestate", "expect"]
+                                       "x-forwarded-client-cert", "forwarded", "via", "traceparent", "tracestate", "expect"]
+
+    /// Whether a field of the app's request stays out of the external's request and the recording:
+    /// hop-by-hop and mesh fields, devmesh's own, and any the request's `Connection` lists.
+    static func isDropped(_ name: String, connectionListed: Set<String>) -> Bool {
+        let lower = name.lowercased()
+        return dropped.contains(lower) || lower.hasPrefix("x-devmesh-") || connectionListed.contains(lower)
+    }
 
     /// One call, with retries; `trace` becomes the `traceparent` the external gets.
     func call(method: String, target: String, headers: [(name: String, value: String)], body: ByteBuffer,
               traceparent: String?, tracestate: String?) async -> Result<Answer, Failure> {
+        let generation: Int
         switch breaker.withLockedValue({ $0.admit(now: now) }) {
         case .refused(let after):
             let seconds = max(1, Int(after.rounded(.up)))
             return .failure(Failure(status: 503, code: "circuit-open",
                                     message: "the circuit breaker of external `\(config.name)` is open after \(config.breaker.failures) failed calls in a row; the next call is tried in \(seconds)s (circuit_breaker in devmesh.yaml)",
                                     attempts: 0, retryAfter: seconds))
-        case .allowed, .probe:
-            break
+        case .allowed(let g), .probe(let g):
+            generation = g
+        }
+        // Every admitted call reports to the breaker, also when it is cancelled: a probe that
+        // never reported would keep the breaker half-open, refusing everything.
+        var reported = false
+        defer {
+            if !reported { breaker.withLockedValue { $0.abandonProbe(generation: generation) } }
         }
         var request = HTTPClientRequest(url: base.url(for: target))
         request.method = HTTPMethod(rawValue: method)
         let injectedNames = Set(injected.map { $0.name.lowercased() })
         for (name, value) in headers {
             let lower = name.lowercased()
-            if Self.dropped.contains(lower) || injectedNames.contains(lower) || lower.hasPrefix("x-devmesh-") { continue }
+            if Self.dropped.contains(lower) || injectedNames.contains(lower) { continue }
             request.headers.add(name: name, value: value)
         }
         for (name, value) in injected { request.headers.add(name: name, value: value) }
@@ -131,24 +145,81 @@ final class ExternalClient: Sendable {
         case .success(let answer): success = answer.status < 500
         case .failure: success = false
         }
-        breaker.withLockedValue { $0.record(success: success, now: now) }
-        return last
+        breaker.withLockedValue { $0.record(success: success, now: now, generation: generation) }
+        reported = true
+        return last.map(scrubbed)
     }
 
+    /// The answer without the injected values: an external that echoes the credential must not
+    /// hand it to the app (nor, through the app, to anything that records).
+    func scrubbed(_ answer: Answer) -> Answer {
+        let secrets = secretValues.filter { $0.utf8.count >= 4 }.sorted { $0.utf8.count > $1.utf8.count }
+        guard !secrets.isEmpty else { return answer }
+        var out = answer
+        out.headers = answer.headers.map { field in
+            var value = field.value
+            for secret in secrets where value.contains(secret) { value = value.replacingOccurrences(of: secret, with: Self.scrubMarker) }
+            return (field.name, value)
+        }
+        var bytes = Array(answer.body.readableBytesView)
+        var changed = false
+        for secret in secrets {
+            if let replaced = Self.replacing(Array(secret.utf8), with: Array(Self.scrubMarker.utf8), in: bytes) {
+                bytes = replaced
+                changed = true
+            }
+        }
+        if changed { out.body = ByteBuffer(bytes: bytes) }
+        return out
+    }
+
+    /// `bytes` with every occurrence of `needle` replaced, or nil when there is none.
+    static func replacing(_ needle: [UInt8], with replacement: [UInt8], in bytes: [UInt8]) -> [UInt8]? {
+        guard !needle.isEmpty, bytes.count >= needle.count else { return nil }
+        var result: [UInt8] = []
+        var i = 0
+        var found = false
+        while i < bytes.count {
+            if i + needle.count <= bytes.count, bytes[i] == needle[0], bytes[i..<i + needle.count].elementsEqual(needle) {
+                result.append(contentsOf: replacement)
+                i += needle.count
+                found = true
+            } else {
+                result.append(bytes[i])
+                i += 1
+            }
+        }
+        return found ? result : nil
+    }
+
+    static let scrubMarker = "[devmesh: injected credential]"
+
+    /// One attempt. `timeout` covers the whole answer: async-http-client's deadline ends with
+    /// the head, so an external that sends its head and then stalls the body is cut off here.
     private func once(_ request: HTTPClientRequest, attempt: Int) async -> Result<Answer, Failure> {
         let timeout = TimeAmount.nanoseconds(config.timeout.nanoseconds)
+        let client = client, limit = Self.maxAnswer
         do {
-            let response = try await client.execute(request, timeout: timeout)
-            let body: ByteBuffer
-            do {
-                body = try await response.body.collect(upTo: Self.maxAnswer)
-            } catch is NIOTooManyBytesError {
-                return .failure(Failure(status: 502, code: "answer-too-large",
-                                        message: "external `\(config.name)` answered more than \(Self.maxAnswer >> 20) MiB; the ambassador holds answers whole and refuses bigger ones",
-                                        attempts: attempt))
+            let answer = try await withThrowingTaskGroup(of: Answer?.self) { group in
+                group.addTask {
+                    let response = try await client.execute(request, timeout: timeout)
+                    let body = try await response.body.collect(upTo: limit)
+                    return Answer(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: body,
+                                  protocolVersion: response.version.major == 2 ? "2" : "1.1", attempts: attempt)
+                }
+                group.addTask {
+                    try await Task.sleep(nanoseconds: UInt64(max(0, timeout.nanoseconds)))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let answer = first else { throw HTTPClientError.deadlineExceeded }
+                return answer
             }
-            return .success(Answer(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: body,
-                                   protocolVersion: response.version.major == 2 ? "2" : "1.1", attempts: attempt))
+            return .success(answer)
+        } catch is NIOTooManyBytesError {
+            return .failure(Failure(status: 502, code: "answer-too-large",
+                                    message: "external `\(config.name)` answered more than \(Self.maxAnswer >> 20) MiB; the ambassador holds answers whole and refuses bigger ones",
+                                    attempts: attempt))
         } catch {
             return .failure(describe(error, attempt: attempt))
         }

@@ -27,10 +27,15 @@ public struct CircuitBreaker: Sendable, Equatable {
         self.openFor = Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
 
+    /// Bumped at every change of state: an outcome carries the generation its call was admitted
+    /// in, and one from an older generation (a call that was already in flight when the breaker
+    /// opened or closed) changes nothing.
+    public private(set) var generation = 0
+
     public enum Admission: Sendable, Equatable {
-        case allowed
+        case allowed(generation: Int)
         /// This call is the half-open probe.
-        case probe
+        case probe(generation: Int)
         /// Refused: the breaker is open; retry after this many seconds.
         case refused(retryAfter: Double)
     }
@@ -39,22 +44,25 @@ public struct CircuitBreaker: Sendable, Equatable {
     public mutating func admit(now: Double) -> Admission {
         switch state {
         case .closed:
-            return .allowed
+            return .allowed(generation: generation)
         case .open:
             guard now >= openUntil else { return .refused(retryAfter: openUntil - now) }
             state = .halfOpen
+            generation += 1
             probing = true
-            return .probe
+            return .probe(generation: generation)
         case .halfOpen:
             if probing { return .refused(retryAfter: 1) }
             probing = true
-            return .probe
+            return .probe(generation: generation)
         }
     }
 
-    /// The outcome of an admitted call.
-    public mutating func record(success: Bool, now: Double) {
+    /// The outcome of a call admitted in `generation`.
+    public mutating func record(success: Bool, now: Double, generation admitted: Int) {
+        guard admitted == generation else { return }
         if success {
+            if state != .closed { generation += 1 }
             state = .closed
             consecutiveFailures = 0
             probing = false
@@ -63,14 +71,15 @@ public struct CircuitBreaker: Sendable, Equatable {
         consecutiveFailures += 1
         if state == .halfOpen || consecutiveFailures >= failures {
             state = .open
+            generation += 1
             openUntil = now + openFor
             probing = false
             openings += 1
         }
     }
 
-    /// A call admitted as the probe that ended without a verdict (cancelled): let another probe try.
-    public mutating func abandonProbe() {
-        probing = false
+    /// A probe that ended without a verdict (cancelled): the next call may probe instead.
+    public mutating func abandonProbe(generation admitted: Int) {
+        if admitted == generation, state == .halfOpen { probing = false }
     }
 }
