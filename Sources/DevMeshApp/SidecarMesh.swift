@@ -126,6 +126,11 @@ final class SidecarMesh: Sendable {
                 upstreamTLS: Dictionary(gateway.services.compactMap { callee in
                     security?.upstream(from: nil, to: callee).map { (callee, $0) }
                 }, uniquingKeysWith: { a, _ in a }))
+            // Routes may go `to:` an external: through its ambassador's sidecar, as the gateway.
+            for external in plan.externals {
+                routing.services[external.name] = sources[external.workload]
+                if let tls = security?.upstream(from: nil, to: external.workload) { routing.upstreamTLS[external.name] = tls }
+            }
             routing.auth = routeAuth
             if !routeAuth.isEmpty { routing.keyFailures = SharedRateLimit(RateLimitConfig(requests: 30, per: .seconds(60))) }
             routing.cache = cache

@@ -330,6 +330,9 @@ extension ExternalTests {
               app: {health: {tcp: true}, upstreams: [fast]}
             external:
               fast: {url: "https://localhost:\(standIn.port)/api", ca: standin-ca.pem, headers: {Authorization: "Key ${FAST_KEY}"}}
+            gateway:
+              routes:
+                - {path: /fast, to: fast, strip_prefix: true}
 
             """.write(toFile: stack.root + "/devmesh.yaml", atomically: true, encoding: .utf8)
         let up = try RunningUp(in: stack.root, environment: ["FAST_KEY": "k-123456"])
@@ -342,7 +345,11 @@ extension ExternalTests {
             #expect(body["protocol"] as? String == "2", "\(answer.body)")
             #expect(body["auth"] as? String == "[devmesh: injected credential]" && body["path"] as? String == "/api/items/\(i)", "\(answer.body)")
         }
-        #expect(standIn.requests == 5)
+        // A gateway route may go to the external too (through its ambassador).
+        let https = try #require(stack.state?.ports.gateway?["https"])
+        let edge = try await GatewayTests.curl(["https://localhost:\(https)/fast/items/9"])
+        #expect(edge.status == "200" && edge.body.contains("/api/items/9") && edge.body.contains(#""protocol": "2""#), "\(edge)")
+        #expect(standIn.requests == 6)
         #expect(standIn.connections == 1, "five calls, one pooled HTTP/2 connection: \(standIn.connections)")
         // Spans land on the writer thread just after the answers: asked until there.
         var found = ""

@@ -250,10 +250,6 @@ public enum ConfigValidation {
             out.append(.warning(at: at, "`\(section)` is not implemented yet: \(feature); it is checked but has no effect",
                                 hint: "leave it in place; it takes effect once this devmesh version supports it"))
         }
-        for route in config.gateway.routes where config.externals.contains(where: { $0.name == route.to }) {
-            out.append(.warning(at: route.location, "a gateway route `to:` an external is not implemented yet; it answers 503",
-                                hint: "call the external from a service through its `<NAME>_URL` (docs/externals.md)"))
-        }
         // Two routes with the same host, path and version: the second is never reached.
         var seen: [String: SourceLocation?] = [:]
         for route in config.gateway.routes {
