@@ -29,6 +29,11 @@ import X509
                     with lock: hits[self.command + " " + path] += 1
                     n = int(self.headers.get("content-length") or 0)
                     data = self.rfile.read(n).decode() if n else ""
+                    if path.endswith("/stall"):
+                        # A head, a few bytes, then nothing: the ambassador's timeout must cover the body.
+                        self.send_response(200); self.send_header("Content-Length", "100"); self.end_headers()
+                        self.wfile.write(b"0123456789"); self.wfile.flush()
+                        import time; time.sleep(20); return
                     status = 503 if path.endswith("/fail") else 200
                     body = json.dumps({"path": self.path, "method": self.command, "body": data,
                                        "auth": self.headers.get("authorization"), "traceparent": self.headers.get("traceparent"),
@@ -363,5 +368,34 @@ extension ExternalTests {
         up.signal(SIGTERM)
         #expect(await up.exitCode() == 0)
         await standIn.stop()
+    }
+
+    /// An external that sends its head and then stalls is cut off by `timeout` (head and body),
+    /// retried, and answered 504 — it cannot hold a call (or a half-open breaker) for good.
+    @Test func aStalledAnswerTimesOutAndIsRetried() async throws {
+        let stack = try TempStack(["standin.py": Self.standIn, "app.py": Self.app, "Procfile": "app: python3 -u app.py\n"])
+        try Self.standInCertificates(root: stack.root)
+        let standIn = try await StandIn(root: stack.root)
+        defer { standIn.kill() }
+        try """
+            services:
+              app: {health: {tcp: true}, upstreams: [slow]}
+            external:
+              slow: {url: "https://localhost:\(standIn.port)", ca: standin/ca.pem, timeout: 500ms, retries: 1}
+
+            """.write(toFile: stack.root + "/devmesh.yaml", atomically: true, encoding: .utf8)
+        let up = try RunningUp(in: stack.root)
+        #expect(await up.waitFor("all 1 service is ready"))
+        let egress = try #require(stack.state?.ports.egress["app->slow"])
+        let started = ContinuousClock.now
+        let stalled = try await Self.call("http://127.0.0.1:\(egress)/stall")
+        let took = ContinuousClock.now - started
+        #expect(stalled.status == "504", "\(stalled)")
+        #expect(stalled.fields.contains("x-devmesh-error: external-timeout"), "\(stalled.fields)")
+        #expect(stalled.body.contains("did not answer within 500ms"), "\(stalled.body)")
+        #expect(took < .seconds(5), "two attempts of 500 ms and a back-off, not the stall's 20 s: \(took)")
+        #expect(try await standIn.hits()?["GET /stall"] == 2, "tried again once (retries: 1)")
+        up.signal(SIGTERM)
+        #expect(await up.exitCode() == 0)
     }
 }
