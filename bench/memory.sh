@@ -21,7 +21,7 @@ admin=$(free_port)
 (cd "$work/shop" && exec "$DEVMESH" up --admin-port "$admin" --https-port "$(free_port)" --http-port "$(free_port)" \
   --otlp-port "$(free_port)" > "$work/up.log" 2>&1) &
 up=$!
-for _ in $(seq 100); do grep -q "services are ready" "$work/up.log" && break; sleep 0.2; done
+for _ in $(seq 100); do grep -qs "services are ready" "$work/up.log" && break; sleep 0.2; done
 grep -q "services are ready" "$work/up.log" || { cat "$work/up.log"; exit 1; }
 pid=$(python3 -c "import json;print(json.load(open('$work/shop/.devmesh/state.json'))['pid'])")
 https=$(python3 -c "import json;print(json.load(open('$work/shop/.devmesh/state.json'))['ports']['gateway']['https'])")
