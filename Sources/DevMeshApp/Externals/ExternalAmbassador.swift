@@ -260,7 +260,9 @@ final class ExternalAmbassador: Sendable {
             return !hopByHop.contains(lower) && lower != RecordingFinisher.notStoredHeader.lowercased()
         }
         headers.append(("x-devmesh-replayed", recording.id.map(String.init) ?? "yes"))
-        return Reply(status: recording.status ?? 502, headers: headers, body: ByteBuffer(bytes: recording.response.body))
+        let length = recording.response.headers.first { $0.name.lowercased() == "content-length" }?.value
+        return Reply(status: recording.status ?? 502, headers: headers, body: ByteBuffer(bytes: recording.response.body),
+                     headLength: recording.method == "HEAD" ? length : nil)
     }
 
     func missReply(method: String, target: String, closest: [RecordingMatcher.Near]) -> Reply {
