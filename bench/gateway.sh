@@ -19,14 +19,7 @@ source "$root/bench/lib.sh"
 need_tools nginx:nginx-light wrk:wrk
 release_devmesh "$root"
 
-work=$(mktemp -d /tmp/devmesh-gateway-bench.XXXXXX)
-cleanup() {
-  [ -f "$work/proxy.pid" ] && kill "$(cat "$work/proxy.pid")" 2>/dev/null || true
-  [ -n "${mesh_pid:-}" ] && kill -TERM "$mesh_pid" 2>/dev/null && wait "$mesh_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export DEVMESH_HOME="$work/home"
+bench_workdir gateway
 
 # The backend's answers may be kept 60 s, also for callers with credentials (`public`; only routes with `cache: true` keep them).
 write_backend_conf

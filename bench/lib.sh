@@ -1,6 +1,5 @@
-# Helpers the benchmark scripts share (sourced by bench/run.sh, bench/policies.sh and
-# bench/recording.sh). They use `$work` (the run's temporary folder) and `$THREADS` (wrk threads,
-# default 1).
+# Helpers the benchmark scripts share (sourced by every bench/*.sh). They use `$work` (the run's
+# temporary folder) and `$THREADS` (wrk threads, default 1).
 
 # Installs the Debian packages of the commands given as `command:package` that are missing.
 need_tools() {
@@ -86,3 +85,17 @@ print("%.0f %.0f %.0f %s" % (rps, us("50"), us("99"), non2xx.group(1) if non2xx 
 
 # The middle value of whitespace-separated numbers on stdin.
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# The run's temporary folder `$work` (named after $1), with its own DEVMESH_HOME, and an EXIT trap
+# that stops the nginx proxy (`$work/proxy.pid`) and the devmesh (`$mesh_pid`) the script started.
+bench_workdir() {
+  work=$(mktemp -d "/tmp/devmesh-$1-bench.XXXXXX")
+  trap bench_cleanup EXIT
+  export DEVMESH_HOME="$work/home"
+}
+
+bench_cleanup() {
+  [ -f "$work/proxy.pid" ] && kill "$(cat "$work/proxy.pid")" 2>/dev/null || true
+  [ -n "${mesh_pid:-}" ] && kill -TERM "$mesh_pid" 2>/dev/null && wait "$mesh_pid" 2>/dev/null || true
+  rm -rf "$work"
+}

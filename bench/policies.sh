@@ -19,14 +19,7 @@ source "$root/bench/lib.sh"
 need_tools nginx:nginx-light wrk:wrk openssl:openssl
 release_devmesh "$root"
 
-work=$(mktemp -d /tmp/devmesh-policy-bench.XXXXXX)
-cleanup() {
-  [ -f "$work/proxy.pid" ] && kill "$(cat "$work/proxy.pid")" 2>/dev/null || true
-  [ -n "${mesh_pid:-}" ] && kill -TERM "$mesh_pid" 2>/dev/null && wait "$mesh_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export DEVMESH_HOME="$work/home"
+bench_workdir policy
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
 # An RS256 issuer made with openssl: the JWKS (n, e) and one token valid for an hour.

@@ -20,14 +20,7 @@ source "$root/bench/lib.sh"
 need_tools nginx:nginx-light wrk:wrk sqlite3:sqlite3
 release_devmesh "$root"
 
-work=$(mktemp -d /tmp/devmesh-recording-bench.XXXXXX)
-cleanup() {
-  [ -f "$work/proxy.pid" ] && kill "$(cat "$work/proxy.pid")" 2>/dev/null || true
-  [ -n "${mesh_pid:-}" ] && kill -TERM "$mesh_pid" 2>/dev/null && wait "$mesh_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export DEVMESH_HOME="$work/home"
+bench_workdir recording
 
 write_backend_conf
 mkdir -p "$work/stack"
