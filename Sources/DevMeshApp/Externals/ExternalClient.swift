@@ -53,6 +53,10 @@ final class ExternalClient: Sendable {
         configuration.httpVersion = .automatic
         configuration.timeout = .init(connect: .nanoseconds(min(config.timeout.nanoseconds, 10_000_000_000)))
         configuration.connectionPool.idleTimeout = .seconds(60)
+        // A failed connection (refused, TLS verification) must fail the call at once: left to
+        // itself the pool retries connecting until the deadline, which turns a certificate error
+        // into a timeout after `timeout` — and the ambassador's own retries already back off.
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         breaker = NIOLockedValueBox(CircuitBreaker(failures: config.breaker.failures, openFor: config.breaker.openFor))
     }
