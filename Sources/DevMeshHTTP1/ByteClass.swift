@@ -1,47 +1,50 @@
-/// Character classes of RFC 9110/9112, as lookup tables.
+/// Character classes of RFC 9110/9112. Bit masks and ranges rather than lookup arrays: the
+/// parsers test every byte of a head, and a global array costs a lazy-initialisation check and a
+/// bounds check per byte where a mask is two instructions.
 enum ByteClass {
     /// tchar: the characters of a token (method, field name, transfer coding).
-    static let token: [Bool] = {
-        var t = [Bool](repeating: false, count: 256)
-        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(c)] = true }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = true }
-        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = true }
-        for c in "!#$%&'*+-.^_`|~".utf8 { t[Int(c)] = true }
-        return t
-    }()
+    @inline(__always)
+    static func isToken(_ c: UInt8) -> Bool {
+        inMask(c, low: 0x03FF_6CFA_0000_0000, high: 0x57FF_FFFF_C7FF_FFFE)
+    }
 
     /// Field-value octets: VCHAR, obs-text, SP, HTAB. Everything else (NUL, CR, LF, other CTLs,
     /// DEL) is refused.
-    static let fieldValue: [Bool] = {
-        var t = [Bool](repeating: false, count: 256)
-        for c in 0x21...0x7E { t[c] = true }
-        for c in 0x80...0xFF { t[c] = true }
-        t[0x20] = true
-        t[0x09] = true
-        return t
-    }()
+    @inline(__always)
+    static func isFieldValue(_ c: UInt8) -> Bool {
+        (c >= 0x20 && c != 0x7F) || c == 0x09
+    }
 
     /// request-target octets: visible ASCII only (no spaces, no controls, no obs-text).
-    static let target: [Bool] = {
-        var t = [Bool](repeating: false, count: 256)
-        for c in 0x21...0x7E { t[c] = true }
-        return t
-    }()
+    @inline(__always)
+    static func isTarget(_ c: UInt8) -> Bool {
+        c >= 0x21 && c <= 0x7E
+    }
 
     /// reg-name octets of a host: unreserved / pct-encoded / sub-delims.
-    static let regName: [Bool] = {
-        var t = [Bool](repeating: false, count: 256)
-        for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=".utf8 { t[Int(c)] = true }
-        return t
-    }()
+    @inline(__always)
+    static func isRegName(_ c: UInt8) -> Bool {
+        inMask(c, low: 0x2BFF_7FF2_0000_0000, high: 0x47FF_FFFE_87FF_FFFE)
+    }
 
-    static let hex: [Int8] = {
-        var t = [Int8](repeating: -1, count: 256)
-        for (i, c) in "0123456789".utf8.enumerated() { t[Int(c)] = Int8(i) }
-        for (i, c) in "abcdef".utf8.enumerated() { t[Int(c)] = Int8(10 + i) }
-        for (i, c) in "ABCDEF".utf8.enumerated() { t[Int(c)] = Int8(10 + i) }
-        return t
-    }()
+    /// The value of a hex digit, or -1.
+    @inline(__always)
+    static func hexValue(_ c: UInt8) -> Int8 {
+        switch c {
+        case 0x30...0x39: return Int8(c - 0x30)
+        case 0x41...0x46: return Int8(c - 0x41 + 10)
+        case 0x61...0x66: return Int8(c - 0x61 + 10)
+        default: return -1
+        }
+    }
+
+    /// Bit `c` of the 128-bit set `high:low` (bytes ≥ 128 are in no set).
+    @inline(__always)
+    private static func inMask(_ c: UInt8, low: UInt64, high: UInt64) -> Bool {
+        if c < 64 { return (low >> UInt64(c)) & 1 == 1 }
+        if c < 128 { return (high >> UInt64(c - 64)) & 1 == 1 }
+        return false
+    }
 
     static let cr = UInt8(ascii: "\r")
     static let lf = UInt8(ascii: "\n")

@@ -59,14 +59,14 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
             i += 1
             switch state {
             case .sizeStart:
-                let h = ByteClass.hex[Int(b)]
+                let h = ByteClass.hexValue(b)
                 guard h >= 0 else { throw HTTP1Violation(.invalidChunkSize, "a chunk size is not hexadecimal") }
                 lineLength = 1
                 state = .size(value: UInt64(h), significantDigits: h == 0 ? 0 : 1)
             case .size(let value, let digits):
                 lineLength += 1
                 try checkLine()
-                let h = ByteClass.hex[Int(b)]
+                let h = ByteClass.hexValue(b)
                 if h >= 0 {
                     let significant = digits + ((value == 0 && h == 0) ? 0 : 1)
                     guard significant <= 15 else { throw HTTP1Violation(.chunkSizeOverflow, "a chunk size is too large") }
@@ -105,7 +105,7 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
                     state = .finalLF
                 } else if b == ByteClass.sp || b == ByteClass.htab {
                     throw HTTP1Violation(.obsoleteLineFolding, "obsolete line folding in a trailer")
-                } else if ByteClass.token[Int(b)] {
+                } else if ByteClass.isToken(b) {
                     state = .trailerName
                     try countTrailer()
                 } else {
@@ -117,7 +117,7 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
                     state = .trailerValue
                 } else if b == ByteClass.sp || b == ByteClass.htab {
                     throw HTTP1Violation(.whitespaceBeforeColon, "whitespace between a trailer's name and its colon")
-                } else if !ByteClass.token[Int(b)] {
+                } else if !ByteClass.isToken(b) {
                     throw HTTP1Violation(.invalidTrailer, "a trailer line is not `name: value`")
                 }
             case .trailerValue:
@@ -126,7 +126,7 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
                     state = .trailerLF
                 } else if b == ByteClass.lf {
                     throw HTTP1Violation(.bareLF, "a trailer line ends with a bare LF")
-                } else if !ByteClass.fieldValue[Int(b)] {
+                } else if !ByteClass.isFieldValue(b) {
                     throw HTTP1Violation(.invalidTrailer, "a trailer contains a control character")
                 }
             case .trailerLF:
@@ -145,7 +145,7 @@ public struct ChunkedBodyScanner: Sendable, Equatable {
 
     /// One byte of a chunk extension: the next step, or nil when a CR ends the size line.
     private static func `extension`(_ step: ExtStep, _ b: UInt8) throws(HTTP1Violation) -> ExtStep? {
-        let isToken = ByteClass.token[Int(b)]
+        let isToken = ByteClass.isToken(b)
         func bad(_ why: String) -> HTTP1Violation { HTTP1Violation(.invalidChunkExtension, "a chunk extension is malformed: \(why)") }
         switch step {
         case .beforeName:

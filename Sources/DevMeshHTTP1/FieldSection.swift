@@ -30,6 +30,10 @@ struct FieldSection {
 
     static func parse(_ buf: UnsafeRawBufferPointer, from start: Int, limits: HTTP1Limits) -> Outcome {
         var section = FieldSection()
+        // Room for a typical head at once, instead of growing three arrays 1 → 2 → 4 → 8.
+        section.fields.reserveCapacity(12)
+        section.lines.reserveCapacity(12)
+        section.kinds.reserveCapacity(12)
         var pos = start
         while true {
             guard let lf = lineEnd(buf, from: pos) else {
@@ -70,7 +74,7 @@ struct FieldSection {
     /// `name ":" OWS value OWS` — no whitespace before the colon, a token name, clean value octets.
     static func parseField(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>) -> Result<(HTTPField, KnownField), HTTP1Violation> {
         var i = line.lowerBound
-        while i < line.upperBound, ByteClass.token[Int(buf[i])] { i += 1 }
+        while i < line.upperBound, ByteClass.isToken(buf[i]) { i += 1 }
         guard i < line.upperBound, i > line.lowerBound else {
             return .failure(HTTP1Violation(.malformedHeader, "a header line has no valid field name"))
         }
@@ -89,7 +93,7 @@ struct FieldSection {
         var e = line.upperBound
         while v < e, buf[v] == ByteClass.sp || buf[v] == ByteClass.htab { v += 1 }
         while e > v, buf[e - 1] == ByteClass.sp || buf[e - 1] == ByteClass.htab { e -= 1 }
-        for j in v..<e where !ByteClass.fieldValue[Int(buf[j])] {
+        for j in v..<e where !ByteClass.isFieldValue(buf[j]) {
             let b = buf[j]
             if b == ByteClass.cr { return .failure(HTTP1Violation(.bareCR, "a bare CR inside a header value")) }
             return .failure(HTTP1Violation(.invalidCharacter, "a header value contains the control character 0x\(String(b, radix: 16))"))

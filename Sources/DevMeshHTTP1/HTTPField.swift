@@ -49,7 +49,36 @@ extension String {
 
 /// Comma-separated list elements (RFC 9110 §5.6.1), trimmed and lower-cased, empty ones dropped.
 func listTokens(_ value: String) -> [String] {
-    value.split(separator: ",").map { String($0.trimmingOWS()).asciiLowercased }.filter { !$0.isEmpty }
+    var tokens: [String] = []
+    forEachListToken(value) { tokens.append($0) }
+    return tokens
+}
+
+/// Calls `body` with each element of a comma-separated list (RFC 9110 §5.6.1), trimmed of OWS and
+/// lower-cased, empty ones skipped. The parsers meet `Connection: keep-alive` on nearly every
+/// message: this walks the bytes once and builds no arrays (short tokens are small strings,
+/// which live inline).
+func forEachListToken(_ value: String, _ body: (String) -> Void) {
+    var value = value
+    value.withUTF8 { bytes in
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            var start = i
+            while i < n, bytes[i] != UInt8(ascii: ",") { i += 1 }
+            var end = i
+            while start < end, bytes[start] == ByteClass.sp || bytes[start] == ByteClass.htab { start += 1 }
+            while end > start, bytes[end - 1] == ByteClass.sp || bytes[end - 1] == ByteClass.htab { end -= 1 }
+            if end > start { body(asciiLowercasedString(UnsafeBufferPointer(rebasing: bytes[start..<end]))) }
+            i += 1
+        }
+    }
+}
+
+/// The bytes as a string, ASCII upper case lowered; copies only when there is something to lower.
+private func asciiLowercasedString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    guard bytes.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return String(decoding: bytes, as: UTF8.self) }
+    return String(decoding: bytes.map { ($0 >= 0x41 && $0 <= 0x5A) ? $0 | 0x20 : $0 }, as: UTF8.self)
 }
 
 extension StringProtocol {

@@ -90,14 +90,14 @@ public struct HTTP1RequestParser: Sendable {
 
     private func parseRequestLine(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>) -> Result<(method: String, target: String, minor: Int), HTTP1Violation> {
         var i = line.lowerBound
-        while i < line.upperBound, ByteClass.token[Int(buf[i])] { i += 1 }
+        while i < line.upperBound, ByteClass.isToken(buf[i]) { i += 1 }
         guard i > line.lowerBound, i < line.upperBound, buf[i] == ByteClass.sp else {
             return .failure(Self.malformedLine(buf, line))
         }
         let method = line.lowerBound..<i
         i += 1
         let targetStart = i
-        while i < line.upperBound, ByteClass.target[Int(buf[i])] { i += 1 }
+        while i < line.upperBound, ByteClass.isTarget(buf[i]) { i += 1 }
         guard i > targetStart, i < line.upperBound, buf[i] == ByteClass.sp else {
             return .failure(Self.malformedLine(buf, line))
         }
@@ -158,7 +158,8 @@ public struct HTTP1RequestParser: Sendable {
     }
 
     private func interpret(_ line: (method: String, target: String, minor: Int), _ section: FieldSection) -> HTTP1ParseResult<HTTP1RequestHead> {
-        var hosts: [String] = []
+        var firstHost: String?
+        var hostFields = 0
         var contentLengths: [String] = []
         var transferCodings: [String] = []
         var sawTransferEncoding = false
@@ -167,12 +168,14 @@ public struct HTTP1RequestParser: Sendable {
         var expect: [String] = []
         for (field, kind) in zip(section.fields, section.kinds) {
             switch kind {
-            case .host: hosts.append(field.value)
+            case .host:
+                hostFields += 1
+                if firstHost == nil { firstHost = field.value }
             case .contentLength: contentLengths.append(field.value)
             case .transferEncoding:
                 sawTransferEncoding = true
                 transferCodings += listTokens(field.value)
-            case .connection: connection += listTokens(field.value)
+            case .connection: forEachListToken(field.value) { connection.append($0) }
             case .upgrade: upgradeValue = field.value
             case .expect: expect += listTokens(field.value)
             default: break
@@ -180,9 +183,9 @@ public struct HTTP1RequestParser: Sendable {
         }
 
         // Host: exactly one in HTTP/1.1, at most one in HTTP/1.0 (RFC 9112 §3.2).
-        if hosts.count > 1 { return .invalid(HTTP1Violation(.multipleHost, "the request has more than one Host field")) }
-        if hosts.isEmpty, line.minor == 1 { return .invalid(HTTP1Violation(.missingHost, "an HTTP/1.1 request needs a Host field")) }
-        var host = hosts.first ?? ""
+        if hostFields > 1 { return .invalid(HTTP1Violation(.multipleHost, "the request has more than one Host field")) }
+        if hostFields == 0, line.minor == 1 { return .invalid(HTTP1Violation(.missingHost, "an HTTP/1.1 request needs a Host field")) }
+        var host = firstHost ?? ""
         if !host.isEmpty, !Self.isValidHost(host) {
             return .invalid(HTTP1Violation(.invalidHost, "the Host field `\(host.prefix(100))` is not a valid host[:port]"))
         }
@@ -263,26 +266,26 @@ public struct HTTP1RequestParser: Sendable {
 
     /// host = reg-name / IPv4 / "[" IPv6 "]", with an optional port of digits.
     static func isValidHost(_ host: String) -> Bool {
-        let bytes = Array(host.utf8)
-        guard !bytes.isEmpty, bytes.count <= 255 + 6 else { return false }
-        var hostPart = bytes[...]
-        if bytes.first == UInt8(ascii: "[") {
-            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
-            let inside = bytes[1..<close]
-            guard !inside.isEmpty, inside.allSatisfy({ ByteClass.hex[Int($0)] >= 0 || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else { return false }
-            let rest = bytes[(close + 1)...]
-            if rest.isEmpty { return true }
-            guard rest.first == UInt8(ascii: ":") else { return false }
-            return rest.dropFirst().allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && rest.count <= 6
+        var host = host
+        return host.withUTF8 { bytes in
+            guard !bytes.isEmpty, bytes.count <= 255 + 6 else { return false }
+            var hostPart = bytes[...]
+            if bytes.first == UInt8(ascii: "[") {
+                guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
+                let inside = bytes[1..<close]
+                guard !inside.isEmpty, inside.allSatisfy({ ByteClass.hexValue($0) >= 0 || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else { return false }
+                let rest = bytes[(close + 1)...]
+                if rest.isEmpty { return true }
+                guard rest.first == UInt8(ascii: ":") else { return false }
+                return rest.dropFirst().allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && rest.count <= 6
+            }
+            if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+                let port = bytes[(colon + 1)...]
+                guard port.count <= 5, port.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return false }
+                hostPart = bytes[..<colon]
+            }
+            return !hostPart.isEmpty && hostPart.allSatisfy { ByteClass.isRegName($0) }
         }
-        if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
-            let port = bytes[(colon + 1)...]
-            guard port.count <= 5, port.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return false }
-            hostPart = bytes[..<colon]
-        }
-        guard !hostPart.isEmpty else { return false }
-        let allowed = ByteClass.regName
-        return hostPart.allSatisfy { allowed[Int($0)] }
     }
 
     /// The authority of an absolute-form target (`http://host:port/path`), which wins over Host.

@@ -62,7 +62,7 @@ public struct HTTP1ResponseParser: Sendable {
             guard buf[12] == ByteClass.sp else {
                 return .invalid(HTTP1Violation(.malformedStatusLine, "the upstream's status code is not followed by a space"))
             }
-            for i in 13..<line.upperBound where !ByteClass.fieldValue[Int(buf[i])] {
+            for i in 13..<line.upperBound where !ByteClass.isFieldValue(buf[i]) {
                 return .invalid(HTTP1Violation(.invalidCharacter, "the upstream's reason phrase contains a control character"))
             }
             reason = buf.string(13..<line.upperBound)
@@ -78,31 +78,40 @@ public struct HTTP1ResponseParser: Sendable {
 
     private func interpret(status: Int, reason: String, minor: Int, statusLine: Range<Int>, section: FieldSection,
                            requestMethod: String) -> HTTP1ParseResult<HTTP1ResponseHead> {
-        var contentLengths: [String] = []
-        var codings: [String] = []
+        // Counted and remembered rather than collected: a response nearly always has one
+        // Content-Length and `Connection: keep-alive`, and this runs for every one of them.
+        var contentLength: String?
+        var contentLengthFields = 0
+        var lastCoding: String?
+        var chunkedCount = 0
         var sawTransferEncoding = false
-        var connection: [String] = []
+        var keepAlive = minor == 1
+        var sawClose = false
+        var options: [String] = []
         for (field, kind) in zip(section.fields, section.kinds) {
             switch kind {
-            case .contentLength: contentLengths.append(field.value)
+            case .contentLength:
+                contentLengthFields += 1
+                if contentLength == nil { contentLength = field.value }
             case .transferEncoding:
                 sawTransferEncoding = true
-                codings += listTokens(field.value)
-            case .connection: connection += listTokens(field.value)
+                forEachListToken(field.value) { coding in
+                    lastCoding = coding
+                    if coding == "chunked" { chunkedCount += 1 }
+                }
+            case .connection:
+                forEachListToken(field.value) { token in
+                    switch token {
+                    case "close": sawClose = true
+                    case "keep-alive": if minor == 0 { keepAlive = true }
+                    case "upgrade": break
+                    default: options.append(token)
+                    }
+                }
             default: break
             }
         }
-        var keepAlive = minor == 1
-        var options: [String] = []
-        for token in connection {
-            switch token {
-            case "close": keepAlive = false
-            case "keep-alive": if minor == 0 { keepAlive = true }
-            case "upgrade": break
-            default: options.append(token)
-            }
-        }
-        if connection.contains("close") { keepAlive = false }
+        if sawClose { keepAlive = false }
         // An HTTP/1.0 message with Transfer-Encoding has faulty framing: close after it (RFC 9112 §6.1).
         if minor == 0, sawTransferEncoding { keepAlive = false }
 
@@ -113,20 +122,25 @@ public struct HTTP1ResponseParser: Sendable {
             framing = .untilClose
             keepAlive = false
         } else if sawTransferEncoding {
-            if !contentLengths.isEmpty {
+            if contentLength != nil {
                 return .invalid(HTTP1Violation(.contentLengthWithTransferEncoding, "the upstream sent both Content-Length and Transfer-Encoding"))
             }
-            if codings.last == "chunked", codings.filter({ $0 == "chunked" }).count == 1 {
+            if lastCoding == "chunked", chunkedCount == 1 {
                 framing = .chunked
             } else {
                 // Not chunked last: the body runs until the upstream closes (RFC 9112 §6.3).
                 framing = .untilClose
                 keepAlive = false
             }
-        } else if !contentLengths.isEmpty {
+        } else if let first = contentLength {
             // Identical duplicates are one value (RFC 9110 §8.6); anything else is a broken upstream.
-            let values = Set(contentLengths.flatMap { $0.split(separator: ",").map { $0.trimmingOWS() } })
-            guard values.count == 1, let length = HTTP1RequestParser.contentLength(values.first!) else {
+            var value: String? = first
+            if contentLengthFields > 1 || first.utf8.contains(UInt8(ascii: ",")) {
+                let all = zip(section.fields, section.kinds).filter { $0.1 == .contentLength }.map(\.0.value)
+                let values = Set(all.flatMap { $0.split(separator: ",").map { $0.trimmingOWS() } })
+                value = values.count == 1 ? values.first : nil
+            }
+            guard let value, let length = HTTP1RequestParser.contentLength(value) else {
                 return .invalid(HTTP1Violation(.invalidContentLength, "the upstream sent an invalid Content-Length"))
             }
             framing = length == 0 ? .none : .length(length)
