@@ -26,8 +26,8 @@ struct MeshRecording: Sendable {
     static func redactor(config: StackConfig, environment: [String: String]) throws -> Redactor {
         do {
             return try redactor(recording: config.recording, environment: environment)
-        } catch let failure as Replayer.Failure {
-            throw StackRunner.Refusal(message: failure.description, hint: nil)
+        } catch {
+            throw StackRunner.Refusal(message: error.description, hint: nil)
         }
     }
 

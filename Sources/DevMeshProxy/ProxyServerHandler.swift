@@ -1101,7 +1101,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
             var request = ByteBuffer()
             request.writeString("GET \(path) HTTP/1.1\r\nHost: \(call.service)\r\nAccept: application/json\r\nUser-Agent: devmesh-gateway\r\n")
             request.writeString("traceparent: \(exchange.trace.header(spanID: spanID))\r\nConnection: close\r\n\r\n")
+            // Isolated: `record` and the exchange belong to this event loop, which the answers arrive on.
             let future = Subrequest.send(request, to: endpoint, tls: gateway.upstreamTLS[call.service], timeout: call.timeout, on: eventLoop)
+                .assumeIsolated()
                 .map { answer -> (Int, AggregateRoute.Outcome) in
                     record(answer.status, nil, endpoint)
                     return (i, .answered(status: answer.status, body: answer.body))
@@ -1112,6 +1114,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
                     record(timedOut ? 504 : 502, timedOut ? "upstream-timeout" : "upstream-failed", endpoint)
                     return eventLoop.makeSucceededFuture((i, .failed(status: timedOut ? 504 : 502, why: "\(error)")))
                 }
+                .nonisolated()
             futures.append(future)
         }
         EventLoopFuture.whenAllSucceed(futures, on: eventLoop).assumeIsolated().whenComplete { [self] result in
