@@ -13,6 +13,13 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(name) (\(host):\(port))" }
+
+    /// The port alone: the balancer and the connection pool look an endpoint up several times per
+    /// request, and hashing its two strings each time showed in profiles. Endpoints of one
+    /// upstream differ by port (equality still compares every field).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(port)
+    }
 }
 
 /// The current endpoints of an upstream. The supervisor updates it as replicas become ready or
