@@ -59,7 +59,8 @@ final class SidecarMesh: Sendable {
             byName[external.name] = external.workload
             if let host = external.host { byName[host] = external.workload }
         }
-        externalWorkloads = Set(plan.externals.map(\.workload))
+        let externalWorkloads = Set(plan.externals.map(\.workload))
+        self.externalWorkloads = externalWorkloads
         self.sources = sources
         inboundPorts = plan.inboundPorts
         var listeners = plan.listeners.map { spec in
@@ -74,7 +75,8 @@ final class SidecarMesh: Sendable {
                 endpoints = EndpointSource()
                 forward = ForwardTargets(services: Dictionary(services.compactMap { name in
                     (sources[byName[name] ?? name]).map { (name, $0) }
-                }, uniquingKeysWith: { a, _ in a }))
+                }, uniquingKeysWith: { a, _ in a }),
+                    connectAllowed: Set(services.filter { externalWorkloads.contains(byName[$0] ?? $0) }))
             }
             let role: ProxyRoute.Role
             switch spec.role {
@@ -92,6 +94,11 @@ final class SidecarMesh: Sendable {
             }
             if case .app = spec.target, role == .inbound {
                 route.recording = recording.services[spec.service]
+            }
+            if role == .inbound, let external = plan.externals.first(where: { $0.workload == spec.service }),
+               let host = external.host, let port = external.port {
+                let authority = (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+                route.connectTargets = [authority: Endpoint(host: host, port: port, name: external.name)]
             }
             var tls: ListenerTLS?
             if let security {

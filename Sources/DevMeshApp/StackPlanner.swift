@@ -145,7 +145,8 @@ public struct StackPlanner: Sendable {
         var externals: [String: (config: ExternalConfig, hop: ServiceConfig)] = [:]
         for e in config.externals {
             let ports = try take(2)
-            plan.externals.append(.init(name: e.name, workload: e.workload, ambassadorPort: ports[0], inboundPort: ports[1], host: e.base?.host))
+            plan.externals.append(.init(name: e.name, workload: e.workload, ambassadorPort: ports[0], inboundPort: ports[1], host: e.base?.host,
+                                        port: e.base?.port))
             plan.inboundPorts[e.workload] = ports[1]
             let hop = Self.hop(for: e)
             externals[e.name] = (e, hop)
@@ -275,6 +276,8 @@ public struct MeshPlan: Sendable {
         public var inboundPort: Int
         /// The host of its `url`: with `egress_proxy`, `http://<host>/…` reaches it too.
         public var host: String?
+        /// The port of its `url`: with `egress_proxy`, `CONNECT <host>:<port>` tunnels to it.
+        public var port: Int?
     }
 
     public var supervision = SupervisionPlan(root: "", services: [], servicePorts: [:], replicas: [])

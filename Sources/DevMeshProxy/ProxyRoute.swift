@@ -59,6 +59,9 @@ public struct ProxyRoute: Sendable {
     /// Record exchanges for replay (docs/recording.md): at the gateway per route, at an inbound
     /// sidecar when its service has `record: true`; nil records nothing.
     public var recording: RecordingSettings?
+    /// Set on the inbound sidecar of an external's ambassador: the `host:port` a `CONNECT` may
+    /// open a tunnel to (the external's own address), after the policies' TCP-level check.
+    public var connectTargets: [String: Endpoint]?
 
     public init(role: Role, service: String, instance: String? = nil, upstreamName: String? = nil,
                 endpoints: EndpointSource, balancer: BalancerKind = .p2cEWMA, timeouts: ProxyTimeouts = ProxyTimeouts(),
@@ -105,7 +108,8 @@ public struct RetryPolicy: Sendable, Equatable {
 }
 
 /// Where an `egress_proxy` listener may send requests: services by name. CONNECT is allowed only
-/// to declared externals (none yet), so it is refused with 403.
+/// to declared externals (by name or their url's host): it goes to the external's ambassador
+/// sidecar like any request, which enforces the policies and opens the tunnel.
 public struct ForwardTargets: Sendable {
     public var services: [String: EndpointSource]
     public var connectAllowed: Set<String>

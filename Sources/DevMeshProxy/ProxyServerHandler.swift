@@ -237,6 +237,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
         var aggregatePlan: (AggregateRoute, [String: String])?
         /// Where the gateway counts this request's usage.
         var usageTarget: GatewayUsage.Target? = route.gateway == nil ? nil : .unrouted
+        /// A `CONNECT` the ambassador's sidecar answers itself by opening a tunnel to the external.
+        var connectTunnel = false
         /// The matched route's `record` and `redact` (the gateway); an unrouted request is recorded, redacted.
         var recordRoute = (record: true, redact: route.recording?.redact ?? true)
         if let gateway = route.gateway {
@@ -347,9 +349,8 @@ final class ProxyServerHandler: ChannelInboundHandler {
             let name = Self.hostName(head.host)
             if head.method == "CONNECT" {
                 guard forward.connectAllowed.contains(name) else {
-                    // A tunnel hides the call: no credentials injected, no span, no recording.
                     let message = forward.services[name] != nil
-                        ? "CONNECT to `\(name)` would hide the call in a TLS tunnel the ambassador cannot add credentials to, trace or record; send plain `http://\(name)/…` through this proxy instead (the ambassador speaks TLS to the external)"
+                        ? "CONNECT tunnels only to declared externals, and `\(name)` is a service of this stack: send plain `http://\(name)/…` through this proxy"
                         : "CONNECT is only allowed to declared externals, and `\(name)` is not one (declare it under `external:` in devmesh.yaml)"
                     answerDirectly(status: 403, code: "connect-denied", message: message)
                     return
@@ -365,6 +366,20 @@ final class ProxyServerHandler: ChannelInboundHandler {
             upstreamName = name
             upstreamTLS = forward.upstreamTLS[name]
             target = Self.originForm(head.target)
+        } else if head.method == "CONNECT", let targets = route.connectTargets {
+            // The ambassador's sidecar: a tunnel straight to the external (TLS passes through,
+            // end to end between the app and the external), never to the ambassador's HTTP server.
+            let authority = head.target.lowercased()
+            if let external = targets[authority] {
+                endpoints = EndpointSource([external])
+                upstreamTLS = nil
+                upstreamName = route.service
+                connectTunnel = true
+            } else {
+                refusal = .answer(status: 403, code: "connect-denied",
+                                  message: "this ambassador tunnels only to \(targets.keys.sorted().joined(separator: ", ")), not to `\(head.target.prefix(200))`",
+                                  extraFields: "")
+            }
         }
         let identity = clientIdentity(context)
         if identity == nil, peerIsTLS, refusal == nil {
@@ -413,7 +428,16 @@ final class ProxyServerHandler: ChannelInboundHandler {
         }
         var rawBody: String?
         var policyNote: PolicyNote?
-        if refusal == nil, let gate = route.authorization {
+        if refusal == nil, connectTunnel, let gate = route.authorization {
+            // A tunnel carries TLS the mesh cannot read: the policies' TCP-level rules decide
+            // (principals, addresses, ports), as Istio evaluates TLS passthrough to an egress.
+            let (allowed, note) = gate.current.checkConnection(principal: identity?.principal, sourceIP: clientAddress)
+            policyNote = note
+            if !allowed {
+                refusal = .answer(status: 403, code: "rbac-denied", message: "RBAC: access denied", extraFields: "")
+                rawBody = "RBAC: access denied"
+            }
+        } else if refusal == nil, let gate = route.authorization {
             let authorization = authorizationInUse ?? gate.current
             switch authorization.check(head, target: policyTarget ?? target, targetIsNormalised: policyTarget != nil,
                                        principal: identity?.principal, sourceIP: clientAddress, authentication: authentication) {
@@ -523,6 +547,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
         exchange.policyNote = policyNote
         exchange.routeCaller = routeCaller
         exchange.usageTarget = usageTarget
+        exchange.connectTunnel = connectTunnel
         if let recording = route.recording, recordRoute.record, route.telemetry.isEnabled {
             exchange.capture = ExchangeCapture(head: head, limit: recording.maxBody, redact: recordRoute.redact)
         }
@@ -691,6 +716,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
         conn.owner = self
         conn.uses += 1
         exchange.upstream = conn
+        if exchange.connectTunnel, let context {
+            var established = context.channel.allocator.buffer(capacity: 48)
+            established.writeStaticString("HTTP/1.1 200 Connection Established\r\n\r\n")
+            context.writeAndFlush(wrapOutboundOut(established), promise: nil)
+            startTunnel(exchange, conn: conn, context: context, status: 200)
+            return
+        }
         conn.channel.write(exchange.forwardedHead, promise: nil)
         needsUpstreamFlush = true
         // With `Expect: 100-continue` the client waits for the upstream's 100 before sending the
@@ -840,6 +872,13 @@ final class ProxyServerHandler: ChannelInboundHandler {
                                 addVia: route.addVia, into: &out)
             context.write(wrapOutboundOut(out), promise: nil)
             startTunnel(exchange, conn: conn, context: context)
+            return
+        }
+        if exchange.head.method == "CONNECT", (200..<300).contains(head.status) {
+            // The next hop opened the tunnel: from here on both directions are bytes.
+            out.writeStaticString("HTTP/1.1 200 Connection Established\r\n\r\n")
+            context.write(wrapOutboundOut(out), promise: nil)
+            startTunnel(exchange, conn: conn, context: context, status: head.status)
             return
         }
         if !head.keepAlive { conn.broken = true }
@@ -1220,10 +1259,10 @@ final class ProxyServerHandler: ChannelInboundHandler {
         context?.close(promise: nil)
     }
 
-    private func startTunnel(_ exchange: Exchange, conn: UpstreamConnection, context: ChannelHandlerContext) {
+    private func startTunnel(_ exchange: Exchange, conn: UpstreamConnection, context: ChannelHandlerContext, status: Int = 101) {
         conn.broken = true  // never pooled again
         tunnel = conn
-        finishTelemetry(exchange, status: 101, error: nil)
+        finishTelemetry(exchange, status: status, error: nil)
         self.exchange = nil
         timer?.cancel()
         if inbound.readableBytes > 0 {
@@ -1500,6 +1539,8 @@ final class Exchange {
     var requestDeadline: NIODeadline?
     var recorded = false
     var upstreamTLS: UpstreamTLS?
+    /// A `CONNECT` answered here with 200 once the external is connected, then relayed as bytes.
+    var connectTunnel = false
     var responseEdits: HeaderEdits?
     var sourcePrincipal: String?
     var policyNote: PolicyNote?

@@ -298,8 +298,8 @@ import X509
         defer { standIn.kill() }
         try """
             services:
-              orders: {health: {tcp: true}, upstreams: [payments]}
-              reviews: {health: {tcp: true}, upstreams: [payments]}
+              orders: {health: {tcp: true}, upstreams: [payments], egress_proxy: true}
+              reviews: {health: {tcp: true}, upstreams: [payments], egress_proxy: true}
             external:
               payments: {url: "https://127.0.0.1:\(standIn.port)", ca: standin/ca.pem}
             policies: [policies/]
@@ -312,8 +312,31 @@ import X509
         #expect(allowed.status == "200", "\(allowed)")
         let denied = try await Self.call("http://127.0.0.1:\(try #require(state.ports.egress["reviews->payments"]))/pay")
         #expect(denied.status == "403", "\(denied)")
+
+        // CONNECT through the egress proxy (what an SDK with HTTPS_PROXY does): a tunnel to the
+        // declared external, TLS end to end (curl verifies the stand-in against its own CA), for
+        // the callers the policy lets through — the policy's TCP-level rules decide.
+        func connect(_ caller: String, _ url: String) async throws -> (connect: String, status: String) {
+            let proxy = "http://127.0.0.1:\(try #require(state.ports.egress["\(caller)->*"]))"
+            let r = try await GatewayTests.tool("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_connect} %{http_code}", "--max-time", "20",
+                                                                  "-x", proxy, "--cacert", stack.root + "/standin/ca.pem", url])
+            let parts = r.out.split(separator: " ").map(String.init)
+            return (parts.first ?? "", parts.dropFirst().first ?? "")
+        }
+        let tunneled = try await connect("orders", "https://127.0.0.1:\(standIn.port)/tunneled")
+        #expect(tunneled.connect == "200" && tunneled.status == "200", "\(tunneled)")
+        let refusedByPolicy = try await connect("reviews", "https://127.0.0.1:\(standIn.port)/tunneled")
+        #expect(refusedByPolicy.connect == "403", "\(refusedByPolicy)")
+        let otherPort = try await connect("orders", "https://127.0.0.1:1/tunneled")
+        #expect(otherPort.connect == "403", "only the external's own host:port: \(otherPort)")
+        let undeclared = try await connect("orders", "https://api.undeclared.example/x")
+        #expect(undeclared.connect == "403", "\(undeclared)")
+        let tunnelSpans = try await devmesh(["traces", "--service", "external-payments", "--json"], in: stack.root).out
+        #expect(tunnelSpans.contains("CONNECT"), "the tunnel has its spans: \(tunnelSpans.prefix(1500))")
+
         let hits = try #require(try await standIn.hits())
         #expect(hits["GET /pay"] == 1, "the denied call never left: \(hits)")
+        #expect(hits["GET /tunneled"] == 1, "only the allowed tunnel reached the external: \(hits)")
         // The same verdicts from `policy test`, before anything runs.
         let explained = try await devmesh(["policy", "explain", "--to", "external-payments", "--from", "reviews", "--method", "GET", "--path", "/pay"],
                                           in: stack.root)
