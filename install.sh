@@ -21,7 +21,7 @@ say() { printf 'install.sh: %s\n' "$*"; }
 # System libraries the product's design names; python3 for the samples and tests; the CA's
 # tools: ca-certificates (the system bundle and update-ca-certificates), libnss3-tools
 # (certutil, for browsers' NSS trust), openssl and curl (the HTTPS gateway's tests and docs).
-packages=(libsqlite3-dev libssl-dev zlib1g-dev python3 git ca-certificates libnss3-tools openssl curl)
+packages=(libsqlite3-dev libssl-dev zlib1g-dev python3 git ca-certificates libnss3-tools openssl curl binutils gzip)
 $test_tools && packages+=(python3-venv chromium chromium-driver fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do

@@ -47,6 +47,39 @@ import Testing
         #expect(!libraries.contains { $0.hasPrefix("libswift") || $0.hasPrefix("libFoundation") || $0.hasPrefix("libdispatch") })
     }
 
+    /// scripts/build-release.sh links functions in the order a running stack first uses them
+    /// (docs/performance.md, "Memory"): the recorded order is the binary's layout. The Swift
+    /// runtime's functions are left out — it comes prebuilt and cannot be reordered. With the
+    /// linker's own layout about half of consecutive pairs would be in address order.
+    @Test func releaseBinaryKeepsTheRecordedFunctionOrder() throws {
+        guard Self.requireReleaseBinary() else { return }
+        func output(_ tool: String, _ arguments: [String]) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool)
+            p.arguments = arguments
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(tool) \(arguments)")
+            return String(decoding: data, as: UTF8.self)
+        }
+        let order = try output("/bin/gzip", ["-dc", Self.packageRoot + "/scripts/function-order.txt.gz"]).split(separator: "\n")
+        var address: [Substring: UInt64] = [:]
+        for line in try output("/usr/bin/nm", ["--defined-only", Self.releaseBinary]).split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, parts[1] == "t" || parts[1] == "T", let a = UInt64(parts[0], radix: 16) else { continue }
+            if address[parts[2]] == nil { address[parts[2]] = a }
+        }
+        let runtime = ["$ss", "$sS", "swift", "_swift"]
+        let placed = order.filter { name in !runtime.contains { name.hasPrefix($0) } }.compactMap { address[$0] }
+        #expect(placed.count > order.count / 2, "most recorded functions are in the binary: \(placed.count) of \(order.count)")
+        let inOrder = zip(placed, placed.dropFirst()).filter { $0 < $1 }.count
+        #expect(Double(inOrder) > 0.8 * Double(max(placed.count - 1, 1)),
+                "\(inOrder) of \(placed.count - 1) consecutive recorded functions are in address order")
+    }
+
     @Test func releaseBinaryKnowsItsCommit() throws {
         guard Self.requireReleaseBinary() else { return }
         let p = Process()
