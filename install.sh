@@ -20,7 +20,8 @@ say() { printf 'install.sh: %s\n' "$*"; }
 
 # System libraries the product's design names; python3 for the samples and tests; the CA's
 # tools: ca-certificates (the system bundle and update-ca-certificates), libnss3-tools
-# (certutil, for browsers' NSS trust), openssl and curl (the HTTPS gateway's tests and docs).
+# (certutil, for browsers' NSS trust), openssl and curl (the HTTPS gateway's tests and docs);
+# binutils and gzip: the release build reads its function order with gzip, a test checks it with nm.
 packages=(libsqlite3-dev libssl-dev zlib1g-dev python3 git ca-certificates libnss3-tools openssl curl binutils gzip)
 $test_tools && packages+=(python3-venv chromium chromium-driver fonts-dejavu-core)
 missing=()
