@@ -400,11 +400,13 @@ extension ExternalTests {
         try Self.standInCertificates(root: stack.root)
         let standIn = try await StandIn(root: stack.root)
         defer { standIn.kill() }
+        let closedPort = try PortAllocator.freePorts(1, excluding: [])[0]  // nothing listens there
         try """
             services:
-              app: {health: {tcp: true}, upstreams: [slow]}
+              app: {health: {tcp: true}, upstreams: [slow, closed]}
             external:
               slow: {url: "https://localhost:\(standIn.port)", ca: standin/ca.pem, timeout: 500ms, retries: 1}
+              closed: {url: "https://127.0.0.1:\(closedPort)", retries: 2}
 
             """.write(toFile: stack.root + "/devmesh.yaml", atomically: true, encoding: .utf8)
         let up = try RunningUp(in: stack.root)
@@ -418,6 +420,23 @@ extension ExternalTests {
         #expect(stalled.body.contains("did not answer within 500ms"), "\(stalled.body)")
         #expect(took < .seconds(5), "two attempts of 500 ms and a back-off, not the stall's 20 s: \(took)")
         #expect(try await standIn.hits()?["GET /stall"] == 2, "tried again once (retries: 1)")
+
+        // A refused connection sent nothing: even a POST is tried again (1 + retries: 2 times),
+        // as the span's resend count says.
+        let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+        let closedEgress = try #require(stack.state?.ports.egress["app->closed"])
+        let refused = try await Self.call("http://127.0.0.1:\(closedEgress)/pay",
+                                          ["-X", "POST", "-d", "{}", "-H", "traceparent: 00-\(traceID)-00f067aa0ba902b7-01"])
+        #expect(refused.status == "502" && refused.fields.contains("x-devmesh-error: external-refused"), "\(refused)")
+        var spans = ""
+        let until = ContinuousClock.now + .seconds(10)
+        repeat {
+            spans = try await devmesh(["trace", traceID, "--json"], in: stack.root).out
+            if spans.contains("resend_count") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < until
+        #expect(spans.contains("\"http.request.resend_count\" : \"2\"") || spans.contains("\"http.request.resend_count\":\"2\""),
+                "\(spans.prefix(3000))")
         up.signal(SIGTERM)
         #expect(await up.exitCode() == 0)
     }

@@ -31,6 +31,8 @@ final class ExternalClient: Sendable {
         var message: String
         var attempts: Int
         var retryAfter: Int?
+        /// The connection failed before the request went out: safe to retry for any method.
+        var sentNothing = false
     }
 
     let config: ExternalConfig
@@ -56,6 +58,8 @@ final class ExternalClient: Sendable {
         // A failed connection (refused, TLS verification) must fail the call at once: left to
         // itself the pool retries connecting until the deadline, which turns a certificate error
         // into a timeout after `timeout` — and the ambassador's own retries already back off.
+        // Such a failure fails every call then waiting for a connection; `call` retries them all,
+        // whatever their method, since none was sent.
         configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         breaker = NIOLockedValueBox(CircuitBreaker(failures: config.breaker.failures, openFor: config.breaker.openFor))
@@ -129,7 +133,9 @@ final class ExternalClient: Sendable {
         if body.readableBytes > 0 || !["GET", "HEAD", "OPTIONS", "DELETE", "TRACE"].contains(method) {
             request.body = .bytes(body)
         }
-        let attemptsAllowed = Self.idempotent.contains(method) ? 1 + config.retries : 1
+        // Idempotent calls are retried on failures and 502/503/504; any call when its connection
+        // failed before the request went out (refused, connect timeout, TLS handshake).
+        let idempotent = Self.idempotent.contains(method)
         var attempt = 0
         var last: Result<Answer, Failure>
         repeat {
@@ -137,10 +143,11 @@ final class ExternalClient: Sendable {
             last = await once(request, attempt: attempt)
             let retryable: Bool
             switch last {
-            case .success(let answer): retryable = [502, 503, 504].contains(answer.status)
-            case .failure(let failure): retryable = failure.code != "tls-verification-failed" && failure.code != "answer-too-large"
+            case .success(let answer): retryable = idempotent && [502, 503, 504].contains(answer.status)
+            case .failure(let failure):
+                retryable = (idempotent || failure.sentNothing) && failure.code != "tls-verification-failed" && failure.code != "answer-too-large"
             }
-            guard retryable, attempt < attemptsAllowed, !Task.isCancelled else { break }
+            guard retryable, attempt < 1 + config.retries, !Task.isCancelled else { break }
             // 100 ms, 200 ms, 400 ms…: a short back-off, bounded by the attempts configured.
             try? await Task.sleep(for: .milliseconds(100 << min(attempt - 1, 5)))
         } while true
@@ -233,7 +240,11 @@ final class ExternalClient: Sendable {
     func describe(_ error: any Error, attempt: Int) -> Failure {
         let host = base.authority
         let text = "\(error)"
-        if let client = error as? HTTPClientError, client == .deadlineExceeded || client == .readTimeout || client == .connectTimeout {
+        if let client = error as? HTTPClientError, client == .connectTimeout {
+            return Failure(status: 504, code: "external-timeout", message: "connecting to external `\(config.name)` at \(host) timed out",
+                           attempts: attempt, sentNothing: true)
+        }
+        if let client = error as? HTTPClientError, client == .deadlineExceeded || client == .readTimeout {
             return Failure(status: 504, code: "external-timeout",
                            message: "external `\(config.name)` (\(host)) did not answer within \(Self.text(config.timeout)) (`timeout` in devmesh.yaml)",
                            attempts: attempt)
@@ -247,15 +258,15 @@ final class ExternalClient: Sendable {
         if error is NIOSSLError || text.contains("handshake") {
             return Failure(status: 502, code: "tls-failed",
                            message: "the TLS handshake with \(host) failed for external `\(config.name)`: \(Self.shortened(text))",
-                           attempts: attempt)
+                           attempts: attempt, sentNothing: true)
         }
         if let io = error as? IOError, io.errnoCode == ECONNREFUSED || text.contains("Connection refused") {
             return Failure(status: 502, code: "external-refused", message: "external `\(config.name)` refused the connection at \(host)",
-                           attempts: attempt)
+                           attempts: attempt, sentNothing: true)
         }
         if text.contains("connectTimeout") || text.contains("Connect timeout") {
             return Failure(status: 504, code: "external-timeout", message: "connecting to external `\(config.name)` at \(host) timed out",
-                           attempts: attempt)
+                           attempts: attempt, sentNothing: true)
         }
         if text.contains("remoteConnectionClosed") || text.contains("Connection reset") {
             return Failure(status: 502, code: "external-reset", message: "external `\(config.name)` (\(host)) closed the connection before answering",
