@@ -13,10 +13,11 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/bench/lib.sh"
-need_tools valgrind:valgrind curl:curl
+need_tools valgrind:valgrind curl:curl python3:python3 objcopy:binutils nm:binutils
 release_devmesh "$root"
 work=$(mktemp -d)
-trap 'kill "$up" 2>/dev/null || true; wait "$up" 2>/dev/null || true; rm -rf "$work"' EXIT
+up=
+trap 'if [ -n "$up" ]; then kill "$up" 2>/dev/null || true; wait "$up" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 
 # valgrind cannot read the DWARF 5 lld writes; the symbol table is all callgrind needs.
 objcopy --strip-debug "$DEVMESH" "$work/devmesh"

@@ -26,7 +26,8 @@ final class SidecarMesh: Sendable {
     let docs = StaticPages()
 
     init(plan: MeshPlan, telemetry: any TelemetrySink, group: any EventLoopGroup, security: MeshSecurity?, policies: MeshPolicies? = nil,
-         recording: MeshRecording = MeshRecording(), routeAuth: [Int: RouteAuthentication] = [:]) {
+         recording: MeshRecording = MeshRecording(), routeAuth: [Int: RouteAuthentication] = [:],
+         connectGuards: [String: @Sendable () -> ConnectRefusal?] = [:]) {
         let cache = plan.gateway?.config.routes.contains { $0.cache } == true ? ResponseCache() : nil
         self.cache = cache
         let usage = plan.gateway == nil ? nil : GatewayUsage(since: Date().timeIntervalSince1970)
@@ -99,6 +100,7 @@ final class SidecarMesh: Sendable {
                let host = external.host, let port = external.port {
                 let authority = (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
                 route.connectTargets = [authority: Endpoint(host: host, port: port, name: external.name)]
+                route.connectGuard = connectGuards[external.workload]
             }
             var tls: ListenerTLS?
             if let security {

@@ -305,8 +305,6 @@ public struct StackRunner: Sendable {
             Terminal.printError(DiagnosticRenderer(sources: gatewayAuth.sources, useColor: Terminal.wantsColor(fd: 2)).render(gatewayAuth.diagnostics))
             throw Refusal(message: "the gateway routes' `auth` has errors", hint: "fix them; `devmesh check` shows them again")
         }
-        let mesh = SidecarMesh(plan: planned, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security,
-                               policies: policies, recording: MeshRecording(config: config), routeAuth: gatewayAuth.routing(policies: policies))
         // Ambassadors of externals (docs/externals.md): behind their inbound sidecars, like apps.
         let externals: ExternalMesh
         do {
@@ -322,6 +320,11 @@ public struct StackRunner: Sendable {
             await exporter?.finish()
             throw error
         }
+        let mesh = SidecarMesh(plan: planned, telemetry: sink, group: MultiThreadedEventLoopGroup.singleton, security: security,
+                               policies: policies, recording: MeshRecording(config: config), routeAuth: gatewayAuth.routing(policies: policies),
+                               connectGuards: Dictionary(externals.ambassadors.map { a in
+                                   (a.config.workload, { @Sendable in a.tunnelRefusal() })
+                               }, uniquingKeysWith: { first, _ in first }))
         do {
             try await mesh.start()
         } catch {

@@ -62,6 +62,9 @@ public struct ProxyRoute: Sendable {
     /// Set on the inbound sidecar of an external's ambassador: the `host:port` a `CONNECT` may
     /// open a tunnel to (the external's own address), after the policies' TCP-level check.
     public var connectTargets: [String: Endpoint]?
+    /// Asked before each such tunnel: why it may not open now (the external's mode or circuit
+    /// breaker), or nil.
+    public var connectGuard: (@Sendable () -> ConnectRefusal?)?
 
     public init(role: Role, service: String, instance: String? = nil, upstreamName: String? = nil,
                 endpoints: EndpointSource, balancer: BalancerKind = .p2cEWMA, timeouts: ProxyTimeouts = ProxyTimeouts(),
@@ -172,4 +175,20 @@ public final class HTTPSPort: Sendable {
     public var value: Int { port.withLockedValue { $0 } }
 
     public func set(_ port: Int) { self.port.withLockedValue { $0 = port } }
+}
+
+/// Why a `CONNECT` tunnel to an external may not open now: the answer the caller gets.
+public struct ConnectRefusal: Sendable, Equatable {
+    public var status: Int
+    /// `x-devmesh-error`.
+    public var code: String
+    public var message: String
+    public var retryAfter: Int?
+
+    public init(status: Int, code: String, message: String, retryAfter: Int? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retryAfter = retryAfter
+    }
 }

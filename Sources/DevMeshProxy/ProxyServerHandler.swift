@@ -346,7 +346,9 @@ final class ProxyServerHandler: ChannelInboundHandler {
                 } }
             }
         } else if let forward = route.forward {
-            let name = Self.hostName(head.host)
+            // CONNECT names its destination in the target (HTTP/1.0 clients send no Host);
+            // brackets, port and a trailing dot go, so `[::1]:443` finds `::1`.
+            let name = GatewayRouteTable.normalizeHost(head.method == "CONNECT" ? head.target : head.host)
             if head.method == "CONNECT" {
                 guard forward.connectAllowed.contains(name) else {
                     let message = forward.services[name] != nil
@@ -370,7 +372,10 @@ final class ProxyServerHandler: ChannelInboundHandler {
             // The ambassador's sidecar: a tunnel straight to the external (TLS passes through,
             // end to end between the app and the external), never to the ambassador's HTTP server.
             let authority = head.target.lowercased()
-            if let external = targets[authority] {
+            if let external = targets[authority], let why = route.connectGuard?() {
+                refusal = .answer(status: why.status, code: why.code, message: why.message,
+                                  extraFields: why.retryAfter.map { "Retry-After: \($0)\r\n" } ?? "")
+            } else if let external = targets[authority] {
                 endpoints = EndpointSource([external])
                 upstreamTLS = nil
                 upstreamName = route.service
@@ -1262,11 +1267,22 @@ final class ProxyServerHandler: ChannelInboundHandler {
     private func startTunnel(_ exchange: Exchange, conn: UpstreamConnection, context: ChannelHandlerContext, status: Int = 101) {
         conn.broken = true  // never pooled again
         tunnel = conn
+        if let endpoint = exchange.endpoint {
+            // The exchange ends here for the balancer too: the tunnel is not a request in flight.
+            let now = NIODeadline.now()
+            loop.balancer.finished(endpoint, latencyNanos: Self.elapsed(exchange.attemptStart, now), failed: false, now: now)
+        }
         finishTelemetry(exchange, status: status, error: nil)
         self.exchange = nil
         timer?.cancel()
         if inbound.readableBytes > 0 {
             conn.channel.writeAndFlush(inbound.readSlice(length: inbound.readableBytes)!, promise: nil)
+        }
+        // What the client sent before the switch is on its way: read again (the buffer limit
+        // that paused reading belongs to requests, not to a tunnel's bytes).
+        if readPausedForBuffer {
+            readPausedForBuffer = false
+            setClientAutoRead()
         }
     }
 
@@ -1472,12 +1488,6 @@ final class ProxyServerHandler: ChannelInboundHandler {
     }
 
     /// `users:80` → `users` (lower-cased).
-    static func hostName(_ host: String) -> String {
-        var h = Substring(host)
-        if !h.hasPrefix("["), let colon = h.lastIndex(of: ":") { h = h[..<colon] }
-        return h.lowercased()
-    }
-
     /// `http://users:80/a?b` → `/a?b` (an HTTP_PROXY client sends absolute-form).
     static func originForm(_ target: String) -> String {
         guard let scheme = target.range(of: "://") else { return target }

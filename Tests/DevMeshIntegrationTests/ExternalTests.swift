@@ -331,6 +331,11 @@ import X509
         #expect(otherPort.connect == "403", "only the external's own host:port: \(otherPort)")
         let undeclared = try await connect("orders", "https://api.undeclared.example/x")
         #expect(undeclared.connect == "403", "\(undeclared)")
+        // In replay mode the real external must not be called: no tunnel either.
+        let switched = try await devmesh(["external", "mode", "payments", "replay"], in: stack.root)
+        #expect(switched.code == 0, "\(switched)")
+        let inReplay = try await connect("orders", "https://127.0.0.1:\(standIn.port)/tunneled")
+        #expect(inReplay.connect == "503", "\(inReplay)")
         let tunnelSpans = try await devmesh(["traces", "--service", "external-payments", "--json"], in: stack.root).out
         #expect(tunnelSpans.contains("CONNECT"), "the tunnel has its spans: \(tunnelSpans.prefix(1500))")
 

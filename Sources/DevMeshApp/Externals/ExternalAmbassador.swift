@@ -1,4 +1,5 @@
 import DevMeshCore
+import DevMeshProxy
 import DevMeshRecord
 import Foundation
 import NIOConcurrencyHelpers
@@ -55,6 +56,21 @@ final class ExternalAmbassador: Sendable {
     var currentMode: ExternalConfig.Mode { mode.withLockedValue { $0 } }
 
     func setMode(_ new: ExternalConfig.Mode) { mode.withLockedValue { $0 = new } }
+
+    /// Whether a `CONNECT` tunnel to this external may open now: not in `replay` mode (which
+    /// promises the real external is not called) and not while the circuit breaker is open.
+    func tunnelRefusal() -> ConnectRefusal? {
+        if currentMode == .replay {
+            return ConnectRefusal(status: 503, code: "external-in-replay",
+                                  message: "external `\(config.name)` is in replay mode, and a CONNECT tunnel would reach the real one; call it in plain HTTP (`\(config.name.uppercased())_URL` or `http://\(config.name)/…`) to be answered from recordings, or switch the mode (`devmesh external mode \(config.name) live`)")
+        }
+        if let seconds = client.breakerOpenFor {
+            return ConnectRefusal(status: 503, code: "circuit-open",
+                                  message: "the circuit breaker of external `\(config.name)` is open; the next call is tried in \(seconds)s (circuit_breaker in devmesh.yaml)",
+                                  retryAfter: seconds)
+        }
+        return nil
+    }
 
     var counts: Counters { counters.withLockedValue { $0 } }
 

@@ -82,6 +82,13 @@ final class ExternalClient: Sendable {
 
     var breakerState: CircuitBreaker { breaker.withLockedValue { $0 } }
 
+    /// Seconds until an open breaker lets a call try again; nil when it is closed or due a probe.
+    var breakerOpenFor: Int? {
+        let b = breakerState
+        guard b.state == .open, b.openUntil > now else { return nil }
+        return max(1, Int((b.openUntil - now).rounded(.up)))
+    }
+
     private var now: Double {
         let c = (ContinuousClock.now - started).components
         return Double(c.seconds) + Double(c.attoseconds) / 1e18
