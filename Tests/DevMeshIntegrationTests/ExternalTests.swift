@@ -133,6 +133,19 @@ import X509
         (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
     }
 
+    /// `devmesh trace ID --json` once it shows `needle`: the store writes spans a moment after the
+    /// answer, and the CLI reads what is committed (at most 10 s).
+    func trace(_ traceID: String, once needle: String, in root: String) async throws -> String {
+        var spans = ""
+        let until = ContinuousClock.now + .seconds(10)
+        repeat {
+            spans = try await devmesh(["trace", traceID, "--json"], in: root).out
+            if spans.contains(needle) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < until
+        return spans
+    }
+
     func devmesh(_ args: [String], in root: String) async throws -> (code: Int32, out: String, err: String) {
         let r = try await DevMeshBinary.runDetached(args, in: root)
         return (r.code, r.stdout, r.stderr)
@@ -189,13 +202,7 @@ import X509
 
         // The client span of the call names the external's host, under the caller's trace.
         let traceID = String(traceparent.split(separator: "-")[1])
-        var spans = ""
-        let until = ContinuousClock.now + .seconds(10)
-        repeat {
-            spans = try await devmesh(["trace", traceID, "--json"], in: stack.root).out
-            if spans.contains("\"server.address\"") { break }
-            try await Task.sleep(for: .milliseconds(50))
-        } while ContinuousClock.now < until
+        let spans = try await trace(traceID, once: "\"server.address\"", in: stack.root)
         #expect(spans.contains("\"server.address\" : \"localhost\"") || spans.contains("\"server.address\":\"localhost\""), "\(spans.prefix(2000))")
         #expect(spans.contains("external-payments"))
 
@@ -433,13 +440,7 @@ extension ExternalTests {
         let refused = try await Self.call("http://127.0.0.1:\(closedEgress)/pay",
                                           ["-X", "POST", "-d", "{}", "-H", "traceparent: 00-\(traceID)-00f067aa0ba902b7-01"])
         #expect(refused.status == "502" && refused.fields.contains("x-devmesh-error: external-refused"), "\(refused)")
-        var spans = ""
-        let until = ContinuousClock.now + .seconds(10)
-        repeat {
-            spans = try await devmesh(["trace", traceID, "--json"], in: stack.root).out
-            if spans.contains("resend_count") { break }
-            try await Task.sleep(for: .milliseconds(50))
-        } while ContinuousClock.now < until
+        let spans = try await trace(traceID, once: "resend_count", in: stack.root)
         #expect(spans.contains("\"http.request.resend_count\" : \"2\"") || spans.contains("\"http.request.resend_count\":\"2\""),
                 "\(spans.prefix(3000))")
         up.signal(SIGTERM)
