@@ -372,7 +372,7 @@ final class ProxyServerHandler: ChannelInboundHandler {
             // The ambassador's sidecar: a tunnel straight to the external (TLS passes through,
             // end to end between the app and the external), never to the ambassador's HTTP server.
             let authority = head.target.lowercased()
-            if let external = targets[authority], let why = route.connectGuard?() {
+            if targets[authority] != nil, let why = route.connectGuard?() {
                 refusal = .answer(status: why.status, code: why.code, message: why.message,
                                   extraFields: why.retryAfter.map { "Retry-After: \($0)\r\n" } ?? "")
             } else if let external = targets[authority] {
@@ -1487,7 +1487,6 @@ final class ProxyServerHandler: ChannelInboundHandler {
         return nil
     }
 
-    /// `users:80` → `users` (lower-cased).
     /// `http://users:80/a?b` → `/a?b` (an HTTP_PROXY client sends absolute-form).
     static func originForm(_ target: String) -> String {
         guard let scheme = target.range(of: "://") else { return target }
